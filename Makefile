@@ -1,0 +1,101 @@
+# facemask build.
+#   make            release build: build/facemask, build/tests
+#   make asan       AddressSanitizer + UBSan build: build-asan/facemask, build-asan/tests
+#   make test       builds both and runs the test suite under each
+#   make fuzz       libFuzzer targets in build-fuzz/ (clang)
+# Libraries come from Debian packages through pkg-config.
+
+CC      ?= cc
+PKGS    := libjpeg libpng
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CFLAGS_COMMON := $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP -pthread
+LDLIBS  := $(PKG_LIBS) -lm -pthread
+
+REL_FLAGS  := -O2 -g -fno-math-errno
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c))
+APP_SRC  := $(sort $(wildcard src/app/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+
+.PHONY: all asan test test-release test-asan fuzz clean models
+
+all: build/facemask build/tests
+
+asan: build-asan/facemask build-asan/tests
+
+# --- object rules, one tree per flavour -----------------------------------
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(REL_FLAGS) $(CFLAGS) -c $< -o $@
+
+build-asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) $(CFLAGS) -c $< -o $@
+
+LIB_OBJ_REL   := $(LIB_SRC:%.c=build/obj/%.o)
+LIB_OBJ_ASAN  := $(LIB_SRC:%.c=build-asan/obj/%.o)
+APP_OBJ_REL   := $(APP_SRC:%.c=build/obj/%.o)
+APP_OBJ_ASAN  := $(APP_SRC:%.c=build-asan/obj/%.o)
+TEST_OBJ_REL  := $(TEST_SRC:%.c=build/obj/%.o)
+TEST_OBJ_ASAN := $(TEST_SRC:%.c=build-asan/obj/%.o)
+
+# The test runner finds its suites by name: every `void suite_NAME(void)` in tests/.
+build/gen/suites.inc: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	grep -ho '^void suite_[a-z0-9_]*(void)' $(TEST_SRC) | sed 's/^void \(suite_[a-z0-9_]*\)(void)/FM_SUITE(\1)/' > $@.tmp
+	mv $@.tmp $@
+
+build/obj/tests/main.o build-asan/obj/tests/main.o: build/gen/suites.inc
+build/obj/tests/%.o build-asan/obj/tests/%.o: CFLAGS += -Ibuild/gen -Itests
+
+build/facemask: $(APP_OBJ_REL) $(LIB_OBJ_REL)
+	$(CC) $(REL_FLAGS) $^ -o $@ $(LDLIBS)
+
+build/tests: $(TEST_OBJ_REL) $(LIB_OBJ_REL)
+	$(CC) $(REL_FLAGS) $^ -o $@ $(LDLIBS)
+
+build-asan/facemask: $(APP_OBJ_ASAN) $(LIB_OBJ_ASAN)
+	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+
+build-asan/tests: $(TEST_OBJ_ASAN) $(LIB_OBJ_ASAN)
+	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+
+# --- tests -----------------------------------------------------------------
+# FM_SHARED points at the shared models and data (default ../shared).
+test: test-release test-asan
+
+test-release: build/tests build/facemask
+	FM_BIN=build/facemask ./build/tests
+
+test-asan: build-asan/tests build-asan/facemask
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	FM_BIN=build-asan/facemask FM_SANITIZED=1 ./build-asan/tests
+
+# --- fuzzing (clang + libFuzzer) ---------------------------------------------
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+fuzz: $(FUZZ_BIN)
+
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -pthread $< $(LIB_SRC) -o $@ $(LDLIBS)
+
+# --- models: links to ../shared, never copies ----------------------------------
+models:
+	@mkdir -p models
+	@test -e models/res10 || ln -s ../../shared/models/res10 models/res10
+	@test -e models/mobilenet_v2 || ln -s ../../shared/models/mobilenet_v2 models/mobilenet_v2
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ_REL:.o=.d) $(APP_OBJ_REL:.o=.d) $(TEST_OBJ_REL:.o=.d)
+-include $(LIB_OBJ_ASAN:.o=.d) $(APP_OBJ_ASAN:.o=.d) $(TEST_OBJ_ASAN:.o=.d)
