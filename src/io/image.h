@@ -46,6 +46,12 @@ fm_image *fm_image_decode(const uint8_t *buf, size_t len, const char *source, si
                           fm_err *err);
 fm_image *fm_image_load(const char *path, size_t max_pixels, fm_err *err);
 
+/* EXIF orientation (1..8) from a TIFF block ("II*\0" or "MM\0*" header, an optional
+ * "Exif\0\0" prefix is skipped); 1 when absent or malformed. Every read is bounds-checked. */
+int fm_exif_orientation(const uint8_t *tiff, size_t len);
+/* A new image: src turned upright for EXIF orientation 1..8 (5..8 swap width and height). */
+fm_image *fm_image_orient(const fm_image *src, int orientation, fm_err *err);
+
 /* Writes JPEG (quality 1..100) or PNG. fm_image_save picks by extension (.jpg/.jpeg/.png). */
 fm_status fm_image_save_jpeg(const fm_image *img, const char *path, int quality, fm_err *err);
 fm_status fm_image_save_png(const fm_image *img, const char *path, fm_err *err);
@@ -74,6 +80,9 @@ void fm_draw_fill(fm_image *img, int x1, int y1, int x2, int y2, fm_color color)
 #define FM_FONT_W 6
 #define FM_FONT_H 10
 void fm_draw_text(fm_image *img, int x, int y, const char *text, fm_color color, int scale);
+/* The built-in font's glyph for character c (non-printable: '?'): FM_FONT_H rows, bit
+ * (FM_FONT_W - 1 - x) of row y set where pixel (x, y) of the cell is ink. */
+const uint8_t *fm_font_glyph(int c);
 /* Width and height in pixels of text at scale. */
 void fm_text_size(const char *text, int scale, int *w, int *h);
 /* A label: text on a filled box of `bg`, placed above (x, y) when there is room, else below. */
