@@ -1,0 +1,240 @@
+/* pooling.c - Caffe max / average pooling over NCHW, as OpenCV 4.6 runs it.
+ * (The file is pooling.c because src/core/pool.c is the thread pool.)
+ *
+ * Output size (OpenCV pooling_layer.cpp getMemoryShapes, Caffe PoolingLayer::Reshape):
+ *   out = ceil((in + 2 * pad - kernel) / stride) + 1, then, when pad > 0, one
+ *   less if the last window would start at or beyond in + pad (so every window
+ *   starts inside the input or its left/top padding).
+ * Windows (OpenCV PoolingInvoker, Caffe Forward_cpu):
+ *   start = o * stride - pad; end = min(start + kernel, in + pad);
+ *   the average divides by (end - start) in both axes, i.e. the window clipped
+ *   to input + padding, padding counted (OpenCV's avePoolPaddedArea, on for
+ *   Caffe models); then start/end are clipped to the input for the reads.
+ *   OpenCV multiplies the sum by (float)(1.0 / area); Caffe divides by the
+ *   area. We follow OpenCV (the two can differ in the last bit).
+ *   Max starts from -FLT_MAX, so a window with no input pixel (impossible with
+ *   pad < kernel, which the shape function enforces) would give -FLT_MAX.
+ * Global pooling: kernel = input size, pad 0, stride 1 (OpenCV and Caffe).
+ *
+ * Two paths: pool_plane_ref() clips every window; pool_plane_fast() handles
+ * the interior columns without clipping and the border columns through the
+ * reference. The environment variable FM_FORCE_REF=1 forces the reference,
+ * and the tests compare the two. Planes (n, c) are split over the pool.
+ */
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/ops.h"
+
+typedef struct {
+    int kh, kw, sh, sw, ph, pw;
+} win_t;
+
+static win_t effective(const fm_pool_param *p, const fm_shape *in)
+{
+    win_t w;
+    if (p->global) {
+        w.kh = in->d[2];
+        w.kw = in->d[3];
+        w.sh = w.sw = 1;
+        w.ph = w.pw = 0;
+    } else {
+        w.kh = p->kernel_h;
+        w.kw = p->kernel_w;
+        w.sh = p->stride_h;
+        w.sw = p->stride_w;
+        w.ph = p->pad_h;
+        w.pw = p->pad_w;
+    }
+    return w;
+}
+
+static int out_size(int in, int k, int s, int pad)
+{
+    int o = (in + 2 * pad - k + s - 1) / s + 1; /* ceil mode */
+    if (pad > 0 && (o - 1) * s >= in + pad)
+        o--;
+    return o;
+}
+
+fm_status fm_pool_shape(const fm_pool_param *p, const fm_shape *in, fm_shape *out, fm_err *err)
+{
+    char buf[64];
+    if (in->ndim != 4 || fm_shape_count(in) == 0)
+        return fm_err_set(err, FM_ERR_SHAPE, "pooling: input %s must be a non-empty NCHW (4-D) shape",
+                          fm_shape_str(in, buf, sizeof buf));
+    if (p->method != FM_POOL_MAX && p->method != FM_POOL_AVE)
+        return fm_err_set(err, FM_ERR_UNSUPPORTED, "pooling: method %d is not MAX (0) or AVE (1)",
+                          (int)p->method);
+    win_t w = effective(p, in);
+    if (w.kh < 1 || w.kw < 1 || w.sh < 1 || w.sw < 1)
+        return fm_err_set(err, FM_ERR_ARG, "pooling: kernel %dx%d and stride %dx%d must be positive",
+                          w.kh, w.kw, w.sh, w.sw);
+    if (w.ph < 0 || w.pw < 0 || w.ph >= w.kh || w.pw >= w.kw)
+        return fm_err_set(err, FM_ERR_ARG,
+                          "pooling: pad %dx%d must be non-negative and smaller than the kernel %dx%d",
+                          w.ph, w.pw, w.kh, w.kw);
+    int H = in->d[2], W = in->d[3];
+    if (w.kh > H + 2 * w.ph || w.kw > W + 2 * w.pw)
+        return fm_err_set(err, FM_ERR_SHAPE,
+                          "pooling: kernel %dx%d is larger than the padded input %dx%d (input %s, pad %dx%d)",
+                          w.kh, w.kw, H + 2 * w.ph, W + 2 * w.pw, fm_shape_str(in, buf, sizeof buf),
+                          w.ph, w.pw);
+    *out = fm_shape4(in->d[0], in->d[1], out_size(H, w.kh, w.sh, w.ph), out_size(W, w.kw, w.sw, w.pw));
+    return FM_OK;
+}
+
+struct pool_job {
+    const float *x;
+    float *y;
+    size_t planes;
+    int H, W, OH, OW;
+    win_t w;
+    int ave;
+    int ref;
+};
+
+static float pool_window(const float *x, int W, int ys, int ye, int xs, int xe, int ave, float inv)
+{
+    if (ave) {
+        float sum = 0.0f;
+        for (int yy = ys; yy < ye; yy++)
+            for (int xx = xs; xx < xe; xx++)
+                sum += x[(size_t)yy * (size_t)W + (size_t)xx];
+        return sum * inv;
+    }
+    float m = -FLT_MAX;
+    for (int yy = ys; yy < ye; yy++)
+        for (int xx = xs; xx < xe; xx++) {
+            float v = x[(size_t)yy * (size_t)W + (size_t)xx];
+            if (v > m)
+                m = v;
+        }
+    return m;
+}
+
+/* One output element with full clipping. */
+static float pool_at(const struct pool_job *j, const float *x, int oy, int ox)
+{
+    const win_t *w = &j->w;
+    int ys = oy * w->sh - w->ph, ye = ys + w->kh;
+    int xs = ox * w->sw - w->pw, xe = xs + w->kw;
+    if (ye > j->H + w->ph)
+        ye = j->H + w->ph;
+    if (xe > j->W + w->pw)
+        xe = j->W + w->pw;
+    int area = (ye - ys) * (xe - xs);
+    if (ys < 0)
+        ys = 0;
+    if (xs < 0)
+        xs = 0;
+    if (ye > j->H)
+        ye = j->H;
+    if (xe > j->W)
+        xe = j->W;
+    return pool_window(x, j->W, ys, ye, xs, xe, j->ave, (float)(1.0 / area));
+}
+
+static void pool_plane_ref(const struct pool_job *j, const float *x, float *y)
+{
+    for (int oy = 0; oy < j->OH; oy++)
+        for (int ox = 0; ox < j->OW; ox++)
+            y[(size_t)oy * (size_t)j->OW + (size_t)ox] = pool_at(j, x, oy, ox);
+}
+
+static void pool_plane_fast(const struct pool_job *j, const float *x, float *y)
+{
+    const win_t *w = &j->w;
+    /* Interior columns: the window lies inside [0, W) horizontally. */
+    int ox0 = (w->pw + w->sw - 1) / w->sw;
+    int ox1 = j->W - w->kw + w->pw >= 0 ? (j->W - w->kw + w->pw) / w->sw + 1 : 0;
+    if (ox1 > j->OW)
+        ox1 = j->OW;
+    if (ox0 > ox1)
+        ox0 = ox1;
+    for (int oy = 0; oy < j->OH; oy++) {
+        float *yr = y + (size_t)oy * (size_t)j->OW;
+        int ys = oy * w->sh - w->ph, ye = ys + w->kh;
+        if (ye > j->H + w->ph)
+            ye = j->H + w->ph;
+        int rows = ye - ys;
+        if (ys < 0)
+            ys = 0;
+        if (ye > j->H)
+            ye = j->H;
+        for (int ox = 0; ox < ox0; ox++)
+            yr[ox] = pool_at(j, x, oy, ox);
+        const float *xr = x + (size_t)ys * (size_t)j->W;
+        if (j->ave) {
+            float inv = (float)(1.0 / (rows * w->kw));
+            for (int ox = ox0; ox < ox1; ox++) {
+                const float *p = xr + (ox * w->sw - w->pw);
+                float sum = 0.0f;
+                for (int yy = ys; yy < ye; yy++, p += j->W)
+                    for (int k = 0; k < w->kw; k++)
+                        sum += p[k];
+                yr[ox] = sum * inv;
+            }
+        } else if (w->kw == 3) {
+            for (int ox = ox0; ox < ox1; ox++) {
+                const float *p = xr + (ox * w->sw - w->pw);
+                float m = -FLT_MAX;
+                for (int yy = ys; yy < ye; yy++, p += j->W) {
+                    float a = p[0] > p[1] ? p[0] : p[1];
+                    a = a > p[2] ? a : p[2];
+                    m = m > a ? m : a;
+                }
+                yr[ox] = m;
+            }
+        } else {
+            for (int ox = ox0; ox < ox1; ox++) {
+                const float *p = xr + (ox * w->sw - w->pw);
+                float m = -FLT_MAX;
+                for (int yy = ys; yy < ye; yy++, p += j->W)
+                    for (int k = 0; k < w->kw; k++)
+                        m = p[k] > m ? p[k] : m;
+                yr[ox] = m;
+            }
+        }
+        for (int ox = ox1; ox < j->OW; ox++)
+            yr[ox] = pool_at(j, x, oy, ox);
+    }
+}
+
+static void pool_rows(void *ctx, int tid, int nt)
+{
+    const struct pool_job *j = ctx;
+    size_t b, e;
+    fm_split(j->planes, tid, nt, &b, &e);
+    size_t in_plane = (size_t)j->H * (size_t)j->W, out_plane = (size_t)j->OH * (size_t)j->OW;
+    for (size_t p = b; p < e; p++) {
+        if (j->ref)
+            pool_plane_ref(j, j->x + p * in_plane, j->y + p * out_plane);
+        else
+            pool_plane_fast(j, j->x + p * in_plane, j->y + p * out_plane);
+    }
+}
+
+void fm_pool_forward(const fm_pool_param *p, const fm_tensor *in, fm_tensor *out, fm_pool *pool)
+{
+    const char *force = getenv("FM_FORCE_REF");
+    struct pool_job j;
+    j.x = in->data;
+    j.y = out->data;
+    j.planes = fm_shape_count_range(&in->shape, 0, 2);
+    j.H = in->shape.d[2];
+    j.W = in->shape.d[3];
+    j.OH = out->shape.d[2];
+    j.OW = out->shape.d[3];
+    j.w = effective(p, &in->shape);
+    j.ave = p->method == FM_POOL_AVE;
+    j.ref = force && *force && strcmp(force, "0") != 0;
+    if (j.planes == 0)
+        return;
+    if (j.planes * (size_t)j.OH * (size_t)j.OW < 4096)
+        pool_rows(&j, 0, 1);
+    else
+        fm_pool_run(pool, pool_rows, &j);
+}
