@@ -1,7 +1,7 @@
 #include "test.h"
 #include "io/image.h"
 
-void suite_draw(void);
+extern void suite_draw(void);
 void suite_draw(void)
 {
 }

@@ -1,7 +1,7 @@
 #include "test.h"
 #include "io/image.h"
 
-void suite_image(void);
+extern void suite_image(void);
 void suite_image(void)
 {
 }
