@@ -1,0 +1,557 @@
+/* conv_fast.c - the optimised convolution (fm_conv_plan_*, see ops.h and gemm.h).
+ *
+ * Two strategies, chosen when the plan is made:
+ *   - GEMM (every convolution but depthwise): per group, out (M x OH*OW) =
+ *     W (M x C*KH*KW) * col (C*KH*KW x OH*OW). W is packed into micro-kernel
+ *     panels at plan time. col is never built whole: for each tile of NR output
+ *     pixels and each K block, its K x NR sliver is gathered from the input
+ *     into per-thread scratch ("im2col by tile"); a 1x1 stride-1 unpadded
+ *     convolution reads its full tiles straight from the input. Bias and the
+ *     activation happen in the micro-kernel's output stage. Threads share out
+ *     (batch, group, pixel tile, output-channel chunk) units.
+ *   - depthwise (group == C == num_output): per channel and output row, 3x3
+ *     kernels with stride 1 or 2 run a SIMD loop over the output columns whose
+ *     taps are all inside the input, scalar code does the border columns and
+ *     every other kernel size. Threads share out (batch, channel) units.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/gemm.h"
+#include "nn/ops/ops.h"
+#include "nn/ops/simd.h"
+
+enum { PLAN_GEMM = 0, PLAN_DEPTHWISE = 1 };
+
+struct fm_conv_plan {
+    fm_conv_param p;
+    int n, c, h, w;  /* input */
+    int m, oh, ow;   /* output channels and size */
+    int kind;
+    fm_isa isa;
+    const fm_gemm_kernel *k;
+    int groups, cg, mg; /* per group input / output channels */
+    int kdim;           /* cg * kh * kw */
+    int npix;           /* oh * ow */
+    int mpanels;        /* MR panels per group */
+    int kc;             /* K block */
+    int direct;         /* 1x1, stride 1, no pad: B is the input itself */
+    float *apack;       /* groups * mpanels panels of kdim * mr */
+    float *bias;        /* groups * mpanels * mr, or NULL */
+    float *dw;          /* depthwise: c * kh * kw weights */
+    float *dwbias;      /* depthwise: c, or NULL */
+    int max_threads;
+    size_t bsl_bytes;   /* per thread: B sliver */
+    size_t tile_bytes;  /* per thread: partial-tile buffer */
+};
+
+#define ALIGN64(x) (((x) + 63u) & ~(size_t)63u)
+
+static void *alloc64(size_t bytes)
+{
+    return aligned_alloc(64, ALIGN64(bytes ? bytes : 1));
+}
+
+void fm_conv_plan_free(fm_conv_plan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->apack);
+    free(plan->bias);
+    free(plan->dw);
+    free(plan->dwbias);
+    free(plan);
+}
+
+fm_isa fm_conv_plan_isa(const fm_conv_plan *plan)
+{
+    return plan->isa;
+}
+
+size_t fm_conv_plan_scratch(const fm_conv_plan *plan)
+{
+    return (size_t)plan->max_threads * (plan->bsl_bytes + plan->tile_bytes);
+}
+
+fm_conv_plan *fm_conv_plan_create(const fm_conv_param *p, const fm_shape *in, const float *weight,
+                                  const float *bias, int max_threads, fm_err *err)
+{
+    return fm_conv_plan_create_isa(p, in, weight, bias, max_threads, fm_isa_detect(), err);
+}
+
+fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in,
+                                      const float *weight, const float *bias, int max_threads,
+                                      fm_isa isa, fm_err *err)
+{
+    fm_shape out;
+    if (fm_conv_shape(p, in, &out, err) != FM_OK)
+        return NULL;
+    if (max_threads < 1 || max_threads > 256) {
+        fm_err_set(err, FM_ERR_ARG, "convolution plan: max_threads %d out of range (1..256)",
+                   max_threads);
+        return NULL;
+    }
+    if ((int)isa < 0 || (int)isa >= FM_ISA_COUNT || !fm_isa_supported(isa)) {
+        fm_err_set(err, FM_ERR_UNSUPPORTED, "convolution plan: this CPU cannot run %s kernels",
+                   fm_isa_name(isa));
+        return NULL;
+    }
+    if (!weight) {
+        fm_err_set(err, FM_ERR_ARG, "convolution plan: no weights");
+        return NULL;
+    }
+    if (p->bias_term && !bias) {
+        fm_err_set(err, FM_ERR_ARG, "convolution plan: bias_term set but no bias given");
+        return NULL;
+    }
+    fm_conv_plan *pl = calloc(1, sizeof *pl);
+    if (!pl) {
+        fm_err_set(err, FM_ERR_NOMEM, "convolution plan: out of memory");
+        return NULL;
+    }
+    pl->p = *p;
+    pl->n = in->d[0];
+    pl->c = in->d[1];
+    pl->h = in->d[2];
+    pl->w = in->d[3];
+    pl->m = out.d[1];
+    pl->oh = out.d[2];
+    pl->ow = out.d[3];
+    pl->isa = isa;
+    pl->k = fm_gemm_kernel_get(isa);
+    pl->groups = p->group;
+    pl->cg = pl->c / p->group;
+    pl->mg = pl->m / p->group;
+    pl->max_threads = max_threads;
+    const int khw = p->kernel_h * p->kernel_w;
+    size_t npix, kdim;
+    if (!fm_size_mul((size_t)pl->oh, (size_t)pl->ow, &npix) || npix > INT32_MAX ||
+        !fm_size_mul((size_t)pl->cg, (size_t)khw, &kdim) || kdim > INT32_MAX) {
+        fm_err_set(err, FM_ERR_LIMIT, "convolution plan: %dx%d output or %d*%d*%d K too large",
+                   pl->oh, pl->ow, pl->cg, p->kernel_h, p->kernel_w);
+        fm_conv_plan_free(pl);
+        return NULL;
+    }
+    pl->npix = (int)npix;
+    pl->kdim = (int)kdim;
+    const int use_bias = p->bias_term && bias;
+
+    if (p->group == pl->c && p->group == pl->m && p->group > 1) {
+        pl->kind = PLAN_DEPTHWISE;
+        pl->dw = alloc64((size_t)pl->c * khw * sizeof(float));
+        pl->dwbias = use_bias ? alloc64((size_t)pl->c * sizeof(float)) : NULL;
+        if (!pl->dw || (use_bias && !pl->dwbias)) {
+            fm_err_set(err, FM_ERR_NOMEM, "convolution plan: out of memory for %d depthwise weights",
+                       pl->c * khw);
+            fm_conv_plan_free(pl);
+            return NULL;
+        }
+        memcpy(pl->dw, weight, (size_t)pl->c * khw * sizeof(float));
+        if (use_bias)
+            memcpy(pl->dwbias, bias, (size_t)pl->c * sizeof(float));
+        return pl;
+    }
+
+    pl->kind = PLAN_GEMM;
+    const int mr = pl->k->mr, nr = pl->k->nr;
+    pl->mpanels = (pl->mg + mr - 1) / mr;
+    /* K block: the B sliver (kc x NR floats) should stay in a 48 KB L1 with room to spare. */
+    int kc_max = 24576 / (nr * (int)sizeof(float));
+    if (kc_max < 64)
+        kc_max = 64;
+    int nblk = (pl->kdim + kc_max - 1) / kc_max;
+    pl->kc = (pl->kdim + nblk - 1) / nblk;
+    pl->direct = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+                 p->pad_h == 0 && p->pad_w == 0;
+    size_t per_group = fm_gemm_packed_a_count(pl->mg, pl->kdim, mr);
+    size_t total;
+    if (!fm_size_mul(per_group, (size_t)pl->groups, &total) ||
+        !fm_size_mul(total, sizeof(float), &total)) {
+        fm_err_set(err, FM_ERR_NOMEM, "convolution plan: packed weights overflow");
+        fm_conv_plan_free(pl);
+        return NULL;
+    }
+    pl->apack = alloc64(total);
+    pl->bias = use_bias ? alloc64((size_t)pl->groups * pl->mpanels * mr * sizeof(float)) : NULL;
+    if (!pl->apack || (use_bias && !pl->bias)) {
+        fm_err_set(err, FM_ERR_NOMEM, "convolution plan: out of memory for %zu bytes of weights",
+                   total);
+        fm_conv_plan_free(pl);
+        return NULL;
+    }
+    for (int g = 0; g < pl->groups; g++) {
+        fm_gemm_pack_a(weight + (size_t)g * pl->mg * pl->kdim, (size_t)pl->kdim, pl->mg, pl->kdim,
+                       mr, pl->apack + (size_t)g * per_group);
+        if (use_bias)
+            for (int i = 0; i < pl->mpanels * mr; i++)
+                pl->bias[(size_t)g * pl->mpanels * mr + i] =
+                    i < pl->mg ? bias[(size_t)g * pl->mg + i] : 0.0f;
+    }
+    pl->bsl_bytes = ALIGN64((size_t)pl->kc * nr * sizeof(float));
+    pl->tile_bytes = ALIGN64((size_t)mr * nr * sizeof(float));
+    return pl;
+}
+
+/* ---- GEMM path -------------------------------------------------------------- */
+
+/* Gathers rows [k0, k0+kc) of the im2col matrix for output pixels
+ * [n0, n0+nv) of one image and group (x: the group's first input channel)
+ * into dst (kc rows of nr floats, columns past nv zero). */
+static void pack_b(const fm_conv_plan *pl, const float *x, int k0, int kc, int n0, int nv,
+                   int nr, float *dst)
+{
+    const fm_conv_param *p = &pl->p;
+    const int KH = p->kernel_h, KW = p->kernel_w, H = pl->h, W = pl->w, OW = pl->ow;
+    const int sh = p->stride_h, sw = p->stride_w;
+    const int oy0 = n0 / OW, ox0 = n0 % OW;
+    for (int kk = 0; kk < kc; kk++) {
+        const int k = k0 + kk;
+        const int ci = k / (KH * KW), r = k % (KH * KW), ky = r / KW, kx = r % KW;
+        const float *xc = x + (size_t)ci * H * W;
+        const int offy = ky * p->dilation_h - p->pad_h, offx = kx * p->dilation_w - p->pad_w;
+        float *d = dst + (size_t)kk * nr;
+        int j = 0, oy = oy0, ox = ox0;
+        while (j < nv) {
+            int len = OW - ox < nv - j ? OW - ox : nv - j;
+            int iy = oy * sh + offy;
+            if (iy < 0 || iy >= H) {
+                memset(d + j, 0, (size_t)len * sizeof(float));
+            } else {
+                const float *row = xc + (size_t)iy * W;
+                int ix0 = ox * sw + offx;
+                /* t in [lo, hi) has 0 <= ix0 + t*sw < W */
+                int lo = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
+                int hi = ix0 > W - 1 ? 0 : (W - 1 - ix0) / sw + 1;
+                if (lo > len)
+                    lo = len;
+                if (hi > len)
+                    hi = len;
+                if (hi < lo)
+                    hi = lo;
+                for (int t = 0; t < lo; t++)
+                    d[j + t] = 0.0f;
+                if (sw == 1) {
+                    memcpy(d + j + lo, row + ix0 + lo, (size_t)(hi - lo) * sizeof(float));
+                } else {
+                    const float *s = row + ix0;
+                    for (int t = lo; t < hi; t++)
+                        d[j + t] = s[(size_t)t * sw];
+                }
+                for (int t = hi; t < len; t++)
+                    d[j + t] = 0.0f;
+            }
+            j += len;
+            ox = 0;
+            oy++;
+        }
+        for (; j < nr; j++)
+            d[j] = 0.0f;
+    }
+}
+
+struct gemm_job {
+    const fm_conv_plan *pl;
+    const float *in;
+    float *out;
+    unsigned char *scratch;
+    int nthreads; /* threads that take part (<= plan's max_threads) */
+    int ntiles, msplit;
+};
+
+static void gemm_worker(void *ctx, int tid, int nthreads)
+{
+    const struct gemm_job *jb = ctx;
+    const fm_conv_plan *pl = jb->pl;
+    if (tid >= jb->nthreads)
+        return;
+    (void)nthreads;
+    const fm_gemm_kernel *kr = pl->k;
+    const int mr = kr->mr, nr = kr->nr;
+    float *bsl = (float *)(jb->scratch + (size_t)tid * (pl->bsl_bytes + pl->tile_bytes));
+    float *tile = (float *)((unsigned char *)bsl + pl->bsl_bytes);
+    const size_t npix = (size_t)pl->npix, hw = (size_t)pl->h * pl->w;
+    const size_t units = (size_t)pl->n * pl->groups * jb->ntiles * jb->msplit;
+    size_t ub, ue;
+    fm_split(units, tid, jb->nthreads, &ub, &ue);
+    for (size_t u = ub; u < ue; u++) {
+        const int mc = (int)(u % jb->msplit);
+        size_t rest = u / jb->msplit;
+        const int t = (int)(rest % jb->ntiles);
+        rest /= jb->ntiles;
+        const int g = (int)(rest % pl->groups);
+        const int b = (int)(rest / pl->groups);
+        const int n0 = t * nr;
+        const int nv = pl->npix - n0 < nr ? pl->npix - n0 : nr;
+        size_t pb, pe;
+        fm_split((size_t)pl->mpanels, mc, jb->msplit, &pb, &pe);
+        const float *x = jb->in + ((size_t)b * pl->c + (size_t)g * pl->cg) * hw;
+        float *y = jb->out + ((size_t)b * pl->m + (size_t)g * pl->mg) * npix + n0;
+        const float *ag = pl->apack + (size_t)g * pl->mpanels * pl->kdim * mr;
+        for (int k0 = 0; k0 < pl->kdim; k0 += pl->kc) {
+            const int kc = pl->kdim - k0 < pl->kc ? pl->kdim - k0 : pl->kc;
+            const float *bp;
+            size_t ldb;
+            if (pl->direct && nv == nr) {
+                bp = x + (size_t)k0 * hw + n0;
+                ldb = hw;
+            } else {
+                pack_b(pl, x, k0, kc, n0, nv, nr, bsl);
+                bp = bsl;
+                ldb = (size_t)nr;
+            }
+            const int flags = (k0 == 0 ? FM_GEMM_FIRST : 0) | (k0 + kc >= pl->kdim ? FM_GEMM_LAST : 0);
+            for (size_t pi = pb; pi < pe; pi++) {
+                const float *a = ag + (pi * pl->kdim + k0) * mr;
+                const float *bias = pl->bias ? pl->bias + ((size_t)g * pl->mpanels + pi) * mr : NULL;
+                const int mv = pl->mg - (int)pi * mr < mr ? pl->mg - (int)pi * mr : mr;
+                float *c = y + pi * mr * npix;
+                if (mv == mr && nv == nr) {
+                    kr->ukr(kc, a, bp, ldb, c, npix, bias, flags, pl->p.act);
+                } else {
+                    if (!(flags & FM_GEMM_FIRST))
+                        for (int i = 0; i < mv; i++)
+                            memcpy(tile + (size_t)i * nr, c + i * npix, (size_t)nv * sizeof(float));
+                    kr->ukr(kc, a, bp, ldb, tile, (size_t)nr, bias, flags, pl->p.act);
+                    for (int i = 0; i < mv; i++)
+                        memcpy(c + i * npix, tile + (size_t)i * nr, (size_t)nv * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+/* ---- depthwise path ------------------------------------------------------------ */
+
+/* Output columns [ox0, ox1) of one row, any kernel, every tap bounds-checked. */
+static void dw_row_generic(const fm_conv_plan *pl, const float *x, const float *wk, float bias,
+                           int oy, int ox0, int ox1, float *yrow)
+{
+    const fm_conv_param *p = &pl->p;
+    for (int ox = ox0; ox < ox1; ox++) {
+        float acc = bias;
+        for (int ky = 0; ky < p->kernel_h; ky++) {
+            int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+            if (iy < 0 || iy >= pl->h)
+                continue;
+            const float *row = x + (size_t)iy * pl->w;
+            for (int kx = 0; kx < p->kernel_w; kx++) {
+                int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+                if (ix >= 0 && ix < pl->w)
+                    acc += row[ix] * wk[ky * p->kernel_w + kx];
+            }
+        }
+        yrow[ox] = fm_act_scalar(p->act, acc);
+    }
+}
+
+/* 3x3, output columns [ox0, ox1) whose three taps are all inside the row;
+ * rows[ky] is NULL for a kernel row outside the input. */
+typedef void (*dw3_row_fn)(const float *const rows[3], const float *wk, float bias, int stride,
+                           int pad, int ox0, int ox1, fm_activation act, float *yrow);
+
+static void dw3_row_scalar(const float *const rows[3], const float *wk, float bias, int stride,
+                           int pad, int ox0, int ox1, fm_activation act, float *yrow)
+{
+    for (int ox = ox0; ox < ox1; ox++) {
+        float acc = bias;
+        int ix = ox * stride - pad;
+        for (int ky = 0; ky < 3; ky++)
+            if (rows[ky])
+                acc += rows[ky][ix] * wk[ky * 3] + rows[ky][ix + 1] * wk[ky * 3 + 1] +
+                       rows[ky][ix + 2] * wk[ky * 3 + 2];
+        yrow[ox] = fm_act_scalar(act, acc);
+    }
+}
+
+#ifdef FM_X86
+FM_TARGET_AVX2 static void dw3_row_avx2(const float *const rows[3], const float *wk, float bias,
+                                        int stride, int pad, int ox0, int ox1, fm_activation act,
+                                        float *yrow)
+{
+    __m256 w[9];
+    for (int i = 0; i < 9; i++)
+        w[i] = _mm256_set1_ps(wk[i]);
+    const __m256 vb = _mm256_set1_ps(bias);
+    int ox = ox0;
+    if (stride == 1) {
+        for (; ox + 8 <= ox1; ox += 8) {
+            __m256 acc = vb;
+            const int ix = ox - pad;
+            for (int ky = 0; ky < 3; ky++) {
+                const float *r = rows[ky];
+                if (!r)
+                    continue;
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(r + ix), w[ky * 3], acc);
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(r + ix + 1), w[ky * 3 + 1], acc);
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(r + ix + 2), w[ky * 3 + 2], acc);
+            }
+            _mm256_storeu_ps(yrow + ox, fm_act_avx2(act, acc));
+        }
+    } else if (stride == 2) {
+        /* 8 outputs need inputs ix..ix+16 and the loads read ix+17 too, which is
+         * inside the row only when output ox+8 is interior as well. */
+        for (; ox + 9 <= ox1; ox += 8) {
+            __m256 acc = vb;
+            const int ix = 2 * ox - pad;
+            for (int ky = 0; ky < 3; ky++) {
+                const float *r = rows[ky];
+                if (!r)
+                    continue;
+                __m256 lo = _mm256_loadu_ps(r + ix), hi = _mm256_loadu_ps(r + ix + 8);
+                __m256 lo2 = _mm256_loadu_ps(r + ix + 2), hi2 = _mm256_loadu_ps(r + ix + 10);
+                /* per 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6, then reorder the 64-bit pairs */
+                __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+                __m256 od = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+                __m256 e2 = _mm256_shuffle_ps(lo2, hi2, _MM_SHUFFLE(2, 0, 2, 0));
+                ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8));
+                od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), 0xD8));
+                e2 = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e2), 0xD8));
+                acc = _mm256_fmadd_ps(ev, w[ky * 3], acc);
+                acc = _mm256_fmadd_ps(od, w[ky * 3 + 1], acc);
+                acc = _mm256_fmadd_ps(e2, w[ky * 3 + 2], acc);
+            }
+            _mm256_storeu_ps(yrow + ox, fm_act_avx2(act, acc));
+        }
+    }
+    dw3_row_scalar(rows, wk, bias, stride, pad, ox, ox1, act, yrow);
+}
+
+FM_TARGET_AVX512 static void dw3_row_avx512(const float *const rows[3], const float *wk, float bias,
+                                            int stride, int pad, int ox0, int ox1,
+                                            fm_activation act, float *yrow)
+{
+    __m512 w[9];
+    for (int i = 0; i < 9; i++)
+        w[i] = _mm512_set1_ps(wk[i]);
+    const __m512 vb = _mm512_set1_ps(bias);
+    if (stride == 1) {
+        for (int ox = ox0; ox < ox1; ox += 16) {
+            const __mmask16 m = fm_mask16(ox1 - ox);
+            __m512 acc = vb;
+            const int ix = ox - pad;
+            for (int ky = 0; ky < 3; ky++) {
+                const float *r = rows[ky];
+                if (!r)
+                    continue;
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + ix), w[ky * 3], acc);
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + ix + 1), w[ky * 3 + 1], acc);
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + ix + 2), w[ky * 3 + 2], acc);
+            }
+            _mm512_mask_storeu_ps(yrow + ox, m, fm_act_avx512(act, acc));
+        }
+    } else if (stride == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                              2, 0);
+        const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5,
+                                             3, 1);
+        for (int ox = ox0; ox < ox1; ox += 16) {
+            const int n = ox1 - ox < 16 ? ox1 - ox : 16;
+            const __mmask16 m = fm_mask16(n);
+            /* the pair loaded at ix holds taps ix..ix+2n-1 (kx 0 and 1), the pair at
+             * ix+2 taps ix+2..ix+2n (kx 2); lanes past those stay unloaded */
+            const __mmask16 mlo = fm_mask16(2 * n), mhi = fm_mask16(2 * n - 16);
+            const __mmask16 mlo2 = fm_mask16(2 * n - 1), mhi2 = fm_mask16(2 * n - 17);
+            __m512 acc = vb;
+            const int ix = 2 * ox - pad;
+            for (int ky = 0; ky < 3; ky++) {
+                const float *r = rows[ky];
+                if (!r)
+                    continue;
+                __m512 lo = _mm512_maskz_loadu_ps(mlo, r + ix);
+                __m512 hi = _mm512_maskz_loadu_ps(mhi, r + ix + 16);
+                __m512 lo2 = _mm512_maskz_loadu_ps(mlo2, r + ix + 2);
+                __m512 hi2 = _mm512_maskz_loadu_ps(mhi2, r + ix + 18);
+                acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, even, hi), w[ky * 3], acc);
+                acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, odd, hi), w[ky * 3 + 1], acc);
+                acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo2, even, hi2), w[ky * 3 + 2], acc);
+            }
+            _mm512_mask_storeu_ps(yrow + ox, m, fm_act_avx512(act, acc));
+        }
+    } else {
+        dw3_row_scalar(rows, wk, bias, stride, pad, ox0, ox1, act, yrow);
+    }
+}
+#endif
+
+struct dw_job {
+    const fm_conv_plan *pl;
+    const float *in;
+    float *out;
+    int nthreads;
+};
+
+static void dw_worker(void *ctx, int tid, int nthreads)
+{
+    const struct dw_job *jb = ctx;
+    const fm_conv_plan *pl = jb->pl;
+    const fm_conv_param *p = &pl->p;
+    if (tid >= jb->nthreads)
+        return;
+    (void)nthreads;
+    const int fast3 = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_h == 1 &&
+                      p->dilation_w == 1 && (p->stride_w == 1 || p->stride_w == 2);
+    dw3_row_fn row3 = dw3_row_scalar;
+#ifdef FM_X86
+    if (pl->isa == FM_ISA_AVX512)
+        row3 = dw3_row_avx512;
+    else if (pl->isa == FM_ISA_AVX2)
+        row3 = dw3_row_avx2;
+#endif
+    const int sw = p->stride_w, pw = p->pad_w, W = pl->w;
+    /* interior columns: ox*sw - pw >= 0 and ox*sw - pw + 2 <= W - 1 */
+    int ilo = (pw + sw - 1) / sw, ihi = W - 3 + pw >= 0 ? (W - 3 + pw) / sw + 1 : 0;
+    if (ihi > pl->ow)
+        ihi = pl->ow;
+    if (ilo > ihi)
+        ilo = ihi;
+    const size_t hw = (size_t)pl->h * W, ohw = (size_t)pl->oh * pl->ow;
+    const size_t khw = (size_t)p->kernel_h * p->kernel_w;
+    size_t ub, ue;
+    fm_split((size_t)pl->n * pl->c, tid, jb->nthreads, &ub, &ue);
+    for (size_t u = ub; u < ue; u++) {
+        const size_t ch = u % (size_t)pl->c;
+        const float *x = jb->in + u * hw;
+        float *y = jb->out + u * ohw;
+        const float *wk = pl->dw + ch * khw;
+        const float bias = pl->dwbias ? pl->dwbias[ch] : 0.0f;
+        for (int oy = 0; oy < pl->oh; oy++) {
+            float *yrow = y + (size_t)oy * pl->ow;
+            if (!fast3) {
+                dw_row_generic(pl, x, wk, bias, oy, 0, pl->ow, yrow);
+                continue;
+            }
+            const float *rows[3];
+            for (int ky = 0; ky < 3; ky++) {
+                int iy = oy * p->stride_h - p->pad_h + ky;
+                rows[ky] = iy >= 0 && iy < pl->h ? x + (size_t)iy * W : NULL;
+            }
+            dw_row_generic(pl, x, wk, bias, oy, 0, ilo, yrow);
+            row3(rows, wk, bias, sw, pw, ilo, ihi, p->act, yrow);
+            dw_row_generic(pl, x, wk, bias, oy, ihi, pl->ow, yrow);
+        }
+    }
+}
+
+/* ---- run ------------------------------------------------------------------------ */
+
+void fm_conv_run(const fm_conv_plan *pl, const float *in, float *out, void *scratch, fm_pool *pool)
+{
+    int nt = fm_pool_size(pool);
+    if (nt > pl->max_threads)
+        nt = pl->max_threads;
+    if (pl->kind == PLAN_DEPTHWISE) {
+        struct dw_job jb = {pl, in, out, nt};
+        fm_pool_run(pool, dw_worker, &jb);
+        return;
+    }
+    struct gemm_job jb = {pl, in, out, scratch, nt, 0, 1};
+    jb.ntiles = (pl->npix + pl->k->nr - 1) / pl->k->nr;
+    /* Too few pixel tiles for the threads: split the output channels as well. */
+    size_t tiles = (size_t)pl->n * pl->groups * jb.ntiles;
+    if (nt > 1 && tiles < (size_t)4 * nt) {
+        size_t want = ((size_t)4 * nt + tiles - 1) / tiles;
+        jb.msplit = want > (size_t)pl->mpanels ? pl->mpanels : (int)want;
+    }
+    fm_pool_run(pool, gemm_worker, &jb);
+}
