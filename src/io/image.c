@@ -486,9 +486,9 @@ fm_image *fm_image_decode(const uint8_t *buf, size_t len, const char *source, si
     if (len >= 8 && memcmp(buf, png_magic, 8) == 0)
         return decode_png(buf, len, source, max_pixels, err);
     char hex[3 * 4 + 1] = "";
-    size_t n = len < 4 ? len : 4;
+    size_t n = len < 4 ? len : 4, used = 0;
     for (size_t i = 0; i < n; i++)
-        snprintf(hex + 3 * i, sizeof hex - 3 * i, i ? " %02x" : "%02x", buf[i]);
+        used += (size_t)snprintf(hex + used, sizeof hex - used, i ? " %02x" : "%02x", buf[i]);
     fm_err_set(err, FM_ERR_FORMAT, "%s: not a JPEG or PNG file (starts with %s)", source, hex);
     return NULL;
 }
