@@ -19,7 +19,7 @@ LDLIBS  := $(PKG_LIBS) -lm -pthread
 REL_FLAGS  := -O2 -g -fno-math-errno
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c src/face/*.c))
 APP_SRC  := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 
@@ -48,7 +48,7 @@ TEST_OBJ_ASAN := $(TEST_SRC:%.c=build-asan/obj/%.o)
 # The test runner finds its suites by name: every `void suite_NAME(void)` in tests/.
 build/gen/suites.inc: $(TEST_SRC)
 	@mkdir -p $(dir $@)
-	grep -ho '^void suite_[a-z0-9_]*(void)' $(TEST_SRC) | sed 's/^void \(suite_[a-z0-9_]*\)(void)/FM_SUITE(\1)/' > $@.tmp
+	grep -ho '^void suite_[a-z0-9_]*(void)' $(TEST_SRC) | sed 's/^void \(suite_[a-z0-9_]*\)(void)/FM_SUITE(\1)/' | sort -u > $@.tmp
 	mv $@.tmp $@
 
 build/obj/tests/main.o build-asan/obj/tests/main.o: build/gen/suites.inc
@@ -68,7 +68,10 @@ build-asan/tests: $(TEST_OBJ_ASAN) $(LIB_OBJ_ASAN)
 
 # --- tests -----------------------------------------------------------------
 # FM_SHARED points at the shared models and data (default ../shared).
-test: test-release test-asan
+# Both builds are made (in parallel with -j), then the suites run one after the
+# other; tools/run-tests.sh prints one combined closing line.
+test: build/tests build/facemask build-asan/tests build-asan/facemask
+	tools/run-tests.sh $(TESTS)
 
 test-release: build/tests build/facemask
 	FM_BIN=build/facemask ./build/tests

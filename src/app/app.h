@@ -1,0 +1,35 @@
+/* app.h - the facemask command line: subcommands and their shared helpers. */
+#ifndef FM_APP_H
+#define FM_APP_H
+
+#include <stdio.h>
+
+#include "core/err.h"
+
+int fm_cmd_detect(int argc, char **argv);
+int fm_cmd_bench(int argc, char **argv);
+
+/* A list of image paths collected from files and directories. */
+typedef struct {
+    char **paths; /* as given, or dir + "/" + relative path for walked files */
+    char **rel;   /* path relative to the argument it came from (for --out) */
+    int n, cap;
+} fm_file_list;
+
+/* Adds a file as given, or walks a directory recursively for .jpg/.jpeg/.png
+ * (any letter case), sorted by byte order. A directory without images, or a
+ * path that does not exist, is an error. */
+fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err);
+void fm_files_free(fm_file_list *list);
+
+/* Writes s as a JSON string literal (with quotes). */
+void fm_json_string(FILE *f, const char *s);
+
+/* Creates the directories of path's parent (like mkdir -p of dirname). */
+fm_status fm_mkdirs_for(const char *path, fm_err *err);
+
+/* Parses a positive integer / float option value; prints an error naming opt on failure. */
+int fm_parse_int(const char *opt, const char *s, int lo, int hi, int *out);
+int fm_parse_float(const char *opt, const char *s, float lo, float hi, float *out);
+
+#endif

@@ -1,0 +1,201 @@
+/* facemask bench: per-stage timings of the detector over repeated runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "face/detector.h"
+#include "io/image.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Percentile p (0..100) of sorted values, nearest rank. */
+static double pct(const double *sorted, int n, double p)
+{
+    int k = (int)(p / 100.0 * (n - 1) + 0.5);
+    return sorted[k < 0 ? 0 : (k >= n ? n - 1 : k)];
+}
+
+static void report(const char *what, int threads, double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    printf("facemask %s threads=%d median_ms=%.3f p10_ms=%.3f p90_ms=%.3f runs=%d\n", what,
+           threads, pct(v, n, 50), pct(v, n, 10), pct(v, n, 90), n);
+}
+
+static void bench_usage(FILE *f)
+{
+    fprintf(f, "usage: facemask bench [--image PATH] [--runs N] [--threads 1,2] [--layers]\n"
+               "                      [--model-dir DIR]\n"
+               "  Times each stage of face detection (decode, preprocess, forward, postprocess)\n"
+               "  over N runs after 3 warm-up runs, for each thread count; prints the median\n"
+               "  and the 10th/90th percentiles in milliseconds, one line per stage.\n"
+               "  --layers also prints the median time of every layer of the network.\n");
+}
+
+static const char *default_image(char *buf, size_t size)
+{
+    const char *shared = getenv("FM_SHARED");
+    if (shared && *shared) {
+        snprintf(buf, size, "%s/demo/pyimagesearch_example_01.png", shared);
+        return buf;
+    }
+    char exe[2048];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, size, "%s/../../shared/demo/pyimagesearch_example_01.png", exe);
+            if (access(buf, R_OK) == 0)
+                return buf;
+        }
+    }
+    snprintf(buf, size, "../shared/demo/pyimagesearch_example_01.png");
+    return buf;
+}
+
+int fm_cmd_bench(int argc, char **argv)
+{
+    const char *image = NULL, *model_dir = NULL, *threads_arg = "1,2";
+    int runs = 30, layers = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            bench_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--image") == 0 && val) {
+            image = val;
+            i++;
+        } else if (strcmp(a, "--model-dir") == 0 && val) {
+            model_dir = val;
+            i++;
+        } else if (strcmp(a, "--threads") == 0 && val) {
+            threads_arg = val;
+            i++;
+        } else if (strcmp(a, "--runs") == 0 && val) {
+            if (!fm_parse_int("--runs", val, 1, 100000, &runs))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--layers") == 0) {
+            layers = 1;
+        } else {
+            fprintf(stderr, "facemask bench: unknown option or missing value: %s\n", a);
+            bench_usage(stderr);
+            return 2;
+        }
+    }
+    char imgbuf[4096], mdir[4096];
+    if (!image)
+        image = default_image(imgbuf, sizeof imgbuf);
+    fm_models_dir(model_dir, mdir, sizeof mdir);
+
+    FILE *f = fopen(image, "rb");
+    if (!f) {
+        fprintf(stderr, "facemask: %s: cannot open image\n", image);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = size > 0 ? malloc((size_t)size) : NULL;
+    if (!bytes || fread(bytes, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "facemask: %s: cannot read image\n", image);
+        fclose(f);
+        free(bytes);
+        return 1;
+    }
+    fclose(f);
+
+    int status = 0;
+    char list[256];
+    snprintf(list, sizeof list, "%s", threads_arg);
+    printf("facemask bench image=%s runs=%d\n", image, runs);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        int threads;
+        if (!fm_parse_int("--threads", tok, 1, 64, &threads)) {
+            status = 2;
+            break;
+        }
+        fm_err err = {0};
+        fm_net_opts opts = fm_net_default_opts();
+        opts.threads = threads;
+        fm_detector *det = fm_detector_create(mdir, &opts, &err);
+        if (!det) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            status = 1;
+            break;
+        }
+        fm_net *net = fm_detector_net(det);
+        fm_net_set_profiling(net, layers);
+        int nl = fm_net_num_layers(net);
+        double *t = calloc((size_t)runs * (5 + (size_t)nl), sizeof *t);
+        if (!t) {
+            fm_detector_free(det);
+            status = 1;
+            break;
+        }
+        double *dec = t, *pre = t + runs, *fwd = t + 2 * runs, *post = t + 3 * runs,
+               *total = t + 4 * runs, *lay = t + 5 * runs;
+        fm_face faces[256];
+        int nfaces = 0;
+        for (int r = -3; r < runs; r++) {
+            double t0 = now_ms();
+            fm_image *img = fm_image_decode(bytes, (size_t)size, image, 0, &err);
+            double t1 = now_ms();
+            if (!img) {
+                fprintf(stderr, "facemask: %s\n", err.msg);
+                status = 1;
+                break;
+            }
+            fm_det_timing tm;
+            nfaces = fm_detector_run(det, img, 0.5f, faces, 256, &tm);
+            fm_image_free(img);
+            if (r < 0)
+                continue;
+            dec[r] = t1 - t0;
+            pre[r] = tm.preprocess_ms;
+            fwd[r] = tm.forward_ms;
+            post[r] = tm.postprocess_ms;
+            total[r] = dec[r] + pre[r] + fwd[r] + post[r];
+            for (int k = 0; k < nl; k++)
+                lay[(size_t)k * runs + r] = fm_net_layer_ms(net, k);
+        }
+        if (status == 0) {
+            report("res10 decode", threads, dec, runs);
+            report("res10 preprocess", threads, pre, runs);
+            report("res10 forward", threads, fwd, runs);
+            report("res10 postprocess", threads, post, runs);
+            report("res10 total", threads, total, runs);
+            printf("facemask res10 threads=%d faces=%d\n", threads, nfaces);
+            if (layers) {
+                for (int k = 0; k < nl; k++) {
+                    double *v = lay + (size_t)k * runs;
+                    qsort(v, (size_t)runs, sizeof *v, cmp_double);
+                    printf("  layer %-32s %-40s median_ms=%.3f\n", fm_net_layer_name(net, k),
+                           fm_net_layer_type(net, k), pct(v, runs, 50));
+                }
+            }
+        }
+        free(t);
+        fm_detector_free(det);
+        if (status)
+            break;
+    }
+    free(bytes);
+    return status;
+}

@@ -1,0 +1,42 @@
+/* facemask - real-time face-mask detection. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/app.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: facemask <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  detect [--json] [--out DIR] [--conf 0.5] [--threads N] [--model-dir DIR] IMAGE|DIR...\n"
+            "      find faces in images; --json prints one line per image, --out writes\n"
+            "      annotated copies\n"
+            "  bench [--image PATH] [--runs N] [--threads LIST] [--model-dir DIR]\n"
+            "      per-stage timings (decode, preprocess, forward, postprocess)\n"
+            "\n"
+            "Models are read from --model-dir, else $FACEMASK_MODELS, else the project's\n"
+            "models/ folder (res10/deploy.prototxt, res10/res10_300x300_ssd_iter_140000.caffemodel).\n"
+            "Run 'facemask <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "detect") == 0)
+        return fm_cmd_detect(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return fm_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "facemask: unknown command '%s' (expected detect or bench)\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,83 @@
+/* net.h - a Caffe network loaded and run by facemask's own engine.
+ *
+ * Loading is a build step: the .prototxt gives the graph and each layer's
+ * parameters, the .caffemodel the weights (matched by layer name, every
+ * blob's shape checked against what the prototxt implies). Then
+ *   - BatchNorm and Scale that follow a Convolution are folded into its
+ *     weights (opts.fold_batchnorm), other BatchNorm+Scale pairs become one
+ *     per-channel affine op;
+ *   - ReLU/ReLU6 are fused into the op before them (opts.fuse_activations);
+ *   - every activation gets a slice of one arena, reused once its value is
+ *     dead (opts.keep_all_blobs turns reuse off for debugging).
+ * Running it is then a loop over layers with no allocation:
+ *
+ *     fm_net_opts o = fm_net_default_opts();
+ *     o.threads = 2;
+ *     fm_net *net = fm_net_load("deploy.prototxt", "res10.caffemodel", &o, &err);
+ *     fm_tensor *in = fm_net_input(net, 0);        // (1, 3, 300, 300), fill in->data
+ *     if (fm_net_forward(net, &err) != FM_OK) ...
+ *     const fm_tensor *det = fm_net_output(net, 0); // (1, 1, rows, 7)
+ *     fm_net_free(net);
+ *
+ * Supported layer types: Input, Convolution, BatchNorm, Scale, ReLU, ReLU6,
+ * Pooling, Eltwise, Concat, Flatten, Reshape, Permute, Normalize, PriorBox,
+ * Softmax, DetectionOutput, InnerProduct, Dropout. Any other type is an
+ * error naming the layer and its line in the prototxt.
+ */
+#ifndef FM_NET_H
+#define FM_NET_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/pool.h"
+#include "nn/tensor.h"
+
+typedef struct fm_net fm_net;
+
+typedef struct {
+    int threads;          /* worker threads incl. the caller, >= 1 (default 1) */
+    int fold_batchnorm;   /* fold BatchNorm/Scale into the convolution before them (default 1) */
+    int fuse_activations; /* fuse ReLU/ReLU6 into the op before them (default 1) */
+    int reference;        /* plain reference kernels only (default 0; env FM_REFERENCE=1 too) */
+    int keep_all_blobs;   /* never reuse activation memory, so fm_net_blob sees every value */
+    fm_shape input_shape; /* ndim 0: as the prototxt says; else replaces the first input's shape */
+    fm_pool *pool;        /* optional shared pool (not owned); else the net makes its own */
+} fm_net_opts;
+
+fm_net_opts fm_net_default_opts(void);
+
+fm_net *fm_net_load(const char *prototxt_path, const char *caffemodel_path, const fm_net_opts *opts,
+                    fm_err *err);
+void fm_net_free(fm_net *net);
+
+int fm_net_num_inputs(const fm_net *net);
+/* The input tensor to fill before fm_net_forward (owned by the net). */
+fm_tensor *fm_net_input(fm_net *net, int index);
+const char *fm_net_input_name(const fm_net *net, int index);
+
+fm_status fm_net_forward(fm_net *net, fm_err *err);
+
+/* Outputs: the values no layer consumes, in prototxt order. */
+int fm_net_num_outputs(const fm_net *net);
+const fm_tensor *fm_net_output(const fm_net *net, int index);
+const char *fm_net_output_name(const fm_net *net, int index);
+
+/* The latest value of a named blob after a forward; NULL if unknown. Only outputs are
+ * guaranteed intact unless opts.keep_all_blobs was set. */
+const fm_tensor *fm_net_blob(const fm_net *net, const char *name);
+
+/* Layers as run (after folding): count, name and type, and the time the last forward
+ * spent in each when profiling is on. */
+int fm_net_num_layers(const fm_net *net);
+const char *fm_net_layer_name(const fm_net *net, int index);
+const char *fm_net_layer_type(const fm_net *net, int index);
+void fm_net_set_profiling(fm_net *net, int on);
+double fm_net_layer_ms(const fm_net *net, int index);
+
+/* Bytes of activation arena, weights (as loaded) and packed kernel data. */
+size_t fm_net_activation_bytes(const fm_net *net);
+size_t fm_net_weight_bytes(const fm_net *net);
+int fm_net_threads(const fm_net *net);
+
+#endif

@@ -1,0 +1,266 @@
+/* End-to-end tests of the facemask command line: detections against OpenCV
+ * 4.6's (golden fixtures made by tools/gen_det_fixtures.py), annotated
+ * output, and every bad-input path the user can hit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "test.h"
+
+#define MAX_IMAGES 64
+#define MAX_FACES 32
+
+typedef struct {
+    char image[256];
+    int w, h, nfaces;
+    float box[MAX_FACES][4];
+    float score[MAX_FACES];
+} det_line;
+
+/* Parses one line of `detect --json` output; returns 1 on success. */
+static int parse_line(const char *s, det_line *d)
+{
+    memset(d, 0, sizeof *d);
+    const char *p = strstr(s, "{\"image\":\"");
+    if (!p)
+        return 0;
+    p += 10;
+    const char *q = strchr(p, '"');
+    if (!q || (size_t)(q - p) >= sizeof d->image)
+        return 0;
+    memcpy(d->image, p, (size_t)(q - p));
+    if (sscanf(q, "\",\"width\":%d,\"height\":%d,\"faces\":[", &d->w, &d->h) != 2)
+        return 0;
+    const char *f = strstr(q, "\"faces\":[");
+    if (!f)
+        return 0;
+    f += 9;
+    while (*f == '{' && d->nfaces < MAX_FACES) {
+        float *b = d->box[d->nfaces];
+        int used = 0;
+        if (sscanf(f, "{\"box\":[%f,%f,%f,%f],\"score\":%f}%n", &b[0], &b[1], &b[2], &b[3],
+                   &d->score[d->nfaces], &used) != 5 || used == 0)
+            return 0;
+        d->nfaces++;
+        f += used;
+        if (*f == ',')
+            f++;
+    }
+    return strncmp(f, "]}", 2) == 0;
+}
+
+static double iou(const float *a, const float *b)
+{
+    double ix = fmin(a[2], b[2]) - fmax(a[0], b[0]);
+    double iy = fmin(a[3], b[3]) - fmax(a[1], b[1]);
+    double aa = (double)(a[2] - a[0]) * (a[3] - a[1]), ab = (double)(b[2] - b[0]) * (b[3] - b[1]);
+    if (aa <= 0 || ab <= 0) /* a box clipped to nothing: same corners, or no match */
+        return fabs(a[0] - b[0]) + fabs(a[1] - b[1]) + fabs(a[2] - b[2]) + fabs(a[3] - b[3]) < 1
+                   ? 1.0
+                   : 0.0;
+    if (ix <= 0 || iy <= 0)
+        return 0;
+    return ix * iy / (aa + ab - ix * iy);
+}
+
+static int load_lines(const char *text, det_line *out, int max)
+{
+    int n = 0;
+    const char *line = text;
+    while (line && *line && n < max) {
+        if (parse_line(line, &out[n]))
+            n++;
+        const char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+/* The detections of `facemask detect --json` on the fixture's images, each OpenCV
+ * face matched (IoU >= 0.98, |score diff| <= 0.005) and no extra face. */
+static void test_detect_matches_opencv(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "tests/fixtures/det/expected.jsonl");
+    char *text = fm_test_read_file(path, NULL);
+    FM_CHECK_MSG(text != NULL, "cannot read %s", path);
+    if (!text)
+        return;
+    static det_line want[MAX_IMAGES], got[MAX_IMAGES];
+    int nwant = load_lines(text, want, MAX_IMAGES);
+    free(text);
+    FM_CHECK(nwant >= 30);
+    size_t cap = 256 + (size_t)nwant * 300;
+    char *cmd = malloc(cap);
+    if (!cmd)
+        return;
+    int used = snprintf(cmd, cap, "%s detect --json --threads 2 --model-dir %s/models", fm_test_bin(),
+                        fm_test_shared());
+    for (int i = 0; i < nwant; i++)
+        used += snprintf(cmd + used, cap - (size_t)used, " %s/%s", fm_test_shared(), want[i].image);
+    char *out = NULL;
+    int rc = fm_test_cmd(cmd, &out);
+    free(cmd);
+    FM_CHECK_INT(rc, 0);
+    int ngot = out ? load_lines(out, got, MAX_IMAGES) : 0;
+    free(out);
+    FM_CHECK_INT(ngot, nwant);
+    int faces = 0;
+    double worst_iou = 1, worst_score = 0;
+    for (int i = 0; i < nwant && i < ngot; i++) {
+        det_line *w = &want[i], *g = &got[i];
+        const char *rel = g->image + strlen(fm_test_shared()) + 1;
+        FM_CHECK_MSG(strcmp(rel, w->image) == 0, "image %d: %s, expected %s", i, rel, w->image);
+        FM_CHECK_INT(g->w, w->w);
+        FM_CHECK_INT(g->h, w->h);
+        FM_CHECK_MSG(g->nfaces == w->nfaces, "%s: %d faces, OpenCV %d", w->image, g->nfaces,
+                     w->nfaces);
+        int taken[MAX_FACES] = {0};
+        for (int a = 0; a < w->nfaces; a++) {
+            int best = -1;
+            double best_iou = 0;
+            for (int b = 0; b < g->nfaces; b++) {
+                double v = iou(w->box[a], g->box[b]);
+                if (!taken[b] && v > best_iou) {
+                    best = b;
+                    best_iou = v;
+                }
+            }
+            faces++;
+            if (best < 0) {
+                fm_test_fail(__FILE__, __LINE__, "%s: OpenCV face %d has no match", w->image, a);
+                continue;
+            }
+            taken[best] = 1;
+            double ds = fabs((double)w->score[a] - (double)g->score[best]);
+            worst_iou = fmin(worst_iou, best_iou);
+            worst_score = fmax(worst_score, ds);
+            FM_CHECK_MSG(best_iou >= 0.98 && ds <= 0.005,
+                         "%s: face %d IoU %.4f, score %.4f vs OpenCV %.4f", w->image, a, best_iou,
+                         (double)g->score[best], (double)w->score[a]);
+        }
+    }
+    printf("  %d images, %d OpenCV faces, worst IoU %.4f, worst score difference %.4f\n", nwant,
+           faces, worst_iou, worst_score);
+}
+
+/* Runs facemask with args (stderr captured too); returns exit status, output in *out. */
+static int run(const char *args, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", fm_test_bin(), args);
+    return fm_test_cmd(cmd, out);
+}
+
+static void expect_failure(const char *args, const char *needle)
+{
+    char *out = NULL;
+    int rc = run(args, &out);
+    FM_CHECK_MSG(rc != 0, "facemask %s exited 0", args);
+    FM_CHECK_MSG(rc < 128, "facemask %s died (status %d)", args, rc);
+    FM_CHECK_STR_CONTAINS(out, needle);
+    FM_CHECK_MSG(out && !strstr(out, "Sanitizer") && !strstr(out, "runtime error"),
+                 "sanitizer report: %s", out ? out : "");
+    free(out);
+}
+
+static void write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    FM_CHECK(f != NULL);
+    if (!f)
+        return;
+    if (n)
+        fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void test_bad_images(void)
+{
+    const char *dir = fm_test_tmpdir();
+    char args[1024], p[512];
+    snprintf(p, sizeof p, "%s/empty.jpg", dir);
+    write_bytes(p, "", 0);
+    snprintf(args, sizeof args, "detect --model-dir %s/models %s", fm_test_shared(), p);
+    expect_failure(args, "empty.jpg");
+
+    size_t len;
+    char src[512];
+    snprintf(src, sizeof src, "%s/demo/coral_face.jpg", fm_test_shared());
+    char *jpg = fm_test_read_file(src, &len);
+    FM_CHECK(jpg != NULL);
+    if (jpg) {
+        snprintf(p, sizeof p, "%s/truncated.jpg", dir);
+        write_bytes(p, jpg, len / 3);
+        snprintf(args, sizeof args, "detect --json --model-dir %s/models %s", fm_test_shared(), p);
+        expect_failure(args, "truncated.jpg");
+        free(jpg);
+    }
+    snprintf(p, sizeof p, "%s/notes.png", dir);
+    write_bytes(p, "# not an image\n", 15);
+    snprintf(args, sizeof args, "detect --model-dir %s/models %s", fm_test_shared(), p);
+    expect_failure(args, "notes.png");
+
+    /* A bad image among good ones: the good ones are still processed. */
+    char *out = NULL;
+    snprintf(args, sizeof args, "detect --json --model-dir %s/models %s %s/demo/aizoo_demo2.jpg",
+             fm_test_shared(), p, fm_test_shared());
+    int rc = run(args, &out);
+    FM_CHECK(rc == 1);
+    FM_CHECK_STR_CONTAINS(out, "aizoo_demo2.jpg\",\"width\":464");
+    free(out);
+}
+
+static void test_bad_paths_and_models(void)
+{
+    const char *dir = fm_test_tmpdir();
+    char args[1024], p[512];
+    snprintf(p, sizeof p, "%s/noimages", dir);
+    mkdir(p, 0700);
+    char txt[600];
+    snprintf(txt, sizeof txt, "%s/readme.txt", p);
+    write_bytes(txt, "x", 1);
+    snprintf(args, sizeof args, "detect --model-dir %s/models %s", fm_test_shared(), p);
+    expect_failure(args, "directory has no images");
+
+    snprintf(args, sizeof args, "detect --model-dir %s/models %s/does-not-exist.jpg",
+             fm_test_shared(), dir);
+    expect_failure(args, "does-not-exist.jpg");
+
+    snprintf(args, sizeof args, "detect --model-dir %s/nomodels %s/demo/aizoo_demo2.jpg", dir,
+             fm_test_shared());
+    expect_failure(args, "nomodels/res10/deploy.prototxt");
+
+    expect_failure("detect --conf 2 x.jpg", "--conf expects a number");
+    expect_failure("detect --threads 0 x.jpg", "--threads expects a whole number");
+    expect_failure("frobnicate", "unknown command 'frobnicate'");
+}
+
+/* --out writes annotated copies mirroring the walked tree, decodable, with boxes drawn. */
+static void test_annotated_output(void)
+{
+    const char *dir = fm_test_tmpdir();
+    char args[1024], p[600];
+    snprintf(args, sizeof args, "detect --json --out %s/ann --model-dir %s/models %s/demo",
+             dir, fm_test_shared(), fm_test_shared());
+    char *out = NULL;
+    int rc = run(args, &out);
+    FM_CHECK_INT(rc, 0);
+    free(out);
+    const char *names[] = {"aizoo_demo2.jpg", "coral_face.jpg", "pyimagesearch_example_01.png"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/ann/%s", dir, names[i]);
+        struct stat st;
+        FM_CHECK_MSG(stat(p, &st) == 0 && st.st_size > 1000, "%s missing or empty", p);
+    }
+}
+
+void suite_cli(void);
+void suite_cli(void)
+{
+    FM_RUN(test_detect_matches_opencv);
+    FM_RUN(test_bad_images);
+    FM_RUN(test_bad_paths_and_models);
+    FM_RUN(test_annotated_output);
+}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian 12 packages facemask needs to build and test, if any is missing.
+# Runs apt-get as root (through sudo when not root already).
+set -eu
+PKGS="build-essential pkg-config libjpeg62-turbo-dev libpng-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all packages present ($PKGS)"
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing$missing"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
