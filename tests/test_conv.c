@@ -389,6 +389,8 @@ static void test_conv_random(void)
         {"1x1 tiny", 1, 3, 1, 1, 5, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
         {"1x1/s2 expand", 1, 16, 15, 15, 32, 1, 2, 0, 1, 1, 1, FM_ACT_NONE},
         {"3x3 dilation 2", 1, 12, 11, 12, 16, 3, 1, 2, 2, 1, 1, FM_ACT_RELU},
+        {"3x3/s3 dilation 2", 1, 5, 17, 19, 9, 3, 3, 1, 2, 1, 1, FM_ACT_NONE},
+        {"5x5/s2 p2", 1, 3, 22, 25, 10, 5, 2, 2, 1, 1, 1, FM_ACT_RELU},
         {"head 3x3 M=12", 1, 32, 7, 7, 12, 3, 1, 1, 1, 1, 1, FM_ACT_NONE},
         {"head 3x3 M=8 on 5x5", 1, 32, 5, 5, 8, 3, 1, 1, 1, 1, 1, FM_ACT_NONE},
         {"3x3/s2 on 5x5", 1, 16, 5, 5, 16, 3, 2, 1, 1, 1, 0, FM_ACT_RELU},

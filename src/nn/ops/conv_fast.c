@@ -250,6 +250,95 @@ static void pack_b(const fm_conv_plan *pl, const float *x, int k0, int kc, int n
     }
 }
 
+#ifdef FM_X86
+/* Lanes i with a <= i < b. */
+static inline __mmask16 mask_range(int a, int b)
+{
+    return (__mmask16)(fm_mask16(b) & ~fm_mask16(a));
+}
+
+/* row + off without forming an out-of-range pointer in C: lanes outside the
+ * row are masked off in every load through it, so they are never touched. */
+static inline const float *addr_of(const float *row, int off)
+{
+    return (const float *)((uintptr_t)row + (uintptr_t)((intptr_t)off * (intptr_t)sizeof(float)));
+}
+
+/* pack_b for the 48-column AVX-512 kernel: per output-row segment, masked
+ * loads do the zero padding; stride 2 de-interleaves with one permute. */
+FM_TARGET_AVX512 static void pack_b_avx512(const fm_conv_plan *pl, const float *x, int k0, int kc,
+                                           int n0, int nv, float *dst)
+{
+    enum { NR = 48 };
+    const fm_conv_param *p = &pl->p;
+    const int KH = p->kernel_h, KW = p->kernel_w, H = pl->h, W = pl->w, OW = pl->ow;
+    const int sh = p->stride_h, sw = p->stride_w;
+    int sj[NR], slen[NR], soy[NR], sox[NR], nseg = 0;
+    for (int j = 0, oy = n0 / OW, ox = n0 % OW; j < nv; nseg++) {
+        int len = OW - ox < nv - j ? OW - ox : nv - j;
+        sj[nseg] = j;
+        slen[nseg] = len;
+        soy[nseg] = oy;
+        sox[nseg] = ox;
+        j += len;
+        ox = 0;
+        oy++;
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    int ci = k0 / (KH * KW), ky = k0 % (KH * KW) / KW, kx = k0 % KW;
+    for (int kk = 0; kk < kc; kk++) {
+        const float *xc = x + (size_t)ci * H * W;
+        const int offy = ky * p->dilation_h - p->pad_h, offx = kx * p->dilation_w - p->pad_w;
+        float *d = dst + (size_t)kk * NR;
+        for (int s = 0; s < nseg; s++) {
+            float *ds = d + sj[s];
+            const int len = slen[s], iy = soy[s] * sh + offy;
+            if (iy < 0 || iy >= H) {
+                for (int c = 0; c < len; c += 16)
+                    _mm512_mask_storeu_ps(ds + c, fm_mask16(len - c), zero);
+                continue;
+            }
+            const float *row = xc + (size_t)iy * W;
+            const int ix0 = sox[s] * sw + offx;
+            int lo = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
+            int hi = ix0 > W - 1 ? 0 : (W - 1 - ix0) / sw + 1;
+            if (sw == 1) {
+                for (int c = 0; c < len; c += 16) {
+                    __m512 v = _mm512_maskz_loadu_ps(mask_range(lo - c, hi - c), addr_of(row, ix0 + c));
+                    _mm512_mask_storeu_ps(ds + c, fm_mask16(len - c), v);
+                }
+            } else if (sw == 2) {
+                for (int c = 0; c < len; c += 16) {
+                    const int a = 2 * (lo - c), b = 2 * (hi - c) - 1;
+                    __m512 v0 = _mm512_maskz_loadu_ps(mask_range(a, b), addr_of(row, ix0 + 2 * c));
+                    __m512 v1 = _mm512_maskz_loadu_ps(mask_range(a - 16, b - 16),
+                                                      addr_of(row, ix0 + 2 * c + 16));
+                    _mm512_mask_storeu_ps(ds + c, fm_mask16(len - c),
+                                          _mm512_permutex2var_ps(v0, even, v1));
+                }
+            } else {
+                if (lo > len)
+                    lo = len;
+                if (hi > len)
+                    hi = len;
+                for (int t = 0; t < len; t++)
+                    ds[t] = t >= lo && t < hi ? row[ix0 + t * sw] : 0.0f;
+            }
+        }
+        for (int c = nv; c < NR; c += 16)
+            _mm512_mask_storeu_ps(d + c, fm_mask16(NR - c), zero);
+        if (++kx == KW) {
+            kx = 0;
+            if (++ky == KH) {
+                ky = 0;
+                ci++;
+            }
+        }
+    }
+}
+#endif
+
 struct gemm_job {
     const fm_conv_plan *pl;
     const float *in;
@@ -296,7 +385,12 @@ static void gemm_worker(void *ctx, int tid, int nthreads)
                 bp = x + (size_t)k0 * hw + n0;
                 ldb = hw;
             } else {
-                pack_b(pl, x, k0, kc, n0, nv, nr, bsl);
+#ifdef FM_X86
+                if (pl->isa == FM_ISA_AVX512 && nr == 48)
+                    pack_b_avx512(pl, x, k0, kc, n0, nv, bsl);
+                else
+#endif
+                    pack_b(pl, x, k0, kc, n0, nv, nr, bsl);
                 bp = bsl;
                 ldb = (size_t)nr;
             }
