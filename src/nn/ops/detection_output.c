@@ -284,7 +284,6 @@ int fm_detout_forward(const fm_detout_param *p, const fm_tensor *loc, const fm_t
                        boxes + ((size_t)c * P + i) * 5);
         }
         /* Per-class threshold, top_k and NMS. */
-        size_t total = 0;
         for (size_t c = 0; c < C; c++) {
             nkept[c] = 0;
             if ((int)c == p->background_label_id)
@@ -317,7 +316,6 @@ int fm_detout_forward(const fm_detout_param *p, const fm_tensor *loc, const fm_t
                 }
             }
             nkept[c] = nk;
-            total += (size_t)nk;
         }
         /* All classes together, by score (keep_top_k cut when needed). */
         size_t na = 0;
@@ -332,7 +330,6 @@ int fm_detout_forward(const fm_detout_param *p, const fm_tensor *loc, const fm_t
         sort_desc(all, na, tmp);
         if (p->keep_top_k > -1 && na > (size_t)p->keep_top_k)
             na = (size_t)p->keep_top_k;
-        (void)total;
         for (size_t k = 0; k < na && rows < cap; k++, rows++) {
             const float *b = boxes + ((p->share_location ? 0 : (size_t)all[k].label * P) +
                                       (size_t)all[k].idx) * 5;
