@@ -72,7 +72,10 @@ void fm_resize_bilinear(const fm_image *src, fm_image *dst);
 void fm_blob_from_image(const fm_image *img, int W, int H, const float mean[3], float scale,
                         int swap_rb, fm_image *tmp, float *out);
 
-/* Drawing, clipped to the image; coordinates in pixels, (x1, y1) and (x2, y2) inclusive corners. */
+/* Drawing, clipped to the image; coordinates in pixels, (x1, y1) and (x2, y2) inclusive corners
+ * (either order). Any int is accepted: parts outside the image are simply not drawn.
+ * fm_draw_rect's border lies inside the corners, `thickness` pixels wide (< 1 draws 1);
+ * a border wider than half the box fills it. */
 void fm_draw_rect(fm_image *img, int x1, int y1, int x2, int y2, fm_color color, int thickness);
 void fm_draw_fill(fm_image *img, int x1, int y1, int x2, int y2, fm_color color);
 /* Text in the built-in font (printable ASCII; others are drawn as '?'). Each glyph cell is
@@ -80,12 +83,14 @@ void fm_draw_fill(fm_image *img, int x1, int y1, int x2, int y2, fm_color color)
 #define FM_FONT_W 6
 #define FM_FONT_H 10
 void fm_draw_text(fm_image *img, int x, int y, const char *text, fm_color color, int scale);
-/* The built-in font's glyph for character c (non-printable: '?'): FM_FONT_H rows, bit
- * (FM_FONT_W - 1 - x) of row y set where pixel (x, y) of the cell is ink. */
-const uint8_t *fm_font_glyph(int c);
+/* 1 where pixel (x, y) of character c's cell in the built-in font is ink, else 0 (also outside
+ * the cell); characters outside printable ASCII 32..126 are '?'. */
+int fm_font_pixel(int c, int x, int y);
 /* Width and height in pixels of text at scale. */
 void fm_text_size(const char *text, int scale, int *w, int *h);
-/* A label: text on a filled box of `bg`, placed above (x, y) when there is room, else below. */
+/* A label: text on a filled box of `bg`, placed above (x, y) when there is room, else below
+ * (inside a box whose top-left corner is (x, y) at the top edge); shifted left to stay within
+ * the image's width when it can. The box is fm_text_size + scale pixels wide, as tall as the text. */
 void fm_draw_label(fm_image *img, int x, int y, const char *text, fm_color fg, fm_color bg, int scale);
 
 #endif
