@@ -380,6 +380,50 @@ static void test_hostile_files(void)
     FM_CHECK_STR_CONTAINS(err.msg, "image 464x330 exceeds the limit of 1000 pixels");
 }
 
+static uint32_t crc32_bytes(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    }
+    return ~c;
+}
+
+/* IHDR sizes beyond libpng's own default limit still get our limit message. */
+static void test_png_ihdr_sizes(void)
+{
+    size_t len;
+    uint8_t *buf = read_bytes(FIX "huge_ihdr.png", &len);
+    if (!buf || len < 33)
+        goto done;
+    const uint32_t sizes[][2] = {{2000000, 1}, {1, 2000000}, {0x7fffffff, 0x7fffffff}, {0, 5}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int k = 0; k < 4; k++) {
+            buf[16 + k] = (uint8_t)(sizes[i][0] >> (24 - 8 * k));
+            buf[20 + k] = (uint8_t)(sizes[i][1] >> (24 - 8 * k));
+        }
+        uint32_t crc = crc32_bytes(buf + 12, 17);
+        for (int k = 0; k < 4; k++)
+            buf[29 + k] = (uint8_t)(crc >> (24 - 8 * k));
+        fm_err err = {0};
+        fm_image *img = fm_image_decode(buf, len, "x.png", 1000000, &err);
+        FM_CHECK(img == NULL);
+        fm_image_free(img);
+        char want[128];
+        if (sizes[i][0] && sizes[i][1]) {
+            snprintf(want, sizeof want, "x.png: image %ux%u exceeds the limit of 1000000 pixels",
+                     (unsigned)sizes[i][0], (unsigned)sizes[i][1]);
+            FM_CHECK_STR_CONTAINS(err.msg, want);
+        } else {
+            FM_CHECK_STR_CONTAINS(err.msg, "x.png: corrupt PNG data: ");
+        }
+    }
+done:
+    free(buf);
+}
+
 /* A JPEG header claiming 60000x60000: refused from the header alone. */
 static void test_huge_jpeg_header(void)
 {
@@ -437,4 +481,5 @@ void suite_image(void)
     FM_RUN(test_truncated_and_corrupt_png);
     FM_RUN(test_hostile_files);
     FM_RUN(test_huge_jpeg_header);
+    FM_RUN(test_png_ihdr_sizes);
 }

@@ -317,6 +317,8 @@ static fm_image *decode_jpeg(const uint8_t *buf, size_t len, const char *source,
             fm_err_set(err, FM_ERR_PARSE, "%s: truncated JPEG (premature end of data)", source);
         else if (strncmp(d->jerr.msg, "Corrupt JPEG data: ", 19) == 0)
             fm_err_set(err, FM_ERR_PARSE, "%s: corrupt JPEG data: %s", source, d->jerr.msg + 19);
+        else if (strncmp(d->jerr.msg, "Unsupported", 11) == 0)
+            fm_err_set(err, FM_ERR_UNSUPPORTED, "%s: unsupported JPEG: %s", source, d->jerr.msg);
         else
             fm_err_set(err, FM_ERR_PARSE, "%s: corrupt JPEG data: %s", source, d->jerr.msg);
     }
@@ -387,6 +389,8 @@ static int png_decode_run(png_dec *d, const char *source, size_t max_pixels, fm_
     if (setjmp(png_jmpbuf(d->png)))
         return 0;
     png_set_read_fn(d->png, d, png_on_read);
+    /* Our pixel limit decides, with its own message; libpng's default stops at 1e6 per side. */
+    png_set_user_limits(d->png, 0x7fffffff, 0x7fffffff);
     png_read_info(d->png, d->info);
     png_uint_32 w, h;
     int depth, color, interlace;
