@@ -273,6 +273,64 @@ static void test_res10_fast_vs_reference(void)
     fm_net_free(b);
 }
 
+/* InnerProduct (with a fused ReLU) and Softmax, by hand; also the layer-info view. */
+static void test_inner_product(void)
+{
+    const char *dir = fm_test_tmpdir();
+    char proto[512], model[512];
+    snprintf(proto, sizeof proto, "%s/ip.prototxt", dir);
+    snprintf(model, sizeof model, "%s/ip.caffemodel", dir);
+    write_text(proto, "input: \"data\"\ninput_shape { dim: 2 dim: 3 dim: 1 dim: 1 }\n"
+                      "layer { name: \"fc\" type: \"InnerProduct\" bottom: \"data\" top: \"fc\"\n"
+                      "  inner_product_param { num_output: 2 } }\n"
+                      "layer { name: \"relu\" type: \"ReLU\" bottom: \"fc\" top: \"fc\" }\n"
+                      "layer { name: \"drop\" type: \"Dropout\" bottom: \"fc\" top: \"fc\" }\n"
+                      "layer { name: \"prob\" type: \"Softmax\" bottom: \"fc\" top: \"prob\" }\n");
+    float w[6] = {1, -1, 2, 0.5f, 0.25f, -3}, b[2] = {0.5f, 1};
+    fm_caffe_blob blobs[2] = {{fm_shape2(2, 3), 6, w}, {fm_shape1(2), 2, b}};
+    fm_caffe_layer layers[1] = {{"fc", "InnerProduct", 2, blobs}};
+    fm_caffemodel m = {"ip", 1, layers};
+    fm_err err = {0};
+    FM_CHECK_MSG(fm_caffemodel_write(&m, model, &err) == FM_OK, "%s", err.msg);
+    fm_net *net = fm_net_load(proto, model, NULL, &err);
+    FM_CHECK_MSG(net != NULL, "%s", err.msg);
+    if (!net)
+        return;
+    float x[6] = {1, 2, 3, -1, 0, 1};
+    memcpy(fm_net_input(net, 0)->data, x, sizeof x);
+    FM_CHECK(fm_net_forward(net, &err) == FM_OK);
+    const fm_tensor *y = fm_net_output(net, 0);
+    FM_CHECK_INT(y->shape.ndim, 2);
+    FM_CHECK_INT(y->shape.d[1], 2);
+    for (int n = 0; n < 2; n++) {
+        float z[2];
+        for (int o = 0; o < 2; o++) {
+            float v = b[o];
+            for (int k = 0; k < 3; k++)
+                v += w[o * 3 + k] * x[n * 3 + k];
+            z[o] = v > 0 ? v : 0;
+        }
+        float e0 = expf(z[0]), e1 = expf(z[1]);
+        FM_CHECK_NEAR(y->data[n * 2 + 0], e0 / (e0 + e1), 1e-6);
+        FM_CHECK_NEAR(y->data[n * 2 + 1], e1 / (e0 + e1), 1e-6);
+    }
+    fm_layer_info info;
+    FM_CHECK(fm_net_layer_info(net, 0, &info));
+    FM_CHECK_INT(info.kind, FM_LAYER_IP);
+    FM_CHECK_INT(info.act.act, FM_ACT_RELU);
+    FM_CHECK(info.ip && info.ip->num_output == 2);
+    FM_CHECK_INT(info.nw, 6);
+    FM_CHECK_NEAR(info.w[5], -3, 0);
+    FM_CHECK(!fm_net_layer_info(net, fm_net_num_layers(net), &info));
+    fm_net_free(net);
+
+    /* A weight blob of the wrong size names both shapes. */
+    fm_caffe_blob bad[2] = {{fm_shape2(3, 2), 6, w}, {fm_shape1(2), 2, b}};
+    layers[0].blobs = bad;
+    FM_CHECK(fm_caffemodel_write(&m, model, &err) == FM_OK);
+    expect_load_error(proto, model, "blob 0 (weights) has shape 3x2", "implies 2x3");
+}
+
 void suite_net(void);
 void suite_net(void)
 {
@@ -286,4 +344,5 @@ void suite_net(void)
     FM_RUN(test_error_missing_bottom);
     FM_RUN(test_error_truncated_model);
     FM_RUN(test_res10_fast_vs_reference);
+    FM_RUN(test_inner_product);
 }

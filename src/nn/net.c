@@ -28,20 +28,6 @@
 
 #define MAX_IO 16
 
-typedef enum {
-    FM_LAYER_CONV,
-    FM_LAYER_AFFINE, /* BatchNorm, Scale, or both folded */
-    FM_LAYER_ACT,    /* ReLU, ReLU6 */
-    FM_LAYER_POOL,
-    FM_LAYER_ELTWISE,
-    FM_LAYER_CONCAT,
-    FM_LAYER_RESHAPE, /* Flatten, Reshape, Dropout: same data, new shape */
-    FM_LAYER_PERMUTE,
-    FM_LAYER_NORMALIZE,
-    FM_LAYER_PRIORBOX,
-    FM_LAYER_SOFTMAX,
-    FM_LAYER_DETOUT
-} layer_kind;
 
 typedef struct {
     char *name;
@@ -56,7 +42,7 @@ typedef struct {
 } value;
 
 typedef struct {
-    layer_kind kind;
+    fm_layer_kind kind;
     char *name;
     char *type; /* as written; after a fold, e.g. "Convolution+BatchNorm+Scale+ReLU" */
     int line;
@@ -76,6 +62,7 @@ typedef struct {
     fm_normalize_param norm;
     fm_priorbox_param prior;
     fm_detout_param det;
+    fm_ip_param ip;
     /* weights (owned) */
     float *w;     /* conv weights; affine scale; normalize scale */
     float *b;     /* bias / shift */
@@ -812,6 +799,51 @@ static fm_status parse_detout(fm_net *net, layer *L, const build_ctx *c, fm_err 
     return FM_OK;
 }
 
+static fm_status parse_ip(fm_net *net, layer *L, const build_ctx *c, fm_err *err)
+{
+    const fm_ptxt_node *p = fm_ptxt_get(c->node, "inner_product_param");
+    if (!p)
+        return layer_err(err, FM_ERR_PARSE, c->node, c->name, c->type,
+                         "missing inner_product_param");
+    long long v, axis;
+    int bias, transpose;
+    fm_status st;
+    if ((st = fm_ptxt_get_int(p, "num_output", 0, &v, err)) != FM_OK ||
+        (st = fm_ptxt_get_bool(p, "bias_term", 1, &bias, err)) != FM_OK ||
+        (st = fm_ptxt_get_int(p, "axis", 1, &axis, err)) != FM_OK ||
+        (st = fm_ptxt_get_bool(p, "transpose", 0, &transpose, err)) != FM_OK)
+        return st;
+    if (!in_range_int(v, 1, 1 << 20))
+        return layer_err(err, FM_ERR_PARSE, c->node, c->name, c->type,
+                         "num_output %lld out of range (expected 1..1048576)", v);
+    if (axis != 1 || transpose)
+        return layer_err(err, FM_ERR_UNSUPPORTED, c->node, c->name, c->type,
+                         "only axis 1 without transpose is supported");
+    L->ip.num_output = (int)v;
+    L->ip.bias_term = 1; /* always materialised, zero when absent */
+    const value *in = &net->values[L->in[0]];
+    if ((st = fm_ip_shape(&L->ip, &in->shape, &net->values[L->out].shape, err)) != FM_OK)
+        return layer_err(err, st, c->node, c->name, c->type, "%s", err ? err->msg : "");
+    const fm_caffe_layer *cl = need_weights(c, err);
+    if (!cl)
+        return FM_ERR_FORMAT;
+    int K = (int)fm_shape_count_range(&in->shape, 1, in->shape.ndim);
+    fm_shape ws = fm_shape2((int)v, K), bs = fm_shape1((int)v);
+    if ((st = check_blob(cl, 0, &ws, "weights", c->model_path, err)) != FM_OK)
+        return st;
+    if (bias && (st = check_blob(cl, 1, &bs, "bias", c->model_path, err)) != FM_OK)
+        return st;
+    L->nw = (size_t)v * (size_t)K;
+    L->nb = (size_t)v;
+    L->w = copy_floats(cl->blobs[0].data, L->nw);
+    L->b = calloc(L->nb, sizeof *L->b);
+    if (!L->w || !L->b)
+        return nomem(err);
+    if (bias)
+        memcpy(L->b, cl->blobs[1].data, L->nb * sizeof *L->b);
+    return FM_OK;
+}
+
 static fm_status parse_act(fm_net *net, layer *L, const build_ctx *c, int relu6, fm_err *err)
 {
     L->act.act = relu6 ? FM_ACT_RELU6 : FM_ACT_RELU;
@@ -1040,6 +1072,9 @@ static fm_status parse_layers(fm_net *net, const fm_ptxt *doc, const fm_caffemod
         } else if (strcmp(t, "Reshape") == 0) {
             L->kind = FM_LAYER_RESHAPE;
             st = parse_reshape(net, L, &c, err);
+        } else if (strcmp(t, "InnerProduct") == 0) {
+            L->kind = FM_LAYER_IP;
+            st = parse_ip(net, L, &c, err);
         } else if (strcmp(t, "Dropout") == 0) {
             L->kind = FM_LAYER_RESHAPE;
             net->values[ov].shape = net->values[L->in[0]].shape;
@@ -1062,7 +1097,8 @@ static fm_status parse_layers(fm_net *net, const fm_ptxt *doc, const fm_caffemod
             return layer_err(err, FM_ERR_UNSUPPORTED, ln, c.name, c.type,
                              "unknown layer type '%s' (supported: Input, Convolution, BatchNorm, "
                              "Scale, ReLU, ReLU6, Pooling, Eltwise, Concat, Flatten, Reshape, "
-                             "Dropout, Permute, Normalize, PriorBox, Softmax, DetectionOutput)",
+                             "Dropout, Permute, Normalize, PriorBox, Softmax, DetectionOutput, "
+                             "InnerProduct)",
                              t);
         }
         if (st != FM_OK)
@@ -1139,7 +1175,7 @@ static void fold_layers(fm_net *net, const fm_net_opts *opts)
             }
         } else if (L->kind == FM_LAYER_ACT && opts->fuse_activations && P->act.act == FM_ACT_NONE &&
                    (P->kind == FM_LAYER_CONV || P->kind == FM_LAYER_AFFINE ||
-                    P->kind == FM_LAYER_ELTWISE)) {
+                    P->kind == FM_LAYER_ELTWISE || P->kind == FM_LAYER_IP)) {
             P->act = L->act;
             take_over_output(net, P, L);
         }
@@ -1182,7 +1218,7 @@ static int alloc_buffer(buffer **bufs, int *nbufs, size_t need)
     return best;
 }
 
-static int can_run_in_place(layer_kind k)
+static int can_run_in_place(fm_layer_kind k)
 {
     return k == FM_LAYER_AFFINE || k == FM_LAYER_ACT || k == FM_LAYER_ELTWISE ||
            k == FM_LAYER_SOFTMAX || k == FM_LAYER_RESHAPE;
@@ -1386,6 +1422,8 @@ fm_net *fm_net_load(const char *prototxt_path, const char *caffemodel_path, cons
                 L->conv.act = L->act;
             if (L->kind == FM_LAYER_ELTWISE)
                 L->eltwise.act = L->act;
+            if (L->kind == FM_LAYER_IP)
+                L->ip.act = L->act;
             if (!L->skip)
                 net->weight_bytes += (L->nw + L->nb) * sizeof(float);
         }
@@ -1528,6 +1566,9 @@ static void run_layer(fm_net *net, layer *L)
     case FM_LAYER_RESHAPE:
         fm_reshape_forward(in0, o);
         break;
+    case FM_LAYER_IP:
+        fm_ip_forward(&L->ip, in0, L->w, L->b, o, net->pool);
+        break;
     case FM_LAYER_PERMUTE:
         fm_permute_forward(in0, L->dims, L->ndims, o);
         break;
@@ -1551,9 +1592,22 @@ static void run_layer(fm_net *net, layer *L)
 
 fm_status fm_net_forward(fm_net *net, fm_err *err)
 {
+    return fm_net_forward_range(net, 0, INT32_MAX, err);
+}
+
+fm_status fm_net_forward_range(fm_net *net, int first, int end, fm_err *err)
+{
+    int k = -1;
     for (int i = 0; i < net->nlayers; i++) {
         layer *L = &net->layers[i];
-        if (L->skip || L->constant)
+        if (L->skip)
+            continue;
+        k++;
+        if (k < first)
+            continue;
+        if (k >= end)
+            break;
+        if (L->constant)
             continue;
         if (net->profiling) {
             double t0 = now_ms();
@@ -1609,6 +1663,81 @@ double fm_net_layer_ms(const fm_net *net, int index)
 {
     layer *L = nth_layer(net, index);
     return L ? L->ms : 0.0;
+}
+
+int fm_net_layer_info(fm_net *net, int index, fm_layer_info *info)
+{
+    layer *L = nth_layer(net, index);
+    if (!L)
+        return 0;
+    memset(info, 0, sizeof *info);
+    info->kind = L->kind;
+    info->name = L->name;
+    info->type = L->type;
+    info->nin = L->nin;
+    info->in = L->in;
+    info->out = L->out;
+    info->act = L->act;
+    info->conv = L->kind == FM_LAYER_CONV ? &L->conv : NULL;
+    info->pool = L->kind == FM_LAYER_POOL ? &L->pool : NULL;
+    info->eltwise = L->kind == FM_LAYER_ELTWISE ? &L->eltwise : NULL;
+    info->ip = L->kind == FM_LAYER_IP ? &L->ip : NULL;
+    info->axis = L->axis;
+    info->w = L->w;
+    info->b = L->b;
+    info->nw = L->nw;
+    info->nb = L->nb;
+    return 1;
+}
+
+int fm_net_num_values(const fm_net *net)
+{
+    return net->nvalues;
+}
+
+int fm_net_value_id(const fm_net *net, const char *name)
+{
+    return find_value(net, name);
+}
+
+const char *fm_net_value_name(const fm_net *net, int id)
+{
+    return id >= 0 && id < net->nvalues ? net->values[id].name : NULL;
+}
+
+const fm_tensor *fm_net_value(const fm_net *net, int id)
+{
+    return id >= 0 && id < net->nvalues ? &net->values[id].t : NULL;
+}
+
+fm_status fm_net_weights_changed(fm_net *net, fm_err *err)
+{
+    if (net->reference)
+        return FM_OK;
+    size_t scratch = net->scratch_bytes;
+    for (int i = 0; i < net->nlayers; i++) {
+        layer *L = &net->layers[i];
+        if (L->skip || L->kind != FM_LAYER_CONV)
+            continue;
+        fm_conv_plan *plan = fm_conv_plan_create(&L->conv, &net->values[L->in[0]].shape, L->w,
+                                                 L->b, fm_pool_size(net->pool), err);
+        if (!plan)
+            return fm_err_prefix(err, "layer '%s': ", L->name);
+        fm_conv_plan_free(L->plan);
+        L->plan = plan;
+        size_t s = fm_conv_plan_scratch(plan);
+        if (s > scratch)
+            scratch = s;
+    }
+    if (scratch > net->scratch_bytes) {
+        void *p;
+        if (posix_memalign(&p, 64, (scratch + 63) & ~(size_t)63) != 0)
+            return nomem(err);
+        free(net->scratch);
+        net->scratch = p;
+        net->scratch_bytes = scratch;
+    }
+    return FM_OK;
 }
 
 size_t fm_net_activation_bytes(const fm_net *net)

@@ -31,9 +31,27 @@
 
 #include "core/err.h"
 #include "core/pool.h"
+#include "nn/ops/ops.h"
 #include "nn/tensor.h"
 
 typedef struct fm_net fm_net;
+
+/* What a layer computes, after folding. */
+typedef enum {
+    FM_LAYER_CONV,
+    FM_LAYER_AFFINE, /* BatchNorm, Scale, or both folded into y = x * w[c] + b[c] */
+    FM_LAYER_ACT,    /* ReLU, ReLU6 */
+    FM_LAYER_POOL,
+    FM_LAYER_ELTWISE,
+    FM_LAYER_CONCAT,
+    FM_LAYER_RESHAPE, /* Flatten, Reshape, Dropout: same data, new shape */
+    FM_LAYER_PERMUTE,
+    FM_LAYER_NORMALIZE,
+    FM_LAYER_PRIORBOX,
+    FM_LAYER_SOFTMAX,
+    FM_LAYER_DETOUT,
+    FM_LAYER_IP /* InnerProduct */
+} fm_layer_kind;
 
 typedef struct {
     int threads;          /* worker threads incl. the caller, >= 1 (default 1) */
@@ -74,6 +92,41 @@ const char *fm_net_layer_name(const fm_net *net, int index);
 const char *fm_net_layer_type(const fm_net *net, int index);
 void fm_net_set_profiling(fm_net *net, int on);
 double fm_net_layer_ms(const fm_net *net, int index);
+
+/* ---- Introspection, for the trainer and tools ------------------------------ */
+/* Values are the blobs of the graph in single-assignment form: an in-place layer
+ * makes a new value with the same name. Ids run from 0 to fm_net_num_values()-1. */
+typedef struct {
+    fm_layer_kind kind;
+    const char *name; /* prototxt name (of the first layer folded into this one) */
+    const char *type; /* e.g. "Convolution+ReLU6" after fusion */
+    int nin;
+    const int *in;     /* value ids read */
+    int out;           /* value id written */
+    fm_activation act; /* fused activation */
+    const fm_conv_param *conv;       /* FM_LAYER_CONV */
+    const fm_pool_param *pool;       /* FM_LAYER_POOL */
+    const fm_eltwise_param *eltwise; /* FM_LAYER_ELTWISE */
+    const fm_ip_param *ip;           /* FM_LAYER_IP */
+    int axis;                        /* FM_LAYER_SOFTMAX, FM_LAYER_CONCAT */
+    float *w, *b; /* the layer's weights and bias (conv, ip, affine), owned by the net;
+                   * writable: call fm_net_weights_changed() after changing them */
+    size_t nw, nb;
+} fm_layer_info;
+
+/* Fills *info for layer index (as run, 0..fm_net_num_layers()-1); 0 if out of range. */
+int fm_net_layer_info(fm_net *net, int index, fm_layer_info *info);
+int fm_net_num_values(const fm_net *net);
+/* The latest value of that name, or -1. */
+int fm_net_value_id(const fm_net *net, const char *name);
+const char *fm_net_value_name(const fm_net *net, int id);
+/* The tensor of a value (its data is valid after a forward only while not reused;
+ * see keep_all_blobs). */
+const fm_tensor *fm_net_value(const fm_net *net, int id);
+/* Repacks what depends on the weights (convolution plans) after they were changed. */
+fm_status fm_net_weights_changed(fm_net *net, fm_err *err);
+/* Runs layers [first, end) only (indices as run); the values they read must be set. */
+fm_status fm_net_forward_range(fm_net *net, int first, int end, fm_err *err);
 
 /* Bytes of activation arena, weights (as loaded) and packed kernel data. */
 size_t fm_net_activation_bytes(const fm_net *net);

@@ -184,4 +184,16 @@ size_t fm_detout_scratch(const fm_detout_param *p, const fm_shape *loc, const fm
 int fm_detout_forward(const fm_detout_param *p, const fm_tensor *loc, const fm_tensor *conf,
                       const fm_tensor *prior, fm_tensor *out, void *scratch);
 
+/* ---- InnerProduct (inner_product.c): a fully connected layer ------------- */
+typedef struct {
+    int num_output;
+    int bias_term;
+    fm_activation act; /* fused activation after the bias */
+} fm_ip_param;
+/* in: (N, ...) flattened from axis 1 to K features; out: (N, num_output). */
+fm_status fm_ip_shape(const fm_ip_param *p, const fm_shape *in, fm_shape *out, fm_err *err);
+/* weight: (num_output, K) row-major as Caffe stores it; bias may be NULL. */
+void fm_ip_forward(const fm_ip_param *p, const fm_tensor *in, const float *weight, const float *bias,
+                   fm_tensor *out, fm_pool *pool);
+
 #endif
