@@ -33,11 +33,11 @@ static fm_conv_param conv_param(int num_output, int k, int stride, int pad)
 
 /* Runs the fast path at level isa with a pool of nthreads; returns 0 if the plan failed. */
 static int run_fast(const fm_conv_param *p, const fm_shape *in_shape, const float *in,
-                    const float *w, const float *b, fm_isa isa, int nthreads, int max_threads,
-                    float *out)
+                    const float *w, const float *b, fm_isa isa, unsigned opts, int nthreads,
+                    int max_threads, float *out)
 {
     fm_err err = {0};
-    fm_conv_plan *plan = fm_conv_plan_create_isa(p, in_shape, w, b, max_threads, isa, &err);
+    fm_conv_plan *plan = fm_conv_plan_create_isa(p, in_shape, w, b, max_threads, isa, opts, &err);
     FM_CHECK_MSG(plan != NULL, "plan (%s): %s", fm_isa_name(isa), err.msg);
     if (!plan)
         return 0;
@@ -71,12 +71,14 @@ static void check_exact(const fm_conv_param *p, const fm_shape *in_shape, const 
     for (int isa = 0; isa < FM_ISA_COUNT; isa++) {
         if (!fm_isa_supported((fm_isa)isa))
             continue;
-        memset(out, 0, sizeof out);
-        if (!run_fast(p, in_shape, in, w, b, (fm_isa)isa, 1, 1, out))
-            continue;
-        for (int i = 0; i < nexpect; i++)
-            FM_CHECK_MSG(fabsf(out[i] - expect[i]) <= 1e-5f, "%s: out[%d] = %g, expected %g",
-                         fm_isa_name((fm_isa)isa), i, out[i], expect[i]);
+        for (unsigned opts = 0; opts <= FM_CONV_PACKED; opts++) {
+            memset(out, 0, sizeof out);
+            if (!run_fast(p, in_shape, in, w, b, (fm_isa)isa, opts, 1, 1, out))
+                continue;
+            for (int i = 0; i < nexpect; i++)
+                FM_CHECK_MSG(fabsf(out[i] - expect[i]) <= 1e-5f, "%s%s: out[%d] = %g, expected %g",
+                             fm_isa_name((fm_isa)isa), opts ? " packed" : "", i, out[i], expect[i]);
+        }
     }
 }
 
@@ -340,13 +342,16 @@ static void check_random(const rcase *rc, uint64_t seed)
     fm_tensor tai = {is, ax}, tam = {os, mag};
     fm_conv_forward_ref(&pm, &tai, aw, ab, &tam);
     static const int threads[][2] = {{1, 1}, {2, 2}, {3, 2}}; /* pool size, plan max_threads */
-    for (int isa = 0; isa < FM_ISA_COUNT; isa++) {
-        if (!fm_isa_supported((fm_isa)isa))
+    for (int v = 0; v < FM_ISA_COUNT * 2 * 3; v++) {
+        const fm_isa isa = (fm_isa)(v / 6);
+        const unsigned opts = (unsigned)(v / 3 % 2);
+        const int t = v % 3;
+        if (!fm_isa_supported(isa))
             continue;
-        for (int t = 0; t < 3; t++) {
+        {
             for (size_t i = 0; i <= no; i++)
                 got[i] = 12345.0f;
-            if (!run_fast(&p, &is, x, w, b, (fm_isa)isa, threads[t][0], threads[t][1], got))
+            if (!run_fast(&p, &is, x, w, b, isa, opts, threads[t][0], threads[t][1], got))
                 continue;
             double worst = 0;
             size_t wi = 0;
@@ -357,9 +362,10 @@ static void check_random(const rcase *rc, uint64_t seed)
                     wi = i;
                 }
             }
-            FM_CHECK_MSG(worst <= 0, "%s, %s, %d threads: out[%zu] = %.9g, reference %.9g (mag %g)",
-                         rc->what, fm_isa_name((fm_isa)isa), threads[t][0], wi, got[wi], ref[wi],
-                         mag[wi]);
+            FM_CHECK_MSG(worst <= 0,
+                         "%s, %s%s, %d threads: out[%zu] = %.9g, reference %.9g (mag %g)",
+                         rc->what, fm_isa_name(isa), opts ? " packed" : "", threads[t][0], wi,
+                         got[wi], ref[wi], mag[wi]);
             FM_CHECK_MSG(got[no] == 12345.0f, "%s: wrote past the output", rc->what);
         }
     }

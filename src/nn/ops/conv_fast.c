@@ -37,6 +37,12 @@ struct fm_conv_plan {
     int mpanels;        /* MR panels per group */
     int kc;             /* K block */
     int direct;         /* 1x1, stride 1, no pad: B is the input itself */
+    int shifted;        /* other stride-1 convolutions: B rows are shifted windows of a
+                         * zero-padded copy of the input (no im2col) */
+    int hp, wp;         /* shifted: padded input size */
+    int ngrid;          /* shifted: output pixels on the padded-width grid, (oh-1)*wp + ow */
+    int32_t *off;       /* shifted: kdim row offsets into the padded group */
+    size_t pad_bytes;   /* shifted: the padded copy (shared by all threads) */
     float *apack;       /* groups * mpanels panels of kdim * mr */
     float *bias;        /* groups * mpanels * mr, or NULL */
     float *dw;          /* depthwise: c * kh * kw weights */
@@ -61,6 +67,7 @@ void fm_conv_plan_free(fm_conv_plan *plan)
     free(plan->bias);
     free(plan->dw);
     free(plan->dwbias);
+    free(plan->off);
     free(plan);
 }
 
@@ -71,18 +78,19 @@ fm_isa fm_conv_plan_isa(const fm_conv_plan *plan)
 
 size_t fm_conv_plan_scratch(const fm_conv_plan *plan)
 {
-    return (size_t)plan->max_threads * (plan->bsl_bytes + plan->tile_bytes);
+    return plan->pad_bytes + (size_t)plan->max_threads * (plan->bsl_bytes + plan->tile_bytes);
 }
 
 fm_conv_plan *fm_conv_plan_create(const fm_conv_param *p, const fm_shape *in, const float *weight,
                                   const float *bias, int max_threads, fm_err *err)
 {
-    return fm_conv_plan_create_isa(p, in, weight, bias, max_threads, fm_isa_detect(), err);
+    return fm_conv_plan_create_isa(p, in, weight, bias, max_threads, fm_isa_detect(), FM_CONV_AUTO,
+                                   err);
 }
 
 fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in,
                                       const float *weight, const float *bias, int max_threads,
-                                      fm_isa isa, fm_err *err)
+                                      fm_isa isa, unsigned opts, fm_err *err)
 {
     fm_shape out;
     if (fm_conv_shape(p, in, &out, err) != FM_OK)
@@ -162,7 +170,7 @@ fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in
         kc_max = 64;
     int nblk = (pl->kdim + kc_max - 1) / kc_max;
     pl->kc = (pl->kdim + nblk - 1) / nblk;
-    pl->direct = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+    pl->direct = !(opts & FM_CONV_PACKED) && p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
                  p->pad_h == 0 && p->pad_w == 0;
     size_t per_group = fm_gemm_packed_a_count(pl->mg, pl->kdim, mr);
     size_t total;
@@ -190,6 +198,40 @@ fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in
     }
     pl->bsl_bytes = ALIGN64((size_t)pl->kc * nr * sizeof(float));
     pl->tile_bytes = ALIGN64((size_t)mr * nr * sizeof(float));
+    /* Stride 1: the padded-input path skips im2col but computes the pad columns
+     * too (ngrid vs npix). Packing costs about 11/M of the arithmetic on
+     * this kind of core (measured: 35% at M = 32, 4% at M = 256), the extra
+     * grid tiles cost about 1.5x their share; take the cheaper. */
+    if (!pl->direct && p->stride_h == 1 && p->stride_w == 1) {
+        /* padded rows of wp floats; one image's C channels of hp*wp plus NR floats of slack
+         * that the last tile may read past the end */
+        size_t hp = (size_t)pl->h + 2 * (size_t)p->pad_h, wp = (size_t)pl->w + 2 * (size_t)p->pad_w;
+        size_t plane = hp * wp, floats;
+        size_t ngrid = (size_t)(pl->oh - 1) * wp + (size_t)pl->ow;
+        size_t tg = (ngrid + nr - 1) / nr, tp = (npix + nr - 1) / nr;
+        int cheaper = 3 * (tg - tp) * (size_t)pl->mg <= 22 * tp;
+        if (cheaper && !(opts & FM_CONV_PACKED) && plane < INT32_MAX / (size_t)pl->c &&
+            fm_size_mul(plane, (size_t)pl->c, &floats) && floats + (size_t)nr < INT32_MAX) {
+            pl->off = malloc((size_t)pl->kdim * sizeof *pl->off);
+            if (!pl->off) {
+                fm_err_set(err, FM_ERR_NOMEM, "convolution plan: out of memory");
+                fm_conv_plan_free(pl);
+                return NULL;
+            }
+            pl->shifted = 1;
+            pl->hp = (int)hp;
+            pl->wp = (int)wp;
+            pl->ngrid = (int)ngrid;
+            for (int k = 0; k < pl->kdim; k++) {
+                int ci = k / khw, ky = k % khw / p->kernel_w, kx = k % p->kernel_w;
+                pl->off[k] = (int32_t)((size_t)ci * plane + (size_t)ky * p->dilation_h * wp +
+                                       (size_t)kx * p->dilation_w);
+            }
+            pl->pad_bytes = ALIGN64((floats + (size_t)nr) * sizeof(float));
+            pl->bsl_bytes = 0;
+            pl->tile_bytes = ALIGN64((size_t)pl->mpanels * mr * nr * sizeof(float));
+        }
+    }
     return pl;
 }
 
@@ -401,16 +443,104 @@ static void gemm_worker(void *ctx, int tid, int nthreads)
                 const int mv = pl->mg - (int)pi * mr < mr ? pl->mg - (int)pi * mr : mr;
                 float *c = y + pi * mr * npix;
                 if (mv == mr && nv == nr) {
-                    kr->ukr(kc, a, bp, ldb, c, npix, bias, flags, pl->p.act);
+                    kr->ukr(kc, a, bp, ldb, NULL, c, npix, bias, flags, pl->p.act);
                 } else {
                     if (!(flags & FM_GEMM_FIRST))
                         for (int i = 0; i < mv; i++)
                             memcpy(tile + (size_t)i * nr, c + i * npix, (size_t)nv * sizeof(float));
-                    kr->ukr(kc, a, bp, ldb, tile, (size_t)nr, bias, flags, pl->p.act);
+                    kr->ukr(kc, a, bp, ldb, NULL, tile, (size_t)nr, bias, flags, pl->p.act);
                     for (int i = 0; i < mv; i++)
                         memcpy(c + i * npix, tile + (size_t)i * nr, (size_t)nv * sizeof(float));
                 }
             }
+        }
+    }
+}
+
+/* ---- GEMM on a padded input (stride 1) ----------------------------------------- */
+
+struct shift_job {
+    const fm_conv_plan *pl;
+    const float *in; /* one image */
+    float *out;      /* one image */
+    float *padded;
+    unsigned char *tiles;
+    int nthreads;
+    int ntiles, msplit;
+};
+
+static void pad_worker(void *ctx, int tid, int nthreads)
+{
+    const struct shift_job *jb = ctx;
+    const fm_conv_plan *pl = jb->pl;
+    if (tid >= jb->nthreads)
+        return;
+    (void)nthreads;
+    const int ph = pl->p.pad_h, pw = pl->p.pad_w, W = pl->w, wp = pl->wp;
+    const size_t plane = (size_t)pl->hp * wp;
+    size_t cb, ce;
+    fm_split((size_t)pl->c, tid, jb->nthreads, &cb, &ce);
+    for (size_t ch = cb; ch < ce; ch++) {
+        const float *x = jb->in + ch * pl->h * W;
+        float *d = jb->padded + ch * plane;
+        memset(d, 0, (size_t)ph * wp * sizeof(float));
+        d += (size_t)ph * wp;
+        for (int y = 0; y < pl->h; y++, d += wp, x += W) {
+            memset(d, 0, (size_t)pw * sizeof(float));
+            memcpy(d + pw, x, (size_t)W * sizeof(float));
+            memset(d + pw + W, 0, (size_t)pw * sizeof(float));
+        }
+        memset(d, 0, (size_t)ph * wp * sizeof(float));
+    }
+    if (tid == jb->nthreads - 1)
+        memset(jb->padded + (size_t)pl->c * plane, 0, (size_t)pl->k->nr * sizeof(float));
+}
+
+static void shift_worker(void *ctx, int tid, int nthreads)
+{
+    const struct shift_job *jb = ctx;
+    const fm_conv_plan *pl = jb->pl;
+    if (tid >= jb->nthreads)
+        return;
+    (void)nthreads;
+    const fm_gemm_kernel *kr = pl->k;
+    const int mr = kr->mr, nr = kr->nr, wp = pl->wp, ow = pl->ow;
+    float *tile = (float *)(jb->tiles + (size_t)tid * pl->tile_bytes);
+    const size_t npix = (size_t)pl->npix, plane = (size_t)pl->hp * wp;
+    const size_t units = (size_t)pl->groups * jb->ntiles * jb->msplit;
+    size_t ub, ue;
+    fm_split(units, tid, jb->nthreads, &ub, &ue);
+    for (size_t u = ub; u < ue; u++) {
+        const int mc = (int)(u % jb->msplit);
+        const int t = (int)(u / jb->msplit % jb->ntiles);
+        const int g = (int)(u / jb->msplit / jb->ntiles);
+        const int q0 = t * nr;
+        const int qv = pl->ngrid - q0 < nr ? pl->ngrid - q0 : nr;
+        size_t pb, pe;
+        fm_split((size_t)pl->mpanels, mc, jb->msplit, &pb, &pe);
+        const float *base = jb->padded + (size_t)g * pl->cg * plane + q0;
+        const float *ag = pl->apack + (size_t)g * pl->mpanels * pl->kdim * mr;
+        for (int k0 = 0; k0 < pl->kdim; k0 += pl->kc) {
+            const int kc = pl->kdim - k0 < pl->kc ? pl->kdim - k0 : pl->kc;
+            const int flags = (k0 == 0 ? FM_GEMM_FIRST : 0) | (k0 + kc >= pl->kdim ? FM_GEMM_LAST : 0);
+            for (size_t pi = pb; pi < pe; pi++) {
+                const float *bias = pl->bias ? pl->bias + ((size_t)g * pl->mpanels + pi) * mr : NULL;
+                kr->ukr(kc, ag + (pi * pl->kdim + k0) * mr, base, 0, pl->off + k0,
+                        tile + pi * mr * nr, (size_t)nr, bias, flags, pl->p.act);
+            }
+        }
+        /* grid columns past ow are the padding's: drop them */
+        float *y = jb->out + (size_t)g * pl->mg * npix;
+        for (int j = 0; j < qv;) {
+            const int q = q0 + j, oy = q / wp, ox = q % wp;
+            const int run = wp - ox < qv - j ? wp - ox : qv - j;
+            if (ox < ow) {
+                const int len = ox + run <= ow ? run : ow - ox;
+                for (int i = (int)pb * mr; i < (int)pe * mr && i < pl->mg; i++)
+                    memcpy(y + (size_t)i * npix + (size_t)oy * ow + ox, tile + (size_t)i * nr + j,
+                           (size_t)len * sizeof(float));
+            }
+            j += run;
         }
     }
 }
@@ -637,6 +767,22 @@ void fm_conv_run(const fm_conv_plan *pl, const float *in, float *out, void *scra
     if (pl->kind == PLAN_DEPTHWISE) {
         struct dw_job jb = {pl, in, out, nt};
         fm_pool_run(pool, dw_worker, &jb);
+        return;
+    }
+    if (pl->shifted) {
+        struct shift_job sj = {pl, NULL, NULL, scratch, (unsigned char *)scratch + pl->pad_bytes,
+                               nt, (pl->ngrid + pl->k->nr - 1) / pl->k->nr, 1};
+        size_t tiles = (size_t)pl->groups * sj.ntiles;
+        if (nt > 1 && tiles < (size_t)4 * nt) {
+            size_t want = ((size_t)4 * nt + tiles - 1) / tiles;
+            sj.msplit = want > (size_t)pl->mpanels ? pl->mpanels : (int)want;
+        }
+        for (int b = 0; b < pl->n; b++) {
+            sj.in = in + (size_t)b * pl->c * pl->h * pl->w;
+            sj.out = out + (size_t)b * pl->m * pl->npix;
+            fm_pool_run(pool, pad_worker, &sj);
+            fm_pool_run(pool, shift_worker, &sj);
+        }
         return;
     }
     struct gemm_job jb = {pl, in, out, scratch, nt, 0, 1};

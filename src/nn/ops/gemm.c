@@ -80,15 +80,15 @@ void fm_gemm_pack_a(const float *a, size_t lda, int m, int k, int mr, float *out
 #define SC_MR 4
 #define SC_NR 16
 
-static void ukr_scalar(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
-                       const float *bias, int flags, fm_activation act)
+static void ukr_scalar(int kc, const float *a, const float *b, size_t ldb, const int32_t *off,
+                       float *c, size_t ldc, const float *bias, int flags, fm_activation act)
 {
     float acc[SC_MR][SC_NR];
     for (int i = 0; i < SC_MR; i++)
         for (int j = 0; j < SC_NR; j++)
             acc[i][j] = (flags & FM_GEMM_FIRST) ? (bias ? bias[i] : 0.0f) : c[i * ldc + j];
     for (int k = 0; k < kc; k++) {
-        const float *bk = b + (size_t)k * ldb;
+        const float *bk = off ? b + off[k] : b + (size_t)k * ldb;
         const float *ak = a + (size_t)k * SC_MR;
         for (int i = 0; i < SC_MR; i++)
             for (int j = 0; j < SC_NR; j++)
@@ -139,25 +139,34 @@ static const fm_gemm_kernel k_scalar = {FM_ISA_SCALAR, SC_MR, SC_NR, ukr_scalar}
         _mm256_storeu_ps(c + (i) * ldc + 16, c##i##2);    \
     } while (0)
 
-FM_TARGET_AVX2 static void ukr_avx2(int kc, const float *a, const float *b, size_t ldb, float *c,
-                                    size_t ldc, const float *bias, int flags, fm_activation act)
+#define A2_STEP(BK)                                 \
+    do {                                            \
+        const float *bk_ = (BK);                    \
+        __m256 b0 = _mm256_loadu_ps(bk_);           \
+        __m256 b1 = _mm256_loadu_ps(bk_ + 8);       \
+        __m256 b2 = _mm256_loadu_ps(bk_ + 16);      \
+        A2_ROW_FMA(0);                              \
+        A2_ROW_FMA(1);                              \
+        A2_ROW_FMA(2);                              \
+        A2_ROW_FMA(3);                              \
+        a += 4;                                     \
+    } while (0)
+
+FM_TARGET_AVX2 static void ukr_avx2(int kc, const float *a, const float *b, size_t ldb,
+                                    const int32_t *off, float *c, size_t ldc, const float *bias,
+                                    int flags, fm_activation act)
 {
     __m256 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
     A2_ROW_INIT(0);
     A2_ROW_INIT(1);
     A2_ROW_INIT(2);
     A2_ROW_INIT(3);
-    for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_loadu_ps(b);
-        __m256 b1 = _mm256_loadu_ps(b + 8);
-        __m256 b2 = _mm256_loadu_ps(b + 16);
-        A2_ROW_FMA(0);
-        A2_ROW_FMA(1);
-        A2_ROW_FMA(2);
-        A2_ROW_FMA(3);
-        a += 4;
-        b += ldb;
-    }
+    if (off)
+        for (int k = 0; k < kc; k++)
+            A2_STEP(b + off[k]);
+    else
+        for (int k = 0; k < kc; k++, b += ldb)
+            A2_STEP(b);
     A2_ROW_STORE(0);
     A2_ROW_STORE(1);
     A2_ROW_STORE(2);
@@ -202,9 +211,26 @@ static const fm_gemm_kernel k_avx2 = {FM_ISA_AVX2, 4, 24, ukr_avx2};
         _mm512_storeu_ps(c + (i) * ldc + 32, c##i##2);    \
     } while (0)
 
+#define A5_STEP(BK)                                 \
+    do {                                            \
+        const float *bk_ = (BK);                    \
+        __m512 b0 = _mm512_loadu_ps(bk_);           \
+        __m512 b1 = _mm512_loadu_ps(bk_ + 16);      \
+        __m512 b2 = _mm512_loadu_ps(bk_ + 32);      \
+        A5_ROW_FMA(0);                              \
+        A5_ROW_FMA(1);                              \
+        A5_ROW_FMA(2);                              \
+        A5_ROW_FMA(3);                              \
+        A5_ROW_FMA(4);                              \
+        A5_ROW_FMA(5);                              \
+        A5_ROW_FMA(6);                              \
+        A5_ROW_FMA(7);                              \
+        a += 8;                                     \
+    } while (0)
+
 FM_TARGET_AVX512 static void ukr_avx512(int kc, const float *a, const float *b, size_t ldb,
-                                        float *c, size_t ldc, const float *bias, int flags,
-                                        fm_activation act)
+                                        const int32_t *off, float *c, size_t ldc,
+                                        const float *bias, int flags, fm_activation act)
 {
     __m512 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
     __m512 c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
@@ -216,21 +242,12 @@ FM_TARGET_AVX512 static void ukr_avx512(int kc, const float *a, const float *b, 
     A5_ROW_INIT(5);
     A5_ROW_INIT(6);
     A5_ROW_INIT(7);
-    for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_loadu_ps(b);
-        __m512 b1 = _mm512_loadu_ps(b + 16);
-        __m512 b2 = _mm512_loadu_ps(b + 32);
-        A5_ROW_FMA(0);
-        A5_ROW_FMA(1);
-        A5_ROW_FMA(2);
-        A5_ROW_FMA(3);
-        A5_ROW_FMA(4);
-        A5_ROW_FMA(5);
-        A5_ROW_FMA(6);
-        A5_ROW_FMA(7);
-        a += 8;
-        b += ldb;
-    }
+    if (off)
+        for (int k = 0; k < kc; k++)
+            A5_STEP(b + off[k]);
+    else
+        for (int k = 0; k < kc; k++, b += ldb)
+            A5_STEP(b);
     A5_ROW_STORE(0);
     A5_ROW_STORE(1);
     A5_ROW_STORE(2);

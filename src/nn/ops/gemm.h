@@ -5,7 +5,9 @@
  *   - A is packed once (at plan time) into panels of MR rows: panel p holds
  *     rows [p*MR, p*MR+MR), element (i, k) at [k*MR + i]; rows past M are 0;
  *   - B is either packed per tile (K x NR, row stride NR, columns past N are
- *     0) or read in place with any row stride ldb (a full tile only);
+ *     0), or read in place with any row stride ldb (a full tile only), or
+ *     read in place through a row-offset table (row k at b + off[k]: a
+ *     stride-1 convolution on a padded input needs no im2col at all);
  *   - the tile starts from the bias (FM_GEMM_FIRST) or from C (K blocking),
  *     and the activation is applied on the last K block (FM_GEMM_LAST).
  * The micro-kernel always computes and stores a full MR x NR tile; callers
@@ -18,6 +20,7 @@
 #define FM_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nn/ops/ops.h"
 #include "nn/ops/simd.h"
@@ -26,10 +29,11 @@
 #define FM_GEMM_LAST 2  /* apply the activation before storing */
 
 /* kc: K of this block; a: packed panel at the block's first k (kc*MR floats);
- * b: kc rows of NR floats, row stride ldb; c: the tile's top-left, row stride
- * ldc; bias: MR values or NULL. */
-typedef void (*fm_gemm_ukr)(int kc, const float *a, const float *b, size_t ldb, float *c,
-                            size_t ldc, const float *bias, int flags, fm_activation act);
+ * b: kc rows of NR floats, row k at b + k*ldb, or at b + off[k] when off is
+ * not NULL; c: the tile's top-left, row stride ldc; bias: MR values or NULL. */
+typedef void (*fm_gemm_ukr)(int kc, const float *a, const float *b, size_t ldb,
+                            const int32_t *off, float *c, size_t ldc, const float *bias, int flags,
+                            fm_activation act);
 
 typedef struct {
     fm_isa isa;
@@ -46,11 +50,15 @@ size_t fm_gemm_packed_a_count(int m, int k, int mr);
 void fm_gemm_pack_a(const float *a, size_t lda, int m, int k, int mr, float *out);
 
 /* ---- Convolution plans pinned to a level (for tests and benchmarks) ------ */
+/* opts for fm_conv_plan_create_isa: */
+#define FM_CONV_AUTO 0u   /* the strategy fm_conv_plan_create picks */
+#define FM_CONV_PACKED 1u /* every non-depthwise convolution through im2col-by-tile
+                           * packing: no direct 1x1, no padded-input stride-1 path */
 /* As fm_conv_plan_create (ops.h), but with the kernels of level isa instead of
  * fm_isa_detect()'s. Fails with FM_ERR_UNSUPPORTED when this CPU cannot run isa. */
 fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in,
                                       const float *weight, const float *bias, int max_threads,
-                                      fm_isa isa, fm_err *err);
+                                      fm_isa isa, unsigned opts, fm_err *err);
 /* The level a plan runs at. */
 fm_isa fm_conv_plan_isa(const fm_conv_plan *plan);
 
