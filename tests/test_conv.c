@@ -351,7 +351,8 @@ static void check_random(const rcase *rc, uint64_t seed)
         {
             for (size_t i = 0; i <= no; i++)
                 got[i] = 12345.0f;
-            if (!run_fast(&p, &is, x, w, b, isa, opts, threads[t][0], threads[t][1], got))
+            if (!run_fast(&p, &is, x, w, b, isa, opts | FM_CONV_THREADED, threads[t][0],
+                          threads[t][1], got))
                 continue;
             double worst = 0;
             size_t wi = 0;

@@ -48,6 +48,7 @@ struct fm_conv_plan {
     float *dw;          /* depthwise: c * kh * kw weights */
     float *dwbias;      /* depthwise: c, or NULL */
     int max_threads;
+    int serial;         /* too little work to be worth waking the pool */
     size_t bsl_bytes;   /* per thread: B sliver */
     size_t tile_bytes;  /* per thread: partial-tile buffer */
 };
@@ -144,8 +145,13 @@ fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in
     pl->npix = (int)npix;
     pl->kdim = (int)kdim;
     const int use_bias = p->bias_term && bias;
+    /* Below about 6 MFLOP (tens of microseconds) waking a second thread costs
+     * more than it saves; depthwise does ~5x less per FLOP, so weigh it 5x. */
+    double flops = 2.0 * pl->n * pl->m * (double)pl->kdim * (double)pl->npix;
+    int is_dw = p->group == pl->c && p->group == pl->m && p->group > 1;
+    pl->serial = !(opts & FM_CONV_THREADED) && (is_dw ? 5.0 * flops : flops) < 6e6;
 
-    if (p->group == pl->c && p->group == pl->m && p->group > 1) {
+    if (is_dw) {
         pl->kind = PLAN_DEPTHWISE;
         pl->dw = alloc64((size_t)pl->c * khw * sizeof(float));
         pl->dwbias = use_bias ? alloc64((size_t)pl->c * sizeof(float)) : NULL;
@@ -764,6 +770,10 @@ void fm_conv_run(const fm_conv_plan *pl, const float *in, float *out, void *scra
     int nt = fm_pool_size(pool);
     if (nt > pl->max_threads)
         nt = pl->max_threads;
+    if (pl->serial) {
+        nt = 1;
+        pool = NULL; /* runs each kernel inline as (ctx, 0, 1) */
+    }
     if (pl->kind == PLAN_DEPTHWISE) {
         struct dw_job jb = {pl, in, out, nt};
         fm_pool_run(pool, dw_worker, &jb);
