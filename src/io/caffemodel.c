@@ -665,8 +665,11 @@ fm_caffemodel *fm_caffemodel_decode(const uint8_t *buf, size_t len, const char *
     int k = 0;
     while (!fm_pb_at_end(&r) && k < m->nlayers) {
         fm_pb_field f;
-        if (fm_pb_next(&r, &f, err) != FM_OK)
-            break; /* cannot happen: pass 1 read the same bytes */
+        if (fm_pb_next(&r, &f, err) != FM_OK) { /* pass 1 read the same bytes: unreachable */
+            fm_err_prefix(err, "%s: ", source);
+            fm_caffemodel_free(m);
+            return NULL;
+        }
         if (f.field != NET_LAYER && f.field != NET_LAYERS_V1)
             continue;
         const layer_schema *sc = f.field == NET_LAYER ? &SCHEMA_V2 : &SCHEMA_V1;

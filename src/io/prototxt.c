@@ -7,7 +7,6 @@
 #include "io/prototxt.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
