@@ -702,7 +702,8 @@ static fm_status parse_priorbox(fm_net *net, layer *L, const build_ctx *c, fm_er
     double off, step, sh, sw;
     long long isz, ih, iw;
     if ((st = fm_ptxt_get_bool(p, "flip", 1, &flip, err)) != FM_OK ||
-        (st = fm_ptxt_get_bool(p, "clip", 0, &clip, err)) != FM_OK ||
+        /* OpenCV 4.6 defaults clip to true when absent (Caffe: false); we follow OpenCV. */
+        (st = fm_ptxt_get_bool(p, "clip", 1, &clip, err)) != FM_OK ||
         (st = fm_ptxt_get_float(p, "offset", 0.5, &off, err)) != FM_OK ||
         (st = fm_ptxt_get_float(p, "step", 0, &step, err)) != FM_OK ||
         (st = fm_ptxt_get_float(p, "step_h", step, &sh, err)) != FM_OK ||
@@ -719,8 +720,10 @@ static fm_status parse_priorbox(fm_net *net, layer *L, const build_ctx *c, fm_er
     pb->offset = (float)off;
     pb->step_h = (float)sh;
     pb->step_w = (float)sw;
-    pb->img_h = (int)ih;
-    pb->img_w = (int)iw;
+    /* OpenCV 4.6 ignores img_size/img_h/img_w and always uses the image input's size;
+     * facemask follows OpenCV, so they are parsed (and range-checked) but not used. */
+    pb->img_h = 0;
+    pb->img_w = 0;
     if ((st = fm_priorbox_shape(pb, &net->values[L->in[0]].shape, &net->values[L->in[1]].shape,
                                 &net->values[L->out].shape, err)) != FM_OK)
         return layer_err(err, st, c->node, c->name, c->type, "%s", err ? err->msg : "");

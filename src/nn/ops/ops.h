@@ -77,7 +77,7 @@ void fm_affine_forward(const fm_tensor *in, const float *scale, const float *bia
 /* Elementwise activation; in place allowed. */
 void fm_act_forward(const fm_tensor *in, fm_activation act, fm_tensor *out, fm_pool *pool);
 
-/* ---- Pooling (pool.c) ---------------------------------------------- */
+/* ---- Pooling (pooling.c) ---------------------------------------------- */
 typedef enum { FM_POOL_MAX = 0, FM_POOL_AVE = 1 } fm_pool_method;
 typedef struct {
     fm_pool_method method;
