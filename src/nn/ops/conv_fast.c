@@ -647,59 +647,69 @@ FM_TARGET_AVX2 static void dw3_row_avx2(const float *const rows[3], const float 
     dw3_row_scalar(rows, wk, bias, stride, pad, ox, ox1, act, yrow);
 }
 
-FM_TARGET_AVX512 static void dw3_row_avx512(const float *const rows[3], const float *wk, float bias,
-                                            int stride, int pad, int ox0, int ox1,
-                                            fm_activation act, float *yrow)
+/* A whole 3x3 plane (stride 1 or 2, any padding): every column in the vector
+ * loop, the padding done by load masks, so no scalar border columns. */
+FM_TARGET_AVX512 static void dw3_plane_avx512(const fm_conv_plan *pl, const float *x,
+                                              const float *wk, float bias, float *y)
 {
+    const fm_conv_param *p = &pl->p;
+    const int H = pl->h, W = pl->w, OW = pl->ow, sh = p->stride_h, sw = p->stride_w;
+    const int ph = p->pad_h, pw = p->pad_w;
+    const fm_activation act = p->act;
     __m512 w[9];
     for (int i = 0; i < 9; i++)
         w[i] = _mm512_set1_ps(wk[i]);
     const __m512 vb = _mm512_set1_ps(bias);
-    if (stride == 1) {
-        for (int ox = ox0; ox < ox1; ox += 16) {
-            const __mmask16 m = fm_mask16(ox1 - ox);
-            __m512 acc = vb;
-            const int ix = ox - pad;
-            for (int ky = 0; ky < 3; ky++) {
-                const float *r = rows[ky];
-                if (!r)
-                    continue;
-                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + ix), w[ky * 3], acc);
-                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + ix + 1), w[ky * 3 + 1], acc);
-                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + ix + 2), w[ky * 3 + 2], acc);
-            }
-            _mm512_mask_storeu_ps(yrow + ox, m, fm_act_avx512(act, acc));
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int oy = 0; oy < pl->oh; oy++) {
+        const float *rows[3];
+        for (int ky = 0; ky < 3; ky++) {
+            const int iy = oy * sh - ph + ky;
+            rows[ky] = iy >= 0 && iy < H ? x + (size_t)iy * W : NULL;
         }
-    } else if (stride == 2) {
-        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
-                                              2, 0);
-        const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5,
-                                             3, 1);
-        for (int ox = ox0; ox < ox1; ox += 16) {
-            const int n = ox1 - ox < 16 ? ox1 - ox : 16;
+        for (int ox0 = 0; ox0 < OW; ox0 += 16) {
+            const int n = OW - ox0 < 16 ? OW - ox0 : 16;
             const __mmask16 m = fm_mask16(n);
-            /* the pair loaded at ix holds taps ix..ix+2n-1 (kx 0 and 1), the pair at
-             * ix+2 taps ix+2..ix+2n (kx 2); lanes past those stay unloaded */
-            const __mmask16 mlo = fm_mask16(2 * n), mhi = fm_mask16(2 * n - 16);
-            const __mmask16 mlo2 = fm_mask16(2 * n - 1), mhi2 = fm_mask16(2 * n - 17);
+            const int b0 = ox0 * sw - pw; /* input column of lane 0, kx = 0 */
             __m512 acc = vb;
-            const int ix = 2 * ox - pad;
-            for (int ky = 0; ky < 3; ky++) {
-                const float *r = rows[ky];
-                if (!r)
-                    continue;
-                __m512 lo = _mm512_maskz_loadu_ps(mlo, r + ix);
-                __m512 hi = _mm512_maskz_loadu_ps(mhi, r + ix + 16);
-                __m512 lo2 = _mm512_maskz_loadu_ps(mlo2, r + ix + 2);
-                __m512 hi2 = _mm512_maskz_loadu_ps(mhi2, r + ix + 18);
-                acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, even, hi), w[ky * 3], acc);
-                acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, odd, hi), w[ky * 3 + 1], acc);
-                acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo2, even, hi2), w[ky * 3 + 2], acc);
+            if (sw == 1) {
+                /* lane t of tap kx reads b0 + kx + t */
+                const __mmask16 m0 = (__mmask16)(mask_range(-b0, W - b0) & m);
+                const __mmask16 m1 = (__mmask16)(mask_range(-b0 - 1, W - b0 - 1) & m);
+                const __mmask16 m2 = (__mmask16)(mask_range(-b0 - 2, W - b0 - 2) & m);
+                for (int ky = 0; ky < 3; ky++) {
+                    const float *r = rows[ky];
+                    if (!r)
+                        continue;
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, addr_of(r, b0)), w[ky * 3], acc);
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, addr_of(r, b0 + 1)), w[ky * 3 + 1],
+                                          acc);
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m2, addr_of(r, b0 + 2)), w[ky * 3 + 2],
+                                          acc);
+                }
+            } else {
+                /* pair A: elements b0 + e, e < 2n (kx 0: even e, kx 1: odd e);
+                 * pair B: elements b0 + 2 + e, e < 2n - 1 (kx 2: even e) */
+                int alo = -b0 > 0 ? -b0 : 0, ahi = W - b0 < 2 * n ? W - b0 : 2 * n;
+                int blo = -b0 - 2 > 0 ? -b0 - 2 : 0, bhi = W - b0 - 2 < 2 * n - 1 ? W - b0 - 2 : 2 * n - 1;
+                const __mmask16 a0 = mask_range(alo, ahi), a1 = mask_range(alo - 16, ahi - 16);
+                const __mmask16 c0 = mask_range(blo, bhi), c1 = mask_range(blo - 16, bhi - 16);
+                for (int ky = 0; ky < 3; ky++) {
+                    const float *r = rows[ky];
+                    if (!r)
+                        continue;
+                    __m512 l0 = _mm512_maskz_loadu_ps(a0, addr_of(r, b0));
+                    __m512 l1 = _mm512_maskz_loadu_ps(a1, addr_of(r, b0 + 16));
+                    __m512 k0 = _mm512_maskz_loadu_ps(c0, addr_of(r, b0 + 2));
+                    __m512 k1 = _mm512_maskz_loadu_ps(c1, addr_of(r, b0 + 18));
+                    acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(l0, even, l1), w[ky * 3], acc);
+                    acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(l0, odd, l1), w[ky * 3 + 1], acc);
+                    acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(k0, even, k1), w[ky * 3 + 2], acc);
+                }
             }
-            _mm512_mask_storeu_ps(yrow + ox, m, fm_act_avx512(act, acc));
+            _mm512_mask_storeu_ps(y + (size_t)oy * OW + ox0, m, fm_act_avx512(act, acc));
         }
-    } else {
-        dw3_row_scalar(rows, wk, bias, stride, pad, ox0, ox1, act, yrow);
     }
 }
 #endif
@@ -723,9 +733,7 @@ static void dw_worker(void *ctx, int tid, int nthreads)
                       p->dilation_w == 1 && (p->stride_w == 1 || p->stride_w == 2);
     dw3_row_fn row3 = dw3_row_scalar;
 #ifdef FM_X86
-    if (pl->isa == FM_ISA_AVX512)
-        row3 = dw3_row_avx512;
-    else if (pl->isa == FM_ISA_AVX2)
+    if (pl->isa == FM_ISA_AVX2)
         row3 = dw3_row_avx2;
 #endif
     const int sw = p->stride_w, pw = p->pad_w, W = pl->w;
@@ -745,6 +753,12 @@ static void dw_worker(void *ctx, int tid, int nthreads)
         float *y = jb->out + u * ohw;
         const float *wk = pl->dw + ch * khw;
         const float bias = pl->dwbias ? pl->dwbias[ch] : 0.0f;
+#ifdef FM_X86
+        if (fast3 && pl->isa == FM_ISA_AVX512) {
+            dw3_plane_avx512(pl, x, wk, bias, y);
+            continue;
+        }
+#endif
         for (int oy = 0; oy < pl->oh; oy++) {
             float *yrow = y + (size_t)oy * pl->ow;
             if (!fast3) {
