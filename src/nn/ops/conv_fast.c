@@ -454,7 +454,7 @@ static void gemm_worker(void *ctx, int tid, int nthreads)
                     if (!(flags & FM_GEMM_FIRST))
                         for (int i = 0; i < mv; i++)
                             memcpy(tile + (size_t)i * nr, c + i * npix, (size_t)nv * sizeof(float));
-                    kr->ukr(kc, a, bp, ldb, NULL, tile, (size_t)nr, bias, flags, pl->p.act);
+                    fm_gemm_ukr_for(kr, nv)(kc, a, bp, ldb, NULL, tile, (size_t)nr, bias, flags, pl->p.act);
                     for (int i = 0; i < mv; i++)
                         memcpy(c + i * npix, tile + (size_t)i * nr, (size_t)nv * sizeof(float));
                 }
@@ -531,7 +531,7 @@ static void shift_worker(void *ctx, int tid, int nthreads)
             const int flags = (k0 == 0 ? FM_GEMM_FIRST : 0) | (k0 + kc >= pl->kdim ? FM_GEMM_LAST : 0);
             for (size_t pi = pb; pi < pe; pi++) {
                 const float *bias = pl->bias ? pl->bias + ((size_t)g * pl->mpanels + pi) * mr : NULL;
-                kr->ukr(kc, ag + (pi * pl->kdim + k0) * mr, base, 0, pl->off + k0,
+                fm_gemm_ukr_for(kr, qv)(kc, ag + (pi * pl->kdim + k0) * mr, base, 0, pl->off + k0,
                         tile + pi * mr * nr, (size_t)nr, bias, flags, pl->p.act);
             }
         }

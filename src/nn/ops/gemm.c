@@ -99,7 +99,7 @@ static void ukr_scalar(int kc, const float *a, const float *b, size_t ldb, const
             c[i * ldc + j] = (flags & FM_GEMM_LAST) ? fm_act_scalar(act, acc[i][j]) : acc[i][j];
 }
 
-static const fm_gemm_kernel k_scalar = {FM_ISA_SCALAR, SC_MR, SC_NR, ukr_scalar};
+static const fm_gemm_kernel k_scalar = {FM_ISA_SCALAR, SC_MR, SC_NR, ukr_scalar, {NULL, NULL}};
 
 #ifdef FM_X86
 
@@ -173,7 +173,7 @@ FM_TARGET_AVX2 static void ukr_avx2(int kc, const float *a, const float *b, size
     A2_ROW_STORE(3);
 }
 
-static const fm_gemm_kernel k_avx2 = {FM_ISA_AVX2, 4, 24, ukr_avx2};
+static const fm_gemm_kernel k_avx2 = {FM_ISA_AVX2, 4, 24, ukr_avx2, {NULL, NULL}};
 
 /* ---- AVX-512 8x48: 24 accumulators, 3 B vectors, 1 broadcast --------------- */
 
@@ -258,7 +258,58 @@ FM_TARGET_AVX512 static void ukr_avx512(int kc, const float *a, const float *b, 
     A5_ROW_STORE(7);
 }
 
-static const fm_gemm_kernel k_avx512 = {FM_ISA_AVX512, 8, 48, ukr_avx512};
+/* Narrow AVX-512 tiles for the last few columns: 8x16 and 8x32. */
+#define A5N_INIT(i, j)                                                               \
+    c##i##j = (flags & FM_GEMM_FIRST)                                                \
+                  ? (bias ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps())           \
+                  : _mm512_loadu_ps(c + (i) * ldc + 16 * (j))
+#define A5N_FMA(i, j) c##i##j = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b##j, c##i##j)
+#define A5N_STORE(i, j)                                                                    \
+    _mm512_storeu_ps(c + (i) * ldc + 16 * (j),                                             \
+                     (flags & FM_GEMM_LAST) ? fm_act_avx512(act, c##i##j) : c##i##j)
+#define A5N_ROWS(OP, j)                                                                    \
+    OP(0, j);                                                                              \
+    OP(1, j);                                                                              \
+    OP(2, j);                                                                              \
+    OP(3, j);                                                                              \
+    OP(4, j);                                                                              \
+    OP(5, j);                                                                              \
+    OP(6, j);                                                                              \
+    OP(7, j)
+
+FM_TARGET_AVX512 static void ukr_avx512_16(int kc, const float *a, const float *b, size_t ldb,
+                                           const int32_t *off, float *c, size_t ldc,
+                                           const float *bias, int flags, fm_activation act)
+{
+    __m512 c00, c10, c20, c30, c40, c50, c60, c70;
+    A5N_ROWS(A5N_INIT, 0);
+    for (int k = 0; k < kc; k++, a += 8) {
+        const float *bk = off ? b + off[k] : b + (size_t)k * ldb;
+        __m512 b0 = _mm512_loadu_ps(bk);
+        A5N_ROWS(A5N_FMA, 0);
+    }
+    A5N_ROWS(A5N_STORE, 0);
+}
+
+FM_TARGET_AVX512 static void ukr_avx512_32(int kc, const float *a, const float *b, size_t ldb,
+                                           const int32_t *off, float *c, size_t ldc,
+                                           const float *bias, int flags, fm_activation act)
+{
+    __m512 c00, c10, c20, c30, c40, c50, c60, c70;
+    __m512 c01, c11, c21, c31, c41, c51, c61, c71;
+    A5N_ROWS(A5N_INIT, 0);
+    A5N_ROWS(A5N_INIT, 1);
+    for (int k = 0; k < kc; k++, a += 8) {
+        const float *bk = off ? b + off[k] : b + (size_t)k * ldb;
+        __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16);
+        A5N_ROWS(A5N_FMA, 0);
+        A5N_ROWS(A5N_FMA, 1);
+    }
+    A5N_ROWS(A5N_STORE, 0);
+    A5N_ROWS(A5N_STORE, 1);
+}
+
+static const fm_gemm_kernel k_avx512 = {FM_ISA_AVX512, 8, 48, ukr_avx512, {ukr_avx512_16, ukr_avx512_32}};
 
 #endif /* FM_X86 */
 

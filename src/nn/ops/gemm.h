@@ -39,7 +39,20 @@ typedef struct {
     fm_isa isa;
     int mr, nr;
     fm_gemm_ukr ukr;
+    /* MR x 16 and MR x 32 tiles for a last few columns (same arguments; they
+     * read and write only their columns), or NULL. */
+    fm_gemm_ukr narrow[2];
 } fm_gemm_kernel;
+
+/* The kernel for a tile of nv columns (nv <= NR). */
+static inline fm_gemm_ukr fm_gemm_ukr_for(const fm_gemm_kernel *k, int nv)
+{
+    if (nv <= 16 && k->narrow[0])
+        return k->narrow[0];
+    if (nv <= 32 && k->narrow[1])
+        return k->narrow[1];
+    return k->ukr;
+}
 
 /* The micro-kernel of a level (the caller checks fm_isa_supported). */
 const fm_gemm_kernel *fm_gemm_kernel_get(fm_isa isa);
