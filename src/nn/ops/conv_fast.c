@@ -577,9 +577,6 @@ static void dw_row_generic(const fm_conv_plan *pl, const float *x, const float *
 
 /* 3x3, output columns [ox0, ox1) whose three taps are all inside the row;
  * rows[ky] is NULL for a kernel row outside the input. */
-typedef void (*dw3_row_fn)(const float *const rows[3], const float *wk, float bias, int stride,
-                           int pad, int ox0, int ox1, fm_activation act, float *yrow);
-
 static void dw3_row_scalar(const float *const rows[3], const float *wk, float bias, int stride,
                            int pad, int ox0, int ox1, fm_activation act, float *yrow)
 {
@@ -595,56 +592,91 @@ static void dw3_row_scalar(const float *const rows[3], const float *wk, float bi
 }
 
 #ifdef FM_X86
-FM_TARGET_AVX2 static void dw3_row_avx2(const float *const rows[3], const float *wk, float bias,
-                                        int stride, int pad, int ox0, int ox1, fm_activation act,
-                                        float *yrow)
+/* Lanes i of 8 with lo <= i < hi, as an AVX2 load mask. */
+FM_TARGET_AVX2 static inline __m256i mask8_range(int lo, int hi)
 {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+}
+
+FM_TARGET_AVX2 static inline __m256 load8_masked(const float *row, int off, int lo, int hi)
+{
+    if (lo <= 0 && hi >= 8)
+        return _mm256_loadu_ps(addr_of(row, off));
+    if (hi <= lo || hi <= 0 || lo >= 8)
+        return _mm256_setzero_ps();
+    return _mm256_maskload_ps(addr_of(row, off), mask8_range(lo, hi));
+}
+
+/* Even elements of the 16 floats lo:hi, in order. */
+FM_TARGET_AVX2 static inline __m256 even8(__m256 lo, __m256 hi)
+{
+    __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+}
+
+FM_TARGET_AVX2 static inline __m256 odd8(__m256 lo, __m256 hi)
+{
+    __m256 o = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
+
+/* The AVX2 version of dw3_plane_avx512 below: 8 columns a step, masked loads. */
+FM_TARGET_AVX2 static void dw3_plane_avx2(const fm_conv_plan *pl, const float *x, const float *wk,
+                                          float bias, float *y)
+{
+    const fm_conv_param *p = &pl->p;
+    const int H = pl->h, W = pl->w, OW = pl->ow, sh = p->stride_h, sw = p->stride_w;
+    const int ph = p->pad_h, pw = p->pad_w;
+    const fm_activation act = p->act;
     __m256 w[9];
     for (int i = 0; i < 9; i++)
         w[i] = _mm256_set1_ps(wk[i]);
     const __m256 vb = _mm256_set1_ps(bias);
-    int ox = ox0;
-    if (stride == 1) {
-        for (; ox + 8 <= ox1; ox += 8) {
-            __m256 acc = vb;
-            const int ix = ox - pad;
-            for (int ky = 0; ky < 3; ky++) {
-                const float *r = rows[ky];
-                if (!r)
-                    continue;
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(r + ix), w[ky * 3], acc);
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(r + ix + 1), w[ky * 3 + 1], acc);
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(r + ix + 2), w[ky * 3 + 2], acc);
-            }
-            _mm256_storeu_ps(yrow + ox, fm_act_avx2(act, acc));
+    for (int oy = 0; oy < pl->oh; oy++) {
+        const float *rows[3];
+        for (int ky = 0; ky < 3; ky++) {
+            const int iy = oy * sh - ph + ky;
+            rows[ky] = iy >= 0 && iy < H ? x + (size_t)iy * W : NULL;
         }
-    } else if (stride == 2) {
-        /* 8 outputs need inputs ix..ix+16 and the loads read ix+17 too, which is
-         * inside the row only when output ox+8 is interior as well. */
-        for (; ox + 9 <= ox1; ox += 8) {
+        float *yrow = y + (size_t)oy * OW;
+        for (int ox0 = 0; ox0 < OW; ox0 += 8) {
+            const int n = OW - ox0 < 8 ? OW - ox0 : 8;
+            const int b0 = ox0 * sw - pw;
             __m256 acc = vb;
-            const int ix = 2 * ox - pad;
             for (int ky = 0; ky < 3; ky++) {
                 const float *r = rows[ky];
                 if (!r)
                     continue;
-                __m256 lo = _mm256_loadu_ps(r + ix), hi = _mm256_loadu_ps(r + ix + 8);
-                __m256 lo2 = _mm256_loadu_ps(r + ix + 2), hi2 = _mm256_loadu_ps(r + ix + 10);
-                /* per 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6, then reorder the 64-bit pairs */
-                __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-                __m256 od = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-                __m256 e2 = _mm256_shuffle_ps(lo2, hi2, _MM_SHUFFLE(2, 0, 2, 0));
-                ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8));
-                od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), 0xD8));
-                e2 = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e2), 0xD8));
-                acc = _mm256_fmadd_ps(ev, w[ky * 3], acc);
-                acc = _mm256_fmadd_ps(od, w[ky * 3 + 1], acc);
-                acc = _mm256_fmadd_ps(e2, w[ky * 3 + 2], acc);
+                if (sw == 1) {
+                    for (int kx = 0; kx < 3; kx++) {
+                        const int b = b0 + kx, lo = -b, hi = W - b < n ? W - b : n;
+                        acc = _mm256_fmadd_ps(load8_masked(r, b, lo, hi), w[ky * 3 + kx], acc);
+                    }
+                } else {
+                    /* pair A at b0 (kx 0 even, kx 1 odd elements, e < 2n), pair B at b0 + 2 */
+                    const int alo = -b0, ahi = W - b0 < 2 * n ? W - b0 : 2 * n;
+                    const int blo = -b0 - 2, bhi = W - b0 - 2 < 2 * n - 1 ? W - b0 - 2 : 2 * n - 1;
+                    __m256 l0 = load8_masked(r, b0, alo, ahi);
+                    __m256 l1 = load8_masked(r, b0 + 8, alo - 8, ahi - 8);
+                    __m256 k0 = load8_masked(r, b0 + 2, blo, bhi);
+                    __m256 k1 = load8_masked(r, b0 + 10, blo - 8, bhi - 8);
+                    acc = _mm256_fmadd_ps(even8(l0, l1), w[ky * 3], acc);
+                    acc = _mm256_fmadd_ps(odd8(l0, l1), w[ky * 3 + 1], acc);
+                    acc = _mm256_fmadd_ps(even8(k0, k1), w[ky * 3 + 2], acc);
+                }
             }
-            _mm256_storeu_ps(yrow + ox, fm_act_avx2(act, acc));
+            acc = fm_act_avx2(act, acc);
+            if (n == 8) {
+                _mm256_storeu_ps(yrow + ox0, acc);
+            } else {
+                float tmp[8];
+                _mm256_storeu_ps(tmp, acc);
+                memcpy(yrow + ox0, tmp, (size_t)n * sizeof(float));
+            }
         }
     }
-    dw3_row_scalar(rows, wk, bias, stride, pad, ox, ox1, act, yrow);
 }
 
 /* A whole 3x3 plane (stride 1 or 2, any padding): every column in the vector
@@ -731,11 +763,6 @@ static void dw_worker(void *ctx, int tid, int nthreads)
     (void)nthreads;
     const int fast3 = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_h == 1 &&
                       p->dilation_w == 1 && (p->stride_w == 1 || p->stride_w == 2);
-    dw3_row_fn row3 = dw3_row_scalar;
-#ifdef FM_X86
-    if (pl->isa == FM_ISA_AVX2)
-        row3 = dw3_row_avx2;
-#endif
     const int sw = p->stride_w, pw = p->pad_w, W = pl->w;
     /* interior columns: ox*sw - pw >= 0 and ox*sw - pw + 2 <= W - 1 */
     int ilo = (pw + sw - 1) / sw, ihi = W - 3 + pw >= 0 ? (W - 3 + pw) / sw + 1 : 0;
@@ -758,6 +785,10 @@ static void dw_worker(void *ctx, int tid, int nthreads)
             dw3_plane_avx512(pl, x, wk, bias, y);
             continue;
         }
+        if (fast3 && pl->isa == FM_ISA_AVX2) {
+            dw3_plane_avx2(pl, x, wk, bias, y);
+            continue;
+        }
 #endif
         for (int oy = 0; oy < pl->oh; oy++) {
             float *yrow = y + (size_t)oy * pl->ow;
@@ -771,7 +802,7 @@ static void dw_worker(void *ctx, int tid, int nthreads)
                 rows[ky] = iy >= 0 && iy < pl->h ? x + (size_t)iy * W : NULL;
             }
             dw_row_generic(pl, x, wk, bias, oy, 0, ilo, yrow);
-            row3(rows, wk, bias, sw, pw, ilo, ihi, p->act, yrow);
+            dw3_row_scalar(rows, wk, bias, sw, pw, ilo, ihi, p->act, yrow);
             dw_row_generic(pl, x, wk, bias, oy, ihi, pl->ow, yrow);
         }
     }
