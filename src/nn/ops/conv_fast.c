@@ -1,18 +1,24 @@
 /* conv_fast.c - the optimised convolution (fm_conv_plan_*, see ops.h and gemm.h).
  *
- * Two strategies, chosen when the plan is made:
+ * Strategies, chosen when the plan is made:
  *   - GEMM (every convolution but depthwise): per group, out (M x OH*OW) =
- *     W (M x C*KH*KW) * col (C*KH*KW x OH*OW). W is packed into micro-kernel
- *     panels at plan time. col is never built whole: for each tile of NR output
- *     pixels and each K block, its K x NR sliver is gathered from the input
- *     into per-thread scratch ("im2col by tile"); a 1x1 stride-1 unpadded
- *     convolution reads its full tiles straight from the input. Bias and the
- *     activation happen in the micro-kernel's output stage. Threads share out
- *     (batch, group, pixel tile, output-channel chunk) units.
- *   - depthwise (group == C == num_output): per channel and output row, 3x3
- *     kernels with stride 1 or 2 run a SIMD loop over the output columns whose
- *     taps are all inside the input, scalar code does the border columns and
- *     every other kernel size. Threads share out (batch, channel) units.
+ *     W (M x C*KH*KW) * col (C*KH*KW x OH*OW), W packed into micro-kernel
+ *     panels at plan time, bias and activation in the micro-kernel's output
+ *     stage. col is never built whole; B comes from one of:
+ *       direct:  1x1, stride 1, no pad: full tiles read straight from the input;
+ *       shifted: other stride-1 convolutions, when cheaper: the input is copied
+ *                once into a zero-padded buffer (shared scratch) and the output
+ *                computed on the padded-width grid, so B row (c, ky, kx) is the
+ *                padded input at a fixed offset (a row-offset table, no im2col);
+ *                grid columns that fall in the padding are dropped on store;
+ *       packed:  otherwise ("im2col by tile"): per tile of NR output pixels and
+ *                K block, the K x NR sliver is gathered into per-thread scratch.
+ *     Threads share out (batch, group, pixel tile, output-channel chunk) units.
+ *   - depthwise (group == C == num_output): per channel plane; 3x3 kernels with
+ *     stride 1 or 2 run SIMD over output columns with the padding done by
+ *     masked loads (AVX-512, AVX2); scalar code does the rest. Threads share out
+ *     (batch, channel) units.
+ * Layers under ~6 MFLOP run on the caller's thread only.
  */
 #include <stdint.h>
 #include <stdlib.h>
