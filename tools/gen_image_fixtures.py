@@ -50,7 +50,7 @@ def write_png(name: str, img: np.ndarray) -> None:
     assert back is not None and np.array_equal(back, img), name
 
 
-def resize_fixtures(rng: np.random.Generator) -> None:
+def resize_fixtures() -> None:
     # (name, source width, source height, smooth?, [targets])
     specs = [
         ("a", 37, 23, False, [(64, 48), (19, 11), (74, 46), (150, 110), (13, 17), (37, 50)]),
@@ -59,9 +59,12 @@ def resize_fixtures(rng: np.random.Generator) -> None:
         ("d", 17, 1, False, [(3, 4), (40, 1), (17, 2)]),
         ("e", 1, 1, False, [(4, 3)]),
         ("f", 96, 72, True, [(150, 150), (112, 112), (48, 36), (47, 33), (31, 70)]),
+        # integer factors: only exactly 2x in both directions takes OpenCV's area path
+        ("g", 48, 36, True, [(16, 12), (12, 9), (24, 36), (48, 18), (24, 18), (96, 72), (144, 108)]),
     ]
     lines = []
     for name, w, h, smooth, targets in specs:
+        rng = np.random.default_rng(1000 + ord(name))  # one stream per source image
         if smooth:
             # A smooth random field: low-frequency noise upsampled, plus fine noise.
             base = rng.integers(0, 256, size=(h // 8 + 2, w // 8 + 2, 3), dtype=np.uint8)
@@ -112,7 +115,8 @@ def demo_hashes(shared: str) -> None:
         f.write("\n".join(lines) + "\n")
 
 
-def blob_fixtures(rng: np.random.Generator) -> None:
+def blob_fixtures() -> None:
+    rng = np.random.default_rng(2000)
     src = rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
     write_png("blob_src.png", src)
     cases = [
@@ -221,9 +225,8 @@ def main() -> int:
     args = ap.parse_args()
     assert cv2.__version__.startswith("4.6"), cv2.__version__
     os.makedirs(OUT, exist_ok=True)
-    rng = np.random.default_rng(20240611)
-    resize_fixtures(rng)
-    blob_fixtures(rng)
+    resize_fixtures()
+    blob_fixtures()
     demo_hashes(args.shared)
     exif_fixtures()
     hostile_fixtures()

@@ -68,7 +68,8 @@ void fm_resize_bilinear(const fm_image *src, fm_image *dst);
 /* OpenCV's blobFromImage(img, scale, (W, H), mean, swapRB, crop=false) for one image:
  * resize (as above, skipped when the size already matches), then
  * out[c][y][x] = (pixel[c'] - mean[c]) * scale, c' = c or the swapped channel.
- * out holds 3*W*H floats (NCHW, N = 1). tmp is a caller-owned W x H image used for the resize. */
+ * out holds 3*W*H floats (NCHW, N = 1). tmp is a caller-owned W x H image used for the resize
+ * (may be NULL when img is already W x H). Neither function allocates. */
 void fm_blob_from_image(const fm_image *img, int W, int H, const float mean[3], float scale,
                         int swap_rb, fm_image *tmp, float *out);
 

@@ -19,6 +19,7 @@
  */
 #include "io/image.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -127,6 +128,7 @@ void fm_blob_from_image(const fm_image *img, int W, int H, const float mean[3], 
 {
     const fm_image *src = img;
     if (img->w != W || img->h != H) {
+        assert(tmp && tmp->w == W && tmp->h == H && "tmp must be a W x H image");
         fm_resize_bilinear(img, tmp);
         src = tmp;
     }
