@@ -40,8 +40,10 @@ typedef struct {
 fm_image *fm_image_new(int w, int h, fm_err *err);
 void fm_image_free(fm_image *img);
 
-/* Decodes a JPEG or PNG by its magic bytes. max_pixels 0 = default.
- * `source` names the input in messages. */
+/* Decodes a JPEG or PNG by its magic bytes. max_pixels 0 = default; it is checked against the
+ * header before any pixel memory is allocated. `source` names the input in messages. Strict:
+ * a truncated file, or data the library reports as corrupt (where libjpeg would only warn and
+ * pad with grey), is an error, never a partial image. Returns a new image the caller frees. */
 fm_image *fm_image_decode(const uint8_t *buf, size_t len, const char *source, size_t max_pixels,
                           fm_err *err);
 fm_image *fm_image_load(const char *path, size_t max_pixels, fm_err *err);
