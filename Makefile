@@ -19,7 +19,7 @@ LDLIBS  := $(PKG_LIBS) -lm -pthread
 REL_FLAGS  := -O2 -g -fno-math-errno
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c))
 APP_SRC  := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 
