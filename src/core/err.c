@@ -45,7 +45,11 @@ fm_status fm_err_prefix(fm_err *err, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = '\0';
-    snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+    /* head + old may be longer than msg: build it whole, then keep what fits */
+    char both[sizeof head + sizeof old];
+    snprintf(both, sizeof both, "%s%s", head, old);
+    memcpy(err->msg, both, sizeof err->msg - 1);
+    err->msg[sizeof err->msg - 1] = '\0';
     return err->status;
 }
 
