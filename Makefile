@@ -6,7 +6,7 @@
 # Libraries come from Debian packages through pkg-config.
 
 CC      ?= cc
-PKGS    := libjpeg libpng
+PKGS    := libjpeg libpng libavformat libavcodec libavutil libswscale libavdevice
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -19,7 +19,7 @@ LDLIBS  := $(PKG_LIBS) -lm -pthread
 REL_FLAGS  := -O2 -g -fno-math-errno
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/video/*.c))
 APP_SRC  := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 
@@ -57,14 +57,22 @@ build/obj/tests/%.o build-asan/obj/tests/%.o: CFLAGS += -Ibuild/gen -Itests
 build/facemask: $(APP_OBJ_REL) $(LIB_OBJ_REL)
 	$(CC) $(REL_FLAGS) $^ -o $@ $(LDLIBS)
 
-build/tests: $(TEST_OBJ_REL) $(LIB_OBJ_REL)
+build/tests: $(TEST_OBJ_REL) $(LIB_OBJ_REL) | build/rtsp_server
 	$(CC) $(REL_FLAGS) $^ -o $@ $(LDLIBS)
 
 build-asan/facemask: $(APP_OBJ_ASAN) $(LIB_OBJ_ASAN)
 	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-build-asan/tests: $(TEST_OBJ_ASAN) $(LIB_OBJ_ASAN)
+build-asan/tests: $(TEST_OBJ_ASAN) $(LIB_OBJ_ASAN) | build/rtsp_server
 	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+
+# Test helper for the video_rtsp suite: an RTSP server on 127.0.0.1 (GStreamer), not linked
+# into facemask, so its packages stay out of PKGS; one flavour serves both test builds.
+RTSP_PKGS := gstreamer-rtsp-server-1.0 gstreamer-1.0
+build/rtsp_server: tests/helpers/rtsp_server.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(REL_FLAGS) $(shell pkg-config --cflags $(RTSP_PKGS)) $< -o $@ \
+	    $(shell pkg-config --libs $(RTSP_PKGS))
 
 # --- tests -----------------------------------------------------------------
 # FM_SHARED points at the shared models and data (default ../shared).

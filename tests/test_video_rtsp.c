@@ -1,0 +1,368 @@
+/* Tests for live network sources: an RTSP server (build/rtsp_server, GStreamer) on
+ * 127.0.0.1 is killed and restarted under a reading fm_source, which must reconnect; a
+ * refused connection fails fast; a stalled server trips the timeouts. Every wait is bounded.
+ * If the server cannot start, the tests fail (they never skip). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "test_video_util.h"
+#include "video/source.h"
+
+extern char **environ;
+
+typedef struct {
+    pid_t pid;
+    int out_fd; /* read end of its stdout */
+    int port;
+} rtsp_server;
+
+static const char *server_bin(void)
+{
+    const char *s = getenv("FM_RTSP_SERVER");
+    return s && *s ? s : "build/rtsp_server";
+}
+
+/* Starts the server on `port` (0: any) and waits (at most 10 s) for its "ready PORT" line. */
+static int server_start(const char *clip, int port, rtsp_server *srv, char *why, size_t why_len)
+{
+    srv->pid = -1;
+    srv->out_fd = -1;
+    const char *bin = server_bin();
+    if (access(bin, X_OK) != 0) {
+        snprintf(why, why_len, "%s is missing (%s): build it with `make build/rtsp_server`", bin,
+                 strerror(errno));
+        return 0;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(why, why_len, "pipe: %s", strerror(errno));
+        return 0;
+    }
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    char *argv[] = {(char *)bin, (char *)clip, port_s, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    int rc = posix_spawn(&srv->pid, bin, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        srv->pid = -1;
+        snprintf(why, why_len, "cannot start %s: %s", bin, strerror(rc));
+        return 0;
+    }
+    srv->out_fd = fds[0];
+    char line[128];
+    size_t n = 0;
+    double end = tv_now() + 10.0;
+    while (n < sizeof line - 1) {
+        int left_ms = (int)((end - tv_now()) * 1000);
+        if (left_ms <= 0)
+            break;
+        struct pollfd pf = {fds[0], POLLIN, 0};
+        if (poll(&pf, 1, left_ms) <= 0)
+            continue;
+        ssize_t got = read(fds[0], line + n, 1);
+        if (got <= 0)
+            break; /* the server exited */
+        if (line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    if (strncmp(line, "ready ", 6) != 0 || atoi(line + 6) <= 0) {
+        kill(srv->pid, SIGKILL);
+        int st = 0;
+        waitpid(srv->pid, &st, 0);
+        close(srv->out_fd);
+        srv->pid = -1;
+        srv->out_fd = -1;
+        snprintf(why, why_len, "%s %s %d did not become ready within 10 s (said '%s', exit status %d)", bin,
+                 clip, port, line, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return 0;
+    }
+    srv->port = atoi(line + 6);
+    return 1;
+}
+
+/* SIGTERM, then up to 5 s for it to exit (SIGKILL after). Returns its exit status or -1. */
+static int server_stop(rtsp_server *srv)
+{
+    if (srv->pid <= 0)
+        return -1;
+    kill(srv->pid, SIGCONT);
+    kill(srv->pid, SIGTERM);
+    int st = 0, done = 0;
+    for (int i = 0; i < 500 && !done; i++) {
+        if (waitpid(srv->pid, &st, WNOHANG) == srv->pid)
+            done = 1;
+        else
+            usleep(10000);
+    }
+    if (!done) {
+        kill(srv->pid, SIGKILL);
+        waitpid(srv->pid, &st, 0);
+    }
+    close(srv->out_fd);
+    srv->pid = -1;
+    srv->out_fd = -1;
+    return done && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A 30 s H.264 clip, 160x120 at 25 frames/s, a keyframe each second. */
+static int make_rtsp_clip(char *clip, size_t len)
+{
+    snprintf(clip, len, "%s/live.mp4", fm_test_tmpdir());
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=160x120:rate=25 -t 30 -c:v libx264 "
+             "-preset ultrafast -g 25 -bf 0 -pix_fmt yuv420p '%s'",
+             clip);
+    return tv_sh(cmd);
+}
+
+typedef struct {
+    int events[4];
+    double deadline; /* monotonic; should_stop says stop after it */
+} watch;
+
+static void on_event(void *user, const fm_source_event *ev)
+{
+    watch *w = user;
+    if ((int)ev->kind >= 0 && (int)ev->kind < 4)
+        w->events[ev->kind]++;
+}
+
+static int should_stop(void *user)
+{
+    const watch *w = user;
+    return tv_now() > w->deadline;
+}
+
+typedef struct {
+    const char *clip;
+    int port;
+    double delay;
+    rtsp_server srv;
+    int ok;
+    char why[512];
+} restart_job;
+
+static void *restart_main(void *p)
+{
+    restart_job *job = p;
+    struct timespec ts = {(time_t)job->delay, (long)((job->delay - (double)(time_t)job->delay) * 1e9)};
+    nanosleep(&ts, NULL);
+    job->ok = server_start(job->clip, job->port, &job->srv, job->why, sizeof job->why);
+    return NULL;
+}
+
+static void test_rtsp_reconnects_after_server_restart(void)
+{
+    char clip[1024], why[512];
+    if (!make_rtsp_clip(clip, sizeof clip))
+        return;
+    rtsp_server srv;
+    if (!server_start(clip, 0, &srv, why, sizeof why)) {
+        fm_test_fail(__FILE__, __LINE__, "RTSP server: %s", why);
+        return;
+    }
+    char url[128];
+    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/test", srv.port);
+
+    watch w = {{0}, tv_now() + 25.0};
+    fm_source_opts o = fm_source_opts_default();
+    o.reconnect_initial = 0.25;
+    o.reconnect_max = 1.0;
+    o.reconnect_attempts = 15;
+    o.open_timeout = 5;
+    o.read_timeout = 3;
+    o.on_event = on_event;
+    o.should_stop = should_stop;
+    o.user = &w;
+    fm_err err = {0};
+    fm_source *s = fm_source_open(url, &o, &err);
+    FM_CHECK_MSG(s != NULL, "%s", err.msg);
+    if (!s) {
+        server_stop(&srv);
+        return;
+    }
+    FM_CHECK_INT(fm_source_is_live(s), 1);
+    FM_CHECK_INT(fm_source_get_kind(s), FM_SOURCE_NETWORK);
+    FM_CHECK_INT(fm_source_width(s), 160);
+    FM_CHECK_INT(fm_source_height(s), 120);
+    FM_CHECK_NEAR(fm_source_fps(s), 25.0, 0.01);
+
+    fm_frame fr = {0};
+    fm_status st = FM_OK;
+    long long before = 0, after = 0;
+    double last_pts = -1;
+    /* 1 s of stream, then the server goes away */
+    while (before < 25 && (st = fm_source_read(s, &fr, &err)) == FM_OK) {
+        FM_CHECK(fr.pts > last_pts);
+        last_pts = fr.pts;
+        FM_CHECK_INT(fr.image->w, 160);
+        before++;
+    }
+    FM_CHECK_MSG(st == FM_OK, "before the restart: status %d: %s", (int)st, err.msg);
+    int port = srv.port;
+    FM_CHECK_INT(server_stop(&srv), 0);
+
+    restart_job job = {clip, port, 1.0, {-1, -1, 0}, 0, ""};
+    pthread_t th;
+    int started = pthread_create(&th, NULL, restart_main, &job) == 0;
+    FM_CHECK(started);
+
+    fm_source_stats stats;
+    while (st == FM_OK && after < 25) {
+        st = fm_source_read(s, &fr, &err);
+        if (st != FM_OK)
+            break;
+        FM_CHECK(fr.pts > last_pts);
+        last_pts = fr.pts;
+        fm_source_get_stats(s, &stats);
+        if (stats.reconnects > 0)
+            after++;
+        else
+            before++; /* frames still buffered when the server died */
+    }
+    FM_CHECK_MSG(st == FM_OK, "after the restart: status %d: %s (timed out: %d)", (int)st,
+                 st == FM_SOURCE_END ? "stopped by the test deadline" : err.msg, tv_now() > w.deadline);
+    if (started)
+        pthread_join(th, NULL);
+    FM_CHECK_MSG(job.ok, "RTSP server restart on port %d: %s", port, job.why);
+    fm_source_get_stats(s, &stats);
+    printf("  frames before %lld, after %lld; drops %lld, reconnects %lld, failed attempts %d\n", before,
+           after, stats.drops, stats.reconnects, w.events[FM_SOURCE_EVENT_RETRY_FAILED]);
+    FM_CHECK(before >= 25);
+    FM_CHECK_INT(after, 25);
+    FM_CHECK(stats.reconnects >= 1);
+    FM_CHECK(stats.drops >= 1);
+    FM_CHECK(w.events[FM_SOURCE_EVENT_DROPPED] >= 1);
+    FM_CHECK(w.events[FM_SOURCE_EVENT_RECONNECTED] >= 1);
+    FM_CHECK_INT(w.events[FM_SOURCE_EVENT_GAVE_UP], 0);
+    FM_CHECK_INT(stats.frames, before + after);
+    fm_frame_clear(&fr);
+    fm_source_close(s);
+    if (job.ok)
+        FM_CHECK_INT(server_stop(&job.srv), 0);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static void test_rtsp_refused_fails_fast(void)
+{
+    int port = free_port();
+    FM_CHECK(port > 0);
+    char url[128];
+    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/test", port);
+    fm_source_opts o = fm_source_opts_default();
+    o.open_timeout = 5;
+    fm_err err = {0};
+    double t0 = tv_now();
+    fm_source *s = fm_source_open(url, &o, &err);
+    FM_CHECK(s == NULL);
+    FM_CHECK(tv_now() - t0 < 3.0);
+    FM_CHECK_STR_CONTAINS(err.msg, url);
+    FM_CHECK_STR_CONTAINS(err.msg, "cannot open: Connection refused");
+    fm_source_close(s);
+
+    /* credentials never reach messages */
+    snprintf(url, sizeof url, "rtsp://admin:secret@127.0.0.1:%d/test", port);
+    s = fm_source_open(url, &o, &err);
+    FM_CHECK(s == NULL);
+    FM_CHECK(strstr(err.msg, "secret") == NULL);
+    FM_CHECK_STR_CONTAINS(err.msg, "rtsp://***@127.0.0.1");
+}
+
+static void test_rtsp_stalled_server_times_out(void)
+{
+    char clip[1024], why[512];
+    if (!make_rtsp_clip(clip, sizeof clip))
+        return;
+    rtsp_server srv;
+    if (!server_start(clip, 0, &srv, why, sizeof why)) {
+        fm_test_fail(__FILE__, __LINE__, "RTSP server: %s", why);
+        return;
+    }
+    char url[128];
+    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/test", srv.port);
+    watch w = {{0}, tv_now() + 20.0};
+    fm_source_opts o = fm_source_opts_default();
+    o.reconnect_initial = 0.1;
+    o.reconnect_max = 0.2;
+    o.reconnect_attempts = 2;
+    o.open_timeout = 1;
+    o.read_timeout = 1;
+    o.on_event = on_event;
+    o.should_stop = should_stop;
+    o.user = &w;
+    fm_err err = {0};
+    fm_source *s = fm_source_open(url, &o, &err);
+    FM_CHECK_MSG(s != NULL, "%s", err.msg);
+    if (s) {
+        fm_frame fr = {0};
+        fm_status st;
+        int n = 0;
+        while (n < 5 && (st = fm_source_read(s, &fr, &err)) == FM_OK)
+            n++;
+        FM_CHECK_INT(n, 5);
+        kill(srv.pid, SIGSTOP); /* alive but silent: connections hang */
+        double t0 = tv_now();
+        while ((st = fm_source_read(s, &fr, &err)) == FM_OK)
+            n++;
+        double took = tv_now() - t0;
+        printf("  gave up after %.2f s: %s\n", took, err.msg);
+        FM_CHECK_INT(st, FM_ERR_IO);
+        FM_CHECK(took < 8.0);
+        FM_CHECK_STR_CONTAINS(err.msg, "2 reconnection attempts failed");
+        FM_CHECK_STR_CONTAINS(err.msg, "no data for 1 s (read timeout)");
+        FM_CHECK_STR_CONTAINS(err.msg, "no answer within 1 s (open timeout)");
+        FM_CHECK_INT(w.events[FM_SOURCE_EVENT_GAVE_UP], 1);
+        FM_CHECK_INT(w.events[FM_SOURCE_EVENT_RETRY_FAILED], 1);
+        FM_CHECK_INT(fm_source_read(s, &fr, &err), FM_ERR_IO); /* stays failed */
+        fm_frame_clear(&fr);
+        fm_source_close(s);
+    }
+    server_stop(&srv);
+}
+
+void suite_video_rtsp(void);
+void suite_video_rtsp(void)
+{
+    fm_video_set_log_level(0);
+    FM_RUN(test_rtsp_reconnects_after_server_restart);
+    FM_RUN(test_rtsp_refused_fails_fast);
+    FM_RUN(test_rtsp_stalled_server_times_out);
+}
