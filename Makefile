@@ -6,7 +6,7 @@
 # Libraries come from Debian packages through pkg-config.
 
 CC      ?= cc
-PKGS    := libjpeg libpng libavformat libavcodec libavutil libswscale libavdevice
+PKGS    := libjpeg libpng libavformat libavcodec libavutil libswscale libavdevice sdl2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -19,7 +19,7 @@ LDLIBS  := $(PKG_LIBS) -lm -pthread
 REL_FLAGS  := -O2 -g -fno-math-errno
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/video/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/video/*.c src/track/*.c src/ui/*.c))
 APP_SRC  := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages facemask needs to build and test, if any is missing.
 # Runs apt-get as root (through sudo when not root already).
 set -eu
-PKGS="build-essential pkg-config libjpeg62-turbo-dev libpng-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
+PKGS="build-essential pkg-config libjpeg62-turbo-dev libpng-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libsdl2-dev xvfb x11-apps"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,318 @@
+/* events.c - JSON lines, built in a fixed buffer and written with one fwrite + fflush. */
+#include "track/events.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINE_MAX_BYTES 16384 /* two strings of STR_MAX_CHARS, each escaped to at most 6 bytes a char */
+#define STR_MAX_CHARS 1024 /* longer strings (source names, messages) are cut, with "..." */
+
+struct fm_events {
+    FILE *f;
+    double period;
+    double last_summary; /* NaN until the first summary or summary_due call */
+    size_t len;
+    int overflow;
+    char line[LINE_MAX_BYTES];
+};
+
+fm_events *fm_events_open(FILE *f, double summary_period, fm_err *err)
+{
+    if (!f) {
+        fm_err_set(err, FM_ERR_ARG, "events: no output stream");
+        return NULL;
+    }
+    if (!(summary_period >= 0) || !isfinite(summary_period)) {
+        fm_err_set(err, FM_ERR_ARG, "events: summary period %g s, expected >= 0",
+                   summary_period);
+        return NULL;
+    }
+    fm_events *ev = malloc(sizeof *ev);
+    if (!ev) {
+        fm_err_set(err, FM_ERR_NOMEM, "events: out of memory");
+        return NULL;
+    }
+    ev->f = f;
+    ev->period = summary_period;
+    ev->last_summary = NAN;
+    ev->len = 0;
+    ev->overflow = 0;
+    return ev;
+}
+
+void fm_events_close(fm_events *ev)
+{
+    free(ev);
+}
+
+/* ---- line building ------------------------------------------------------------ */
+
+static void put(fm_events *ev, const char *s, size_t n)
+{
+    if (ev->len + n >= sizeof ev->line) {
+        ev->overflow = 1;
+        return;
+    }
+    memcpy(ev->line + ev->len, s, n);
+    ev->len += n;
+}
+
+static void puts_(fm_events *ev, const char *s)
+{
+    put(ev, s, strlen(s));
+}
+
+static void put_int(fm_events *ev, long long v)
+{
+    char b[32];
+    int n = snprintf(b, sizeof b, "%lld", v);
+    put(ev, b, (size_t)n);
+}
+
+/* v with `dec` decimals (0..6), independent of LC_NUMERIC; null when not finite. */
+static void put_fixed(fm_events *ev, double v, int dec)
+{
+    static const long long pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    if (!isfinite(v) || fabs(v) >= 9e12) {
+        puts_(ev, "null");
+        return;
+    }
+    long long s = llround(v * (double)pow10[dec]);
+    char b[48];
+    int n;
+    long long a = s < 0 ? -s : s;
+    if (dec == 0)
+        n = snprintf(b, sizeof b, "%s%lld", s < 0 ? "-" : "", a);
+    else
+        n = snprintf(b, sizeof b, "%s%lld.%0*lld", s < 0 ? "-" : "", a / pow10[dec], dec,
+                     a % pow10[dec]);
+    put(ev, b, (size_t)n);
+}
+
+static void put_str(fm_events *ev, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    put(ev, "\"", 1);
+    size_t i = 0;
+    for (; s && s[i] && i < STR_MAX_CHARS; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(ev, e, 2);
+        } else if (c == '\n') {
+            put(ev, "\\n", 2);
+        } else if (c == '\r') {
+            put(ev, "\\r", 2);
+        } else if (c == '\t') {
+            put(ev, "\\t", 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(ev, e, 6);
+        } else {
+            put(ev, (const char *)&c, 1);
+        }
+    }
+    if (s && s[i])
+        put(ev, "...", 3);
+    put(ev, "\"", 1);
+}
+
+static void key(fm_events *ev, const char *k)
+{
+    put(ev, ",\"", 2);
+    puts_(ev, k);
+    put(ev, "\":", 2);
+}
+
+static void begin(fm_events *ev, const char *type, double t, long long frame)
+{
+    ev->len = 0;
+    ev->overflow = 0;
+    puts_(ev, "{\"event\":");
+    put_str(ev, type);
+    key(ev, "t");
+    put_fixed(ev, t, 3);
+    key(ev, "frame");
+    put_int(ev, frame);
+}
+
+static void put_prob(fm_events *ev, const char *k, double p)
+{
+    key(ev, k);
+    if (p < 0)
+        puts_(ev, "null");
+    else
+        put_fixed(ev, p, 3);
+}
+
+static void put_box(fm_events *ev, const char *k, const fm_box *b)
+{
+    key(ev, k);
+    put(ev, "[", 1);
+    put_fixed(ev, b->x1, 1);
+    put(ev, ",", 1);
+    put_fixed(ev, b->y1, 1);
+    put(ev, ",", 1);
+    put_fixed(ev, b->x2, 1);
+    put(ev, ",", 1);
+    put_fixed(ev, b->y2, 1);
+    put(ev, "]", 1);
+}
+
+static fm_status finish(fm_events *ev, fm_err *err)
+{
+    put(ev, "}\n", 2);
+    if (ev->overflow) /* cannot happen with STR_MAX_CHARS strings; kept as a guard */
+        return fm_err_set(err, FM_ERR_LIMIT, "events: line longer than %d bytes",
+                          LINE_MAX_BYTES);
+    errno = 0;
+    if (fwrite(ev->line, 1, ev->len, ev->f) != ev->len || fflush(ev->f) != 0)
+        return fm_err_set(err, FM_ERR_IO, "events: write failed: %s",
+                          errno ? strerror(errno) : "short write");
+    return FM_OK;
+}
+
+/* ---- events -------------------------------------------------------------------- */
+
+fm_status fm_events_track(fm_events *ev, const fm_track_event *te, fm_err *err)
+{
+    if (!ev || !te)
+        return fm_err_set(err, FM_ERR_ARG, "events: NULL %s", ev ? "event" : "writer");
+    const char *type = te->type == FM_TRACK_APPEAR  ? "appear"
+                       : te->type == FM_TRACK_LABEL ? "label"
+                       : te->type == FM_TRACK_LEAVE ? "leave"
+                                                    : NULL;
+    if (!type)
+        return fm_err_set(err, FM_ERR_ARG, "events: unknown track event type %d", (int)te->type);
+    begin(ev, type, te->t, te->frame);
+    key(ev, "track");
+    put_int(ev, te->id);
+    key(ev, "label");
+    put_str(ev, fm_label_str(te->label));
+    if (te->type == FM_TRACK_LEAVE) {
+        put_prob(ev, "mean_mask_prob", te->mask_prob);
+        put_box(ev, "max_box", &te->box);
+        key(ev, "score");
+        put_fixed(ev, te->score, 3);
+        key(ev, "first_seen");
+        put_fixed(ev, te->first_seen, 3);
+        key(ev, "last_seen");
+        put_fixed(ev, te->last_seen, 3);
+        key(ev, "first_frame");
+        put_int(ev, te->first_frame);
+        key(ev, "last_frame");
+        put_int(ev, te->last_frame);
+    } else {
+        if (te->type == FM_TRACK_LABEL) {
+            key(ev, "prev_label");
+            put_str(ev, fm_label_str(te->prev_label));
+        }
+        put_prob(ev, "mask_prob", te->mask_prob);
+        put_box(ev, "box", &te->box);
+        key(ev, "score");
+        put_fixed(ev, te->score, 3);
+        key(ev, "first_seen");
+        put_fixed(ev, te->first_seen, 3);
+    }
+    key(ev, "frames");
+    put_int(ev, te->frames);
+    key(ev, "votes");
+    put_int(ev, te->votes);
+    return finish(ev, err);
+}
+
+int fm_events_summary_due(fm_events *ev, double t)
+{
+    if (!ev || !(ev->period > 0) || !isfinite(t))
+        return 0;
+    if (isnan(ev->last_summary)) {
+        ev->last_summary = t;
+        return 0;
+    }
+    return t - ev->last_summary >= ev->period;
+}
+
+fm_status fm_events_summary(fm_events *ev, double t, long long frame, const fm_track_counts *c,
+                            double fps, long long skipped, int final, fm_err *err)
+{
+    if (!ev || !c)
+        return fm_err_set(err, FM_ERR_ARG, "events: NULL %s", ev ? "counts" : "writer");
+    ev->last_summary = t;
+    begin(ev, "summary", t, frame);
+    key(ev, "final");
+    puts_(ev, final ? "true" : "false");
+    key(ev, "fps");
+    put_fixed(ev, fps, 2);
+    key(ev, "faces");
+    put_int(ev, c->faces);
+    key(ev, "people");
+    put_int(ev, c->people);
+    key(ev, "mask");
+    put_int(ev, c->mask);
+    key(ev, "no_mask");
+    put_int(ev, c->no_mask);
+    key(ev, "unknown");
+    put_int(ev, c->unknown);
+    key(ev, "active");
+    put_int(ev, c->active);
+    key(ev, "window_s");
+    put_fixed(ev, c->window, 3);
+    key(ev, "window_mask");
+    put_int(ev, c->window_mask);
+    key(ev, "window_no_mask");
+    put_int(ev, c->window_no_mask);
+    key(ev, "compliance");
+    if (c->compliance < 0)
+        puts_(ev, "null");
+    else
+        put_fixed(ev, c->compliance, 4);
+    key(ev, "skipped");
+    put_int(ev, skipped);
+    key(ev, "dropped_dets");
+    put_int(ev, c->dropped_dets);
+    key(ev, "dropped_events");
+    put_int(ev, c->dropped_events);
+    return finish(ev, err);
+}
+
+fm_status fm_events_reconnect(fm_events *ev, double t, long long frame, const char *source,
+                              int attempt, const char *reason, fm_err *err)
+{
+    if (!ev)
+        return fm_err_set(err, FM_ERR_ARG, "events: NULL writer");
+    begin(ev, "reconnect", t, frame);
+    key(ev, "source");
+    put_str(ev, source ? source : "");
+    key(ev, "attempt");
+    put_int(ev, attempt);
+    key(ev, "reason");
+    put_str(ev, reason ? reason : "");
+    return finish(ev, err);
+}
+
+fm_status fm_events_source_error(fm_events *ev, double t, long long frame, const char *source,
+                                 const char *message, fm_err *err)
+{
+    if (!ev)
+        return fm_err_set(err, FM_ERR_ARG, "events: NULL writer");
+    begin(ev, "source_error", t, frame);
+    key(ev, "source");
+    put_str(ev, source ? source : "");
+    key(ev, "message");
+    put_str(ev, message ? message : "");
+    return finish(ev, err);
+}
+
+fm_status fm_events_end(fm_events *ev, double t, long long frame, const char *reason,
+                        fm_err *err)
+{
+    if (!ev)
+        return fm_err_set(err, FM_ERR_ARG, "events: NULL writer");
+    begin(ev, "end", t, frame);
+    key(ev, "reason");
+    put_str(ev, reason ? reason : "");
+    return finish(ev, err);
+}
