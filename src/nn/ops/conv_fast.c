@@ -6,11 +6,12 @@
  *     panels at plan time, bias and activation in the micro-kernel's output
  *     stage. col is never built whole; B comes from one of:
  *       direct:  1x1, stride 1, no pad: full tiles read straight from the input;
- *       shifted: other stride-1 convolutions, when cheaper: the input is copied
- *                once into a zero-padded buffer (shared scratch) and the output
- *                computed on the padded-width grid, so B row (c, ky, kx) is the
- *                padded input at a fixed offset (a row-offset table, no im2col);
- *                grid columns that fall in the padding are dropped on store;
+ *       shifted: otherwise, when cheaper: the input is copied once into a
+ *                zero-padded buffer (shared scratch), split into stride_h x
+ *                stride_w phase planes, and the output computed on the
+ *                phase-plane grid, so B row (c, ky, kx) is that copy at a fixed
+ *                offset (a row-offset table, no im2col); grid columns that
+ *                fall in the padding are dropped on store;
  *       packed:  otherwise ("im2col by tile"): per tile of NR output pixels and
  *                K block, the K x NR sliver is gathered into per-thread scratch.
  *     Threads share out (batch, group, pixel tile, output-channel chunk) units.
@@ -43,11 +44,12 @@ struct fm_conv_plan {
     int mpanels;        /* MR panels per group */
     int kc;             /* K block */
     int direct;         /* 1x1, stride 1, no pad: B is the input itself */
-    int shifted;        /* other stride-1 convolutions: B rows are shifted windows of a
-                         * zero-padded copy of the input (no im2col) */
-    int hp, wp;         /* shifted: padded input size */
-    int ngrid;          /* shifted: output pixels on the padded-width grid, (oh-1)*wp + ow */
-    int32_t *off;       /* shifted: kdim row offsets into the padded group */
+    int shifted;        /* B rows are shifted windows of a zero-padded, phase-split copy
+                         * of the input (no im2col) */
+    int hq, wq;         /* shifted: one phase plane, ceil(padded size / stride) */
+    size_t chan;        /* shifted: floats per channel, stride_h * stride_w * hq * wq */
+    int ngrid;          /* shifted: output pixels on the phase-plane grid, (oh-1)*wq + ow */
+    int32_t *off;       /* shifted: kdim row offsets into the group's copy */
     size_t pad_bytes;   /* shifted: the padded copy (shared by all threads) */
     float *apack;       /* groups * mpanels panels of kdim * mr */
     float *bias;        /* groups * mpanels * mr, or NULL */
@@ -210,20 +212,26 @@ fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in
     }
     pl->bsl_bytes = ALIGN64((size_t)pl->kc * nr * sizeof(float));
     pl->tile_bytes = ALIGN64((size_t)mr * nr * sizeof(float));
-    /* Stride 1: the padded-input path skips im2col but computes the pad columns
-     * too (ngrid vs npix). Packing costs about 11/M of the arithmetic on
-     * this kind of core (measured: 35% at M = 32, 4% at M = 256), the extra
-     * grid tiles cost about 1.5x their share; take the cheaper. */
-    if (!pl->direct && p->stride_h == 1 && p->stride_w == 1) {
-        /* padded rows of wp floats; one image's C channels of hp*wp plus NR floats of slack
-         * that the last tile may read past the end */
+    /* The padded-input path skips im2col but computes the grid columns that
+     * fall in the padding too (ngrid vs npix). Packing costs about 11/M of the
+     * arithmetic on this kind of core (measured: 35% at M = 32, 4% at M = 256),
+     * the extra grid tiles about 1.5x their share; take the cheaper.
+     * With stride s the padded input is split into s*s phase planes
+     * (plane (py, px) holds padded pixels (i*s + py, j*s + px)), so that each
+     * tap is again a fixed offset into one plane. A kernel narrower than its
+     * stride (1x1 stride 2) would leave phase planes unread: packing is cheaper. */
+    const int ext_h = (p->kernel_h - 1) * p->dilation_h + 1, ext_w = (p->kernel_w - 1) * p->dilation_w + 1;
+    if (!pl->direct && !(opts & FM_CONV_PACKED) && ext_h >= p->stride_h && ext_w >= p->stride_w) {
+        const int sh = p->stride_h, sw = p->stride_w;
         size_t hp = (size_t)pl->h + 2 * (size_t)p->pad_h, wp = (size_t)pl->w + 2 * (size_t)p->pad_w;
-        size_t plane = hp * wp, floats;
-        size_t ngrid = (size_t)(pl->oh - 1) * wp + (size_t)pl->ow;
+        size_t hq = (hp + sh - 1) / sh, wq = (wp + sw - 1) / sw;
+        size_t chan = (size_t)sh * sw * hq * wq, floats;
+        size_t ngrid = (size_t)(pl->oh - 1) * wq + (size_t)pl->ow;
         size_t tg = (ngrid + nr - 1) / nr, tp = (npix + nr - 1) / nr;
         int cheaper = 3 * (tg - tp) * (size_t)pl->mg <= 22 * tp;
-        if (cheaper && !(opts & FM_CONV_PACKED) && plane < INT32_MAX / (size_t)pl->c &&
-            fm_size_mul(plane, (size_t)pl->c, &floats) && floats + (size_t)nr < INT32_MAX) {
+        /* one image's C channels plus NR floats of slack the last tile may read */
+        if (cheaper && chan < INT32_MAX / (size_t)pl->c &&
+            fm_size_mul(chan, (size_t)pl->c, &floats) && floats + (size_t)nr < INT32_MAX) {
             pl->off = malloc((size_t)pl->kdim * sizeof *pl->off);
             if (!pl->off) {
                 fm_err_set(err, FM_ERR_NOMEM, "convolution plan: out of memory");
@@ -231,13 +239,16 @@ fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in
                 return NULL;
             }
             pl->shifted = 1;
-            pl->hp = (int)hp;
-            pl->wp = (int)wp;
+            pl->hq = (int)hq;
+            pl->wq = (int)wq;
+            pl->chan = chan;
             pl->ngrid = (int)ngrid;
             for (int k = 0; k < pl->kdim; k++) {
-                int ci = k / khw, ky = k % khw / p->kernel_w, kx = k % p->kernel_w;
-                pl->off[k] = (int32_t)((size_t)ci * plane + (size_t)ky * p->dilation_h * wp +
-                                       (size_t)kx * p->dilation_w);
+                int ci = k / khw, ey = k % khw / p->kernel_w * p->dilation_h,
+                    ex = k % p->kernel_w * p->dilation_w;
+                size_t phase = (size_t)(ey % sh) * sw + (size_t)(ex % sw);
+                pl->off[k] = (int32_t)((size_t)ci * chan + phase * hq * wq + (size_t)(ey / sh) * wq +
+                                       (size_t)(ex / sw));
             }
             pl->pad_bytes = ALIGN64((floats + (size_t)nr) * sizeof(float));
             pl->bsl_bytes = 0;
@@ -488,24 +499,42 @@ static void pad_worker(void *ctx, int tid, int nthreads)
     if (tid >= jb->nthreads)
         return;
     (void)nthreads;
-    const int ph = pl->p.pad_h, pw = pl->p.pad_w, W = pl->w, wp = pl->wp;
-    const size_t plane = (size_t)pl->hp * wp;
+    const int ph = pl->p.pad_h, pw = pl->p.pad_w, sh = pl->p.stride_h, sw = pl->p.stride_w;
+    const int H = pl->h, W = pl->w, hq = pl->hq, wq = pl->wq;
     size_t cb, ce;
     fm_split((size_t)pl->c, tid, jb->nthreads, &cb, &ce);
     for (size_t ch = cb; ch < ce; ch++) {
-        const float *x = jb->in + ch * pl->h * W;
-        float *d = jb->padded + ch * plane;
-        memset(d, 0, (size_t)ph * wp * sizeof(float));
-        d += (size_t)ph * wp;
-        for (int y = 0; y < pl->h; y++, d += wp, x += W) {
-            memset(d, 0, (size_t)pw * sizeof(float));
-            memcpy(d + pw, x, (size_t)W * sizeof(float));
-            memset(d + pw + W, 0, (size_t)pw * sizeof(float));
-        }
-        memset(d, 0, (size_t)ph * wp * sizeof(float));
+        const float *x = jb->in + ch * H * W;
+        float *d = jb->padded + ch * pl->chan;
+        for (int py = 0; py < sh; py++)
+            for (int px = 0; px < sw; px++) {
+                /* plane column j reads input column j*sw + px - pw: valid for j in [jlo, jhi) */
+                const int x0 = px - pw;
+                int jlo = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+                int jhi = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+                if (jhi > wq)
+                    jhi = wq;
+                if (jlo > jhi)
+                    jlo = jhi;
+                for (int i = 0; i < hq; i++, d += wq) {
+                    const int y = i * sh + py - ph;
+                    if (y < 0 || y >= H) {
+                        memset(d, 0, (size_t)wq * sizeof(float));
+                        continue;
+                    }
+                    const float *row = x + (size_t)y * W;
+                    memset(d, 0, (size_t)jlo * sizeof(float));
+                    if (sw == 1)
+                        memcpy(d + jlo, row + jlo + x0, (size_t)(jhi - jlo) * sizeof(float));
+                    else
+                        for (int j = jlo; j < jhi; j++)
+                            d[j] = row[j * sw + x0];
+                    memset(d + jhi, 0, (size_t)(wq - jhi) * sizeof(float));
+                }
+            }
     }
     if (tid == jb->nthreads - 1)
-        memset(jb->padded + (size_t)pl->c * plane, 0, (size_t)pl->k->nr * sizeof(float));
+        memset(jb->padded + (size_t)pl->c * pl->chan, 0, (size_t)pl->k->nr * sizeof(float));
 }
 
 static void shift_worker(void *ctx, int tid, int nthreads)
@@ -516,9 +545,9 @@ static void shift_worker(void *ctx, int tid, int nthreads)
         return;
     (void)nthreads;
     const fm_gemm_kernel *kr = pl->k;
-    const int mr = kr->mr, nr = kr->nr, wp = pl->wp, ow = pl->ow;
+    const int mr = kr->mr, nr = kr->nr, wq = pl->wq, ow = pl->ow;
     float *tile = (float *)(jb->tiles + (size_t)tid * pl->tile_bytes);
-    const size_t npix = (size_t)pl->npix, plane = (size_t)pl->hp * wp;
+    const size_t npix = (size_t)pl->npix;
     const size_t units = (size_t)pl->groups * jb->ntiles * jb->msplit;
     size_t ub, ue;
     fm_split(units, tid, jb->nthreads, &ub, &ue);
@@ -530,7 +559,7 @@ static void shift_worker(void *ctx, int tid, int nthreads)
         const int qv = pl->ngrid - q0 < nr ? pl->ngrid - q0 : nr;
         size_t pb, pe;
         fm_split((size_t)pl->mpanels, mc, jb->msplit, &pb, &pe);
-        const float *base = jb->padded + (size_t)g * pl->cg * plane + q0;
+        const float *base = jb->padded + (size_t)g * pl->cg * pl->chan + q0;
         const float *ag = pl->apack + (size_t)g * pl->mpanels * pl->kdim * mr;
         for (int k0 = 0; k0 < pl->kdim; k0 += pl->kc) {
             const int kc = pl->kdim - k0 < pl->kc ? pl->kdim - k0 : pl->kc;
@@ -541,11 +570,11 @@ static void shift_worker(void *ctx, int tid, int nthreads)
                         tile + pi * mr * nr, (size_t)nr, bias, flags, pl->p.act);
             }
         }
-        /* grid columns past ow are the padding's: drop them */
+        /* grid columns past ow fall in the padding: drop them */
         float *y = jb->out + (size_t)g * pl->mg * npix;
         for (int j = 0; j < qv;) {
-            const int q = q0 + j, oy = q / wp, ox = q % wp;
-            const int run = wp - ox < qv - j ? wp - ox : qv - j;
+            const int q = q0 + j, oy = q / wq, ox = q % wq;
+            const int run = wq - ox < qv - j ? wq - ox : qv - j;
             if (ox < ow) {
                 const int len = ox + run <= ow ? run : ow - ox;
                 for (int i = (int)pb * mr; i < (int)pe * mr && i < pl->mg; i++)
