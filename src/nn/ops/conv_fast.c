@@ -845,6 +845,16 @@ static void dw_worker(void *ctx, int tid, int nthreads)
 
 /* ---- run ------------------------------------------------------------------------ */
 
+/* Into how many output-channel chunks to cut each pixel tile: with fewer than
+ * 8 units a thread, whole tiles would leave threads idle for up to a tile. */
+static int channel_split(size_t tiles, int mpanels, int nt)
+{
+    if (nt <= 1 || tiles >= (size_t)8 * nt || (tiles % (size_t)nt == 0 && tiles >= (size_t)4 * nt))
+        return 1;
+    size_t want = ((size_t)8 * nt + tiles - 1) / tiles;
+    return want > (size_t)mpanels ? mpanels : (int)want;
+}
+
 void fm_conv_run(const fm_conv_plan *pl, const float *in, float *out, void *scratch, fm_pool *pool)
 {
     int nt = fm_pool_size(pool);
@@ -862,11 +872,7 @@ void fm_conv_run(const fm_conv_plan *pl, const float *in, float *out, void *scra
     if (pl->shifted) {
         struct shift_job sj = {pl, NULL, NULL, scratch, (unsigned char *)scratch + pl->pad_bytes,
                                nt, (pl->ngrid + pl->k->nr - 1) / pl->k->nr, 1};
-        size_t tiles = (size_t)pl->groups * sj.ntiles;
-        if (nt > 1 && tiles < (size_t)4 * nt) {
-            size_t want = ((size_t)4 * nt + tiles - 1) / tiles;
-            sj.msplit = want > (size_t)pl->mpanels ? pl->mpanels : (int)want;
-        }
+        sj.msplit = channel_split((size_t)pl->groups * sj.ntiles, pl->mpanels, nt);
         for (int b = 0; b < pl->n; b++) {
             sj.in = in + (size_t)b * pl->c * pl->h * pl->w;
             sj.out = out + (size_t)b * pl->m * pl->npix;
@@ -877,11 +883,6 @@ void fm_conv_run(const fm_conv_plan *pl, const float *in, float *out, void *scra
     }
     struct gemm_job jb = {pl, in, out, scratch, nt, 0, 1};
     jb.ntiles = (pl->npix + pl->k->nr - 1) / pl->k->nr;
-    /* Too few pixel tiles for the threads: split the output channels as well. */
-    size_t tiles = (size_t)pl->n * pl->groups * jb.ntiles;
-    if (nt > 1 && tiles < (size_t)4 * nt) {
-        size_t want = ((size_t)4 * nt + tiles - 1) / tiles;
-        jb.msplit = want > (size_t)pl->mpanels ? pl->mpanels : (int)want;
-    }
+    jb.msplit = channel_split((size_t)pl->n * pl->groups * jb.ntiles, pl->mpanels, nt);
     fm_pool_run(pool, gemm_worker, &jb);
 }
