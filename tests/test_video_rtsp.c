@@ -93,8 +93,9 @@ static int server_start(const char *clip, int port, rtsp_server *srv, char *why,
         close(srv->out_fd);
         srv->pid = -1;
         srv->out_fd = -1;
-        snprintf(why, why_len, "%s %s %d did not become ready within 10 s (said '%s', exit status %d)", bin,
-                 clip, port, line, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        snprintf(why, why_len,
+                 "%s %s %d did not become ready within 10 s (said '%s', exit status %d)", bin, clip,
+                 port, line, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         return 0;
     }
     srv->port = atoi(line + 6);
@@ -130,10 +131,11 @@ static int make_rtsp_clip(char *clip, size_t len)
 {
     snprintf(clip, len, "%s/live.mp4", fm_test_tmpdir());
     char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=160x120:rate=25 -t 30 -c:v libx264 "
-             "-preset ultrafast -g 25 -bf 0 -pix_fmt yuv420p '%s'",
-             clip);
+    snprintf(
+        cmd, sizeof cmd,
+        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=160x120:rate=25 -t 30 -c:v libx264 "
+        "-preset ultrafast -g 25 -bf 0 -pix_fmt yuv420p '%s'",
+        clip);
     return tv_sh(cmd);
 }
 
@@ -167,7 +169,8 @@ typedef struct {
 static void *restart_main(void *p)
 {
     restart_job *job = p;
-    struct timespec ts = {(time_t)job->delay, (long)((job->delay - (double)(time_t)job->delay) * 1e9)};
+    struct timespec ts = {(time_t)job->delay,
+                          (long)((job->delay - (double)(time_t)job->delay) * 1e9)};
     nanosleep(&ts, NULL);
     job->ok = server_start(job->clip, job->port, &job->srv, job->why, sizeof job->why);
     return NULL;
@@ -243,13 +246,14 @@ static void test_rtsp_reconnects_after_server_restart(void)
             before++; /* frames still buffered when the server died */
     }
     FM_CHECK_MSG(st == FM_OK, "after the restart: status %d: %s (timed out: %d)", (int)st,
-                 st == FM_SOURCE_END ? "stopped by the test deadline" : err.msg, tv_now() > w.deadline);
+                 st == FM_SOURCE_END ? "stopped by the test deadline" : err.msg,
+                 tv_now() > w.deadline);
     if (started)
         pthread_join(th, NULL);
     FM_CHECK_MSG(job.ok, "RTSP server restart on port %d: %s", port, job.why);
     fm_source_get_stats(s, &stats);
-    printf("  frames before %lld, after %lld; drops %lld, reconnects %lld, failed attempts %d\n", before,
-           after, stats.drops, stats.reconnects, w.events[FM_SOURCE_EVENT_RETRY_FAILED]);
+    printf("  frames before %lld, after %lld; drops %lld, reconnects %lld, failed attempts %d\n",
+           before, after, stats.drops, stats.reconnects, w.events[FM_SOURCE_EVENT_RETRY_FAILED]);
     FM_CHECK(before >= 25);
     FM_CHECK_INT(after, 25);
     FM_CHECK(stats.reconnects >= 1);

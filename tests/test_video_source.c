@@ -37,8 +37,12 @@ static void test_spec_urls_files_folders(void)
 {
     fm_source_spec sp;
     fm_err err = {0};
-    const char *net[] = {"rtsp://127.0.0.1:8554/cam", "RTSP://h/x", "http://h/v.mjpg", "https://h/v",
-                         "rtmp://h/live", "udp://127.0.0.1:1234"};
+    const char *net[] = {"rtsp://127.0.0.1:8554/cam",
+                         "RTSP://h/x",
+                         "http://h/v.mjpg",
+                         "https://h/v",
+                         "rtmp://h/live",
+                         "udp://127.0.0.1:1234"};
     for (size_t i = 0; i < sizeof net / sizeof net[0]; i++) {
         FM_CHECK_INT(fm_source_parse_spec(net[i], &sp, &err), FM_OK);
         FM_CHECK_INT(sp.kind, FM_SOURCE_NETWORK);
@@ -82,7 +86,8 @@ static void check_camera_message(const char *spec, const char *dev, const char *
 static void test_no_camera_message(void)
 {
     fm_video_set_log_level(0);
-    check_camera_message("0", "/dev/video0", "camera 0 (/dev/video0): no such device — is a camera connected?");
+    check_camera_message("0", "/dev/video0",
+                         "camera 0 (/dev/video0): no such device — is a camera connected?");
     check_camera_message("/dev/video9", "/dev/video9",
                          "camera /dev/video9: no such device — is a camera connected?");
 }
@@ -103,7 +108,8 @@ static void test_missing_file_and_scheme(void)
     fm_source *s = fm_source_open("/nonexistent/dir/clip.mp4", NULL, &err);
     FM_CHECK(s == NULL);
     FM_CHECK_INT(err.status, FM_ERR_IO);
-    FM_CHECK_STR_CONTAINS(err.msg, "/nonexistent/dir/clip.mp4: cannot open: No such file or directory");
+    FM_CHECK_STR_CONTAINS(err.msg,
+                          "/nonexistent/dir/clip.mp4: cannot open: No such file or directory");
 
     s = fm_source_open("foo://x", NULL, &err);
     FM_CHECK(s == NULL);
@@ -348,7 +354,8 @@ static void check_damaged(const char *name, const char *codec_args)
     /* noisy frames so every packet is large and the damage lands inside picture data */
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "ffmpeg -nostdin -v error -y -f lavfi -i 'testsrc=size=320x240:rate=10,noise=alls=40:allf=t' "
+             "ffmpeg -nostdin -v error -y -f lavfi -i "
+             "'testsrc=size=320x240:rate=10,noise=alls=40:allf=t' "
              "-frames:v %d %s -pix_fmt yuv420p '%s'",
              n, codec_args, clip);
     if (!tv_sh(cmd))
@@ -369,7 +376,8 @@ static void check_damaged(const char *name, const char *codec_args)
         long long errors = stats.decode_errors + stats.corrupt_frames + stats.read_errors;
         FM_CHECK_MSG(errors >= 1, "%s: no decoding error counted", name);
         FM_CHECK_MSG(count >= n - 5 && count <= n, "%s: %lld frames of %d", name, count, n);
-        printf("  %s damaged: %lld frames, %lld decode errors, %lld concealed frames, %lld read errors\n",
+        printf("  %s damaged: %lld frames, %lld decode errors, %lld concealed frames, %lld read "
+               "errors\n",
                name, count, stats.decode_errors, stats.corrupt_frames, stats.read_errors);
         fm_source_close(s);
     }
@@ -379,7 +387,8 @@ static void check_damaged(const char *name, const char *codec_args)
         long long count = 0;
         fm_status st = tv_read_all(s, &count, NULL, 0, &err);
         FM_CHECK_MSG(st == FM_SOURCE_END, "%s: %s", cut, err.msg);
-        FM_CHECK_MSG(count >= n / 3 && count < n, "%s truncated: %lld frames of %d", name, count, n);
+        FM_CHECK_MSG(count >= n / 3 && count < n, "%s truncated: %lld frames of %d", name, count,
+                     n);
         fm_source_close(s);
     }
 }

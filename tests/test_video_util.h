@@ -64,8 +64,8 @@ static inline int tv_sh(const char *cmd)
 
 /* Writes `n` stills (w x h, levels tv_level(i)) as dir/s000.png ... and encodes them with the
  * ffmpeg command at `fps` into `clip` with the given codec arguments. */
-static inline int tv_make_clip(const char *dir, int n, int w, int h, int fps, const char *codec_args,
-                               const char *clip)
+static inline int tv_make_clip(const char *dir, int n, int w, int h, int fps,
+                               const char *codec_args, const char *clip)
 {
     char path[1024];
     for (int i = 0; i < n; i++) {
@@ -80,9 +80,10 @@ static inline int tv_make_clip(const char *dir, int n, int w, int h, int fps, co
         }
     }
     char cmd[3072];
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -nostdin -v error -y -framerate %d -i '%s/s%%03d.png' %s -pix_fmt yuv420p '%s'", fps,
-             dir, codec_args, clip);
+    snprintf(
+        cmd, sizeof cmd,
+        "ffmpeg -nostdin -v error -y -framerate %d -i '%s/s%%03d.png' %s -pix_fmt yuv420p '%s'",
+        fps, dir, codec_args, clip);
     return tv_sh(cmd);
 }
 
@@ -100,7 +101,8 @@ static inline char *tv_probe(const char *file, const char *entries, int count_fr
         return NULL;
     }
     size_t n = strlen(out);
-    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == ','))
+    while (n &&
+           (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == ','))
         out[--n] = '\0';
     return out;
 }

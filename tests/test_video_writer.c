@@ -11,7 +11,8 @@
 
 /* Writes n stills of levels tv_level(i) to `name`, then checks ffprobe's view and reads the
  * file back. */
-static void check_write(const char *name, int w, int h, int n, const char *want_codec, int pw, int ph)
+static void check_write(const char *name, int w, int h, int n, const char *want_codec, int pw,
+                        int ph)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", fm_test_tmpdir(), name);
@@ -33,9 +34,10 @@ static void check_write(const char *name, int w, int h, int n, const char *want_
     char *probe = tv_probe(path, "codec_name,width,height,nb_read_frames", 1);
     if (probe) {
         char want[128];
-        snprintf(want, sizeof want, "%s,%d,%d,%d", strcmp(want_codec, "libx264") == 0 ? "h264" : "mpeg4",
-                 pw, ph, n);
-        FM_CHECK_MSG(strcmp(probe, want) == 0, "%s: ffprobe says '%s', expected '%s'", name, probe, want);
+        snprintf(want, sizeof want, "%s,%d,%d,%d",
+                 strcmp(want_codec, "libx264") == 0 ? "h264" : "mpeg4", pw, ph, n);
+        FM_CHECK_MSG(strcmp(probe, want) == 0, "%s: ffprobe says '%s', expected '%s'", name, probe,
+                     want);
         free(probe);
     }
 
@@ -49,8 +51,8 @@ static void check_write(const char *name, int w, int h, int n, const char *want_
     FM_CHECK_INT(tv_read_all(s, &count, levels, 64, &err), FM_SOURCE_END);
     FM_CHECK_INT(count, n);
     for (int i = 0; i < n && i < 64 && i < count; i++)
-        FM_CHECK_MSG(fabs(levels[i] - tv_level(i)) <= 4.0, "%s frame %d: level %.1f, expected %d", name, i,
-                     levels[i], tv_level(i));
+        FM_CHECK_MSG(fabs(levels[i] - tv_level(i)) <= 4.0, "%s frame %d: level %.1f, expected %d",
+                     name, i, levels[i], tv_level(i));
     fm_source_close(s);
 }
 
@@ -94,7 +96,8 @@ static void test_writer_errors(void)
     snprintf(path, sizeof path, "%s/out.xyz", fm_test_tmpdir());
     FM_CHECK(fm_writer_open(path, 64, 48, 10, &err) == NULL);
     FM_CHECK_INT(err.status, FM_ERR_UNSUPPORTED);
-    FM_CHECK_STR_CONTAINS(err.msg, "unsupported video extension '.xyz' (expected .mp4, .mkv or .avi)");
+    FM_CHECK_STR_CONTAINS(err.msg,
+                          "unsupported video extension '.xyz' (expected .mp4, .mkv or .avi)");
 
     snprintf(path, sizeof path, "%s/out.mp4", fm_test_tmpdir());
     FM_CHECK(fm_writer_open(path, 0, 48, 10, &err) == NULL);
@@ -107,7 +110,8 @@ static void test_writer_errors(void)
 
     FM_CHECK(fm_writer_open("/nonexistent/dir/out.mkv", 64, 48, 10, &err) == NULL);
     FM_CHECK_INT(err.status, FM_ERR_IO);
-    FM_CHECK_STR_CONTAINS(err.msg, "/nonexistent/dir/out.mkv: cannot create: No such file or directory");
+    FM_CHECK_STR_CONTAINS(err.msg,
+                          "/nonexistent/dir/out.mkv: cannot create: No such file or directory");
 
     fm_writer *wr = fm_writer_open(path, 64, 48, 10, &err);
     FM_CHECK_MSG(wr != NULL, "%s", err.msg);

@@ -33,6 +33,7 @@
 struct fm_source {
     fm_source_spec spec;
     fm_source_opts o;
+    char camera_pixel_format[32]; /* copy of o.camera_pixel_format (o's pointer is cleared) */
     char name[1100]; /* how messages name the source (credentials masked) */
 
     /* FFmpeg session (NULL fmt: closed) */
@@ -42,9 +43,9 @@ struct fm_source {
     AVFrame *frame;
     int vstream;
     AVRational tb;
-    int draining;  /* sent the decoder its end-of-stream */
+    int draining; /* sent the decoder its end-of-stream */
     int read_errors_in_row;
-    double deadline;  /* monotonic seconds; 0 = none */
+    double deadline; /* monotonic seconds; 0 = none */
     int timed_out, stop_requested;
 
     /* BGR conversion */
@@ -135,8 +136,9 @@ fm_status fm_source_parse_spec(const char *spec, fm_source_spec *out, fm_err *er
     memset(out, 0, sizeof *out);
     out->camera_index = -1;
     if (!spec || !*spec)
-        return fm_err_set(err, FM_ERR_ARG, "empty video source (expected a camera number, a "
-                                           "/dev/video path, a URL, a folder or a file)");
+        return fm_err_set(err, FM_ERR_ARG,
+                          "empty video source (expected a camera number, a "
+                          "/dev/video path, a URL, a folder or a file)");
     size_t len = strlen(spec);
     if (len >= sizeof out->url)
         return fm_err_set(err, FM_ERR_LIMIT, "video source is %zu characters long (at most %zu)",
@@ -160,7 +162,8 @@ fm_status fm_source_parse_spec(const char *spec, fm_source_spec *out, fm_err *er
     }
     const char *sep = strstr(spec, "://");
     size_t slen = sep ? (size_t)(sep - spec) : 0;
-    if (sep && slen > 0 && strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") >= slen) {
+    if (sep && slen > 0 &&
+        strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") >= slen) {
         if (slen == 4 && strncasecmp(spec, "file", 4) == 0) {
             memcpy(out->url, sep + 3, len - 7 + 1); /* a local path: checked below */
         } else {
@@ -180,7 +183,8 @@ fm_status fm_source_parse_spec(const char *spec, fm_source_spec *out, fm_err *er
         memcpy(out->url, spec, len + 1);
     }
     struct stat sb;
-    out->kind = (stat(out->url, &sb) == 0 && S_ISDIR(sb.st_mode)) ? FM_SOURCE_FOLDER : FM_SOURCE_FILE;
+    out->kind =
+        (stat(out->url, &sb) == 0 && S_ISDIR(sb.st_mode)) ? FM_SOURCE_FOLDER : FM_SOURCE_FILE;
     return FM_OK;
 }
 
@@ -256,7 +260,8 @@ static fm_status open_error(fm_source *s, int r, fm_err *err)
         case ENOENT:
         case ENODEV:
         case ENXIO:
-            return fm_err_set(err, FM_ERR_IO, "%s: no such device — is a camera connected?", s->name);
+            return fm_err_set(err, FM_ERR_IO, "%s: no such device — is a camera connected?",
+                              s->name);
         case EACCES:
         case EPERM:
             return fm_err_set(err, FM_ERR_IO,
@@ -320,6 +325,8 @@ static fm_status session_open(fm_source *s, fm_err *err)
             snprintf(v, sizeof v, "%g", s->o.camera_fps);
             av_dict_set(&d, "framerate", v, 0);
         }
+        if (s->camera_pixel_format[0])
+            av_dict_set(&d, "input_format", s->camera_pixel_format, 0);
     }
     s->timed_out = s->stop_requested = 0;
     s->deadline = mono_now() + opt_or(s->o.open_timeout, 10);
@@ -332,10 +339,11 @@ static fm_status session_open(fm_source *s, fm_err *err)
     }
     r = avformat_find_stream_info(s->fmt, NULL);
     if (r < 0) {
-        fm_status st = s->timed_out || s->stop_requested
-                           ? open_error(s, r, err)
-                           : fm_err_set(err, FM_ERR_FORMAT, "%s: cannot read stream information: %s",
-                                        s->name, av_err(r, eb, sizeof eb));
+        fm_status st =
+            s->timed_out || s->stop_requested
+                ? open_error(s, r, err)
+                : fm_err_set(err, FM_ERR_FORMAT, "%s: cannot read stream information: %s", s->name,
+                             av_err(r, eb, sizeof eb));
         session_close(s);
         return st;
     }
@@ -346,7 +354,8 @@ static fm_status session_open(fm_source *s, fm_err *err)
         if (r == AVERROR_DECODER_NOT_FOUND) {
             int vs = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
             st = fm_err_set(err, FM_ERR_UNSUPPORTED, "%s: no decoder for video codec '%s'", s->name,
-                            vs >= 0 ? avcodec_get_name(s->fmt->streams[vs]->codecpar->codec_id) : "?");
+                            vs >= 0 ? avcodec_get_name(s->fmt->streams[vs]->codecpar->codec_id)
+                                    : "?");
         } else {
             st = fm_err_set(err, FM_ERR_FORMAT, "%s: no video stream (format '%s')", s->name,
                             s->fmt->iformat ? s->fmt->iformat->name : "?");
@@ -420,8 +429,8 @@ static fm_status to_bgr(fm_source *s, const AVFrame *f, fm_frame *out, fm_err *e
     int w = f->width, h = f->height;
     size_t max_px = s->o.max_pixels ? s->o.max_pixels : FM_IMAGE_MAX_PIXELS_DEFAULT;
     if (w <= 0 || h <= 0 || (size_t)w > max_px / (size_t)h)
-        return fm_err_set(err, FM_ERR_LIMIT, "%s: frame %lld is %dx%d (at most %zu pixels)", s->name,
-                          s->st.frames, w, h, max_px);
+        return fm_err_set(err, FM_ERR_LIMIT, "%s: frame %lld is %dx%d (at most %zu pixels)",
+                          s->name, s->st.frames, w, h, max_px);
     int full = f->color_range == AVCOL_RANGE_JPEG;
     enum AVPixelFormat pf = plain_format((enum AVPixelFormat)f->format, &full);
     int cs = (f->colorspace == AVCOL_SPC_BT709) ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
@@ -430,12 +439,14 @@ static fm_status to_bgr(fm_source *s, const AVFrame *f, fm_frame *out, fm_err *e
         sws_freeContext(s->sws);
         s->sws = sws_getContext(w, h, pf, w, h, AV_PIX_FMT_BGR24, SWS_BICUBIC, NULL, NULL, NULL);
         if (!s->sws)
-            return fm_err_set(err, FM_ERR_UNSUPPORTED, "%s: cannot convert pixel format '%s' to BGR",
-                              s->name, av_get_pix_fmt_name(pf) ? av_get_pix_fmt_name(pf) : "?");
+            return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                              "%s: cannot convert pixel format '%s' to BGR", s->name,
+                              av_get_pix_fmt_name(pf) ? av_get_pix_fmt_name(pf) : "?");
         int *inv, src_range, *tab, dst_range, bri, con, sat;
-        if (sws_getColorspaceDetails(s->sws, &inv, &src_range, &tab, &dst_range, &bri, &con, &sat) >= 0)
-            sws_setColorspaceDetails(s->sws, sws_getCoefficients(cs), full, tab, dst_range, bri, con,
-                                     sat);
+        if (sws_getColorspaceDetails(s->sws, &inv, &src_range, &tab, &dst_range, &bri, &con,
+                                     &sat) >= 0)
+            sws_setColorspaceDetails(s->sws, sws_getCoefficients(cs), full, tab, dst_range, bri,
+                                     con, sat);
         s->sws_w = w, s->sws_h = h, s->sws_fmt = (int)pf, s->sws_full = full, s->sws_cs = cs;
     }
     if (out->image && (out->image->w != w || out->image->h != h)) {
@@ -481,6 +492,7 @@ typedef enum { GOT_FRAME, GOT_END, GOT_DROP, GOT_ERROR } step_result;
 static step_result decode_next(fm_source *s, fm_frame *out, fm_status *st, fm_err *err)
 {
     char eb[128];
+    int drain_errors = 0;
     for (;;) {
         int r = avcodec_receive_frame(s->dec, s->frame);
         if (r == 0) {
@@ -495,13 +507,11 @@ static step_result decode_next(fm_source *s, fm_frame *out, fm_status *st, fm_er
             return GOT_END;
         }
         if (r != AVERROR(EAGAIN)) {
-            /* A decoding error surfaced on output: count it and go on. */
+            /* A decoding error surfaced on output: count it; then feed the next packet, or
+             * when draining, take the next buffered frame (a bounded number of times). */
             s->st.decode_errors++;
-            if (s->draining) {
-                fm_err_set(err, FM_ERR_IO, "%s: the stream ended", s->name);
-                return GOT_END;
-            }
-            continue;
+            if (s->draining && ++drain_errors < FM_SRC_MAX_READ_ERRORS)
+                continue;
         }
         if (s->draining) { /* cannot happen with a conforming decoder; do not spin */
             fm_err_set(err, FM_ERR_IO, "%s: the stream ended", s->name);
@@ -527,14 +537,16 @@ static step_result decode_next(fm_source *s, fm_frame *out, fm_status *st, fm_er
                     fm_err_set(err, FM_ERR_IO, "%s: no data for %g s (read timeout)", s->name,
                                opt_or(s->o.read_timeout, 10));
                 else
-                    fm_err_set(err, FM_ERR_IO, "%s: read failed: %s", s->name, av_err(r, eb, sizeof eb));
+                    fm_err_set(err, FM_ERR_IO, "%s: read failed: %s", s->name,
+                               av_err(r, eb, sizeof eb));
                 return GOT_DROP;
             }
             s->st.read_errors++;
             if (++s->read_errors_in_row >= FM_SRC_MAX_READ_ERRORS) {
                 int64_t pos = s->fmt->pb ? avio_tell(s->fmt->pb) : -1;
-                *st = fm_err_set(err, FM_ERR_IO, "%s: cannot read on at byte %lld after %d errors in a row: %s",
-                                 s->name, (long long)pos, FM_SRC_MAX_READ_ERRORS, av_err(r, eb, sizeof eb));
+                *st = fm_err_set(
+                    err, FM_ERR_IO, "%s: cannot read on at byte %lld after %d errors in a row: %s",
+                    s->name, (long long)pos, FM_SRC_MAX_READ_ERRORS, av_err(r, eb, sizeof eb));
                 return GOT_ERROR;
             }
             continue;
@@ -610,7 +622,8 @@ static fm_status reconnect(fm_source *s, const char *why, fm_err *err)
             return FM_SOURCE_END;
         if (s->o.reconnect_attempts > 0 && attempt >= s->o.reconnect_attempts) {
             emit(s, FM_SOURCE_EVENT_GAVE_UP, attempt, 0, e.msg);
-            return fm_err_set(err, FM_ERR_IO, "%s dropped (%s) and %d reconnection attempt%s failed; last: %s",
+            return fm_err_set(err, FM_ERR_IO,
+                              "%s dropped (%s) and %d reconnection attempt%s failed; last: %s",
                               s->name, reason, attempt, attempt == 1 ? "" : "s", unnamed(s, e.msg));
         }
         wait = wait * 2 > max_wait ? max_wait : wait * 2;
@@ -721,8 +734,9 @@ static fm_status folder_open(fm_source *s, fm_err *err)
     qsort(s->files, s->nfiles, sizeof *s->files, cmp_names);
     char first_err[sizeof(((fm_err *)0)->msg)] = "";
     if (!folder_next(s, &s->pending, first_err, sizeof first_err))
-        return fm_err_set(err, FM_ERR_FORMAT, "%s: none of its %zu images could be decoded (first: %s)",
-                          s->name, s->nfiles, first_err);
+        return fm_err_set(err, FM_ERR_FORMAT,
+                          "%s: none of its %zu images could be decoded (first: %s)", s->name,
+                          s->nfiles, first_err);
     s->w = s->pending->w;
     s->h = s->pending->h;
     s->fps = opt_or(s->o.folder_fps, 10);
@@ -757,6 +771,10 @@ fm_source *fm_source_open(const char *spec, const fm_source_opts *opts, fm_err *
     }
     if (opts)
         s->o = *opts;
+    if (s->o.camera_pixel_format)
+        snprintf(s->camera_pixel_format, sizeof s->camera_pixel_format, "%s",
+                 s->o.camera_pixel_format);
+    s->o.camera_pixel_format = NULL;
     if (fm_source_parse_spec(spec, &s->spec, err) != FM_OK) {
         free(s);
         return NULL;

@@ -63,18 +63,18 @@ typedef enum {
 } fm_source_kind;
 
 typedef enum {
-    FM_SOURCE_EVENT_DROPPED = 0, /* a live stream failed or ended; reconnecting */
+    FM_SOURCE_EVENT_DROPPED = 0,  /* a live stream failed or ended; reconnecting */
     FM_SOURCE_EVENT_RETRY_FAILED, /* one reopen attempt failed; waiting `wait` s for the next */
-    FM_SOURCE_EVENT_RECONNECTED, /* the stream is back; frames resume */
-    FM_SOURCE_EVENT_GAVE_UP      /* reconnect_attempts reached; fm_source_read returns an error */
+    FM_SOURCE_EVENT_RECONNECTED,  /* the stream is back; frames resume */
+    FM_SOURCE_EVENT_GAVE_UP       /* reconnect_attempts reached; fm_source_read returns an error */
 } fm_source_event_kind;
 
 typedef struct {
     fm_source_event_kind kind;
-    int attempt;         /* 1-based reopen attempt within this outage; 0 for DROPPED */
-    double wait;         /* seconds: DROPPED/RETRY_FAILED: wait before the next attempt */
+    int attempt;          /* 1-based reopen attempt within this outage; 0 for DROPPED */
+    double wait;          /* seconds: DROPPED/RETRY_FAILED: wait before the next attempt */
     long long reconnects; /* total successful reconnections so far (after this event) */
-    const char *message; /* one line: the reason; valid only during the callback */
+    const char *message;  /* one line: the reason; valid only during the callback */
 } fm_source_event;
 
 typedef struct {
@@ -96,6 +96,9 @@ typedef struct {
      * Ignored for other sources. */
     int camera_width, camera_height;
     double camera_fps;
+    /* Cameras: requested pixel format as FFmpeg names it, e.g. "mjpeg" (needed by many USB
+     * cameras for 720p at 30 frames/s) or "yuyv422"; NULL = device default. */
+    const char *camera_pixel_format;
     /* Largest frame accepted, in pixels (w * h). 0 = FM_IMAGE_MAX_PIXELS_DEFAULT. */
     size_t max_pixels;
     /* Called on each reconnection step (may be NULL). Runs on the reading thread. */
@@ -114,10 +117,10 @@ fm_source_opts fm_source_opts_default(void);
  * a frame's image, take the pointer and set fr.image = NULL before the next read; free it
  * with fm_image_free. fm_frame_clear frees the image. Start with a zeroed fm_frame. */
 typedef struct {
-    fm_image *image;  /* BGR, w x h of this frame */
-    double pts;       /* seconds since the first frame (0 for it); strictly increasing, and
-                         continuing (not restarting) across reconnections */
-    long long index;  /* 0-based number of this frame among the frames this source returned */
+    fm_image *image; /* BGR, w x h of this frame */
+    double pts;      /* seconds since the first frame (0 for it); strictly increasing, and
+                        continuing (not restarting) across reconnections */
+    long long index; /* 0-based number of this frame among the frames this source returned */
 } fm_frame;
 
 void fm_frame_clear(fm_frame *fr);

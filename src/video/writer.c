@@ -56,19 +56,21 @@ static fm_status encode(fm_writer *wr, AVFrame *frame, fm_err *err)
     char eb[128];
     int r = avcodec_send_frame(wr->enc, frame);
     if (r < 0)
-        return fm_err_set(err, FM_ERR_IO, "%s: encoding frame %lld failed: %s", wr->path, wr->frames,
-                          av_err(r, eb, sizeof eb));
+        return fm_err_set(err, FM_ERR_IO, "%s: encoding frame %lld failed: %s", wr->path,
+                          wr->frames, av_err(r, eb, sizeof eb));
     for (;;) {
         r = avcodec_receive_packet(wr->enc, wr->pkt);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF)
             return FM_OK;
         if (r < 0)
-            return fm_err_set(err, FM_ERR_IO, "%s: encoding failed: %s", wr->path, av_err(r, eb, sizeof eb));
+            return fm_err_set(err, FM_ERR_IO, "%s: encoding failed: %s", wr->path,
+                              av_err(r, eb, sizeof eb));
         av_packet_rescale_ts(wr->pkt, wr->enc->time_base, wr->st->time_base);
         wr->pkt->stream_index = wr->st->index;
         r = av_interleaved_write_frame(wr->oc, wr->pkt); /* takes the packet's data */
         if (r < 0)
-            return fm_err_set(err, FM_ERR_IO, "%s: writing failed: %s", wr->path, av_err(r, eb, sizeof eb));
+            return fm_err_set(err, FM_ERR_IO, "%s: writing failed: %s", wr->path,
+                              av_err(r, eb, sizeof eb));
     }
 }
 
@@ -80,17 +82,19 @@ fm_writer *fm_writer_open(const char *path, int w, int h, double fps, fm_err *er
         return NULL;
     }
     if (strlen(path) >= sizeof(((fm_writer *)0)->path)) {
-        fm_err_set(err, FM_ERR_LIMIT, "video writer: output path is %zu characters long (at most %zu)",
-                   strlen(path), sizeof(((fm_writer *)0)->path) - 1);
+        fm_err_set(err, FM_ERR_LIMIT,
+                   "video writer: output path is %zu characters long (at most %zu)", strlen(path),
+                   sizeof(((fm_writer *)0)->path) - 1);
         return NULL;
     }
     if (w < 1 || h < 1 || w > FM_WRITER_MAX_SIDE || h > FM_WRITER_MAX_SIDE) {
-        fm_err_set(err, FM_ERR_ARG, "%s: frame size %dx%d is out of range (1..%d per side)", path, w, h,
-                   FM_WRITER_MAX_SIDE);
+        fm_err_set(err, FM_ERR_ARG, "%s: frame size %dx%d is out of range (1..%d per side)", path,
+                   w, h, FM_WRITER_MAX_SIDE);
         return NULL;
     }
     if (!(fps > 0 && fps <= 1000)) {
-        fm_err_set(err, FM_ERR_ARG, "%s: frame rate %g is out of range (0 < fps <= 1000)", path, fps);
+        fm_err_set(err, FM_ERR_ARG, "%s: frame rate %g is out of range (0 < fps <= 1000)", path,
+                   fps);
         return NULL;
     }
     const char *dot = strrchr(path, '.');
@@ -106,15 +110,17 @@ fm_writer *fm_writer_open(const char *path, int w, int h, double fps, fm_err *er
     else if (dot && strcasecmp(dot, ".avi") == 0)
         muxer = "avi";
     if (!muxer) {
-        fm_err_set(err, FM_ERR_UNSUPPORTED, "%s: unsupported video extension '%s' (expected .mp4, .mkv or .avi)",
-                   path, dot ? dot : "");
+        fm_err_set(err, FM_ERR_UNSUPPORTED,
+                   "%s: unsupported video extension '%s' (expected .mp4, .mkv or .avi)", path,
+                   dot ? dot : "");
         return NULL;
     }
     const AVCodec *codec = want_h264 ? avcodec_find_encoder_by_name("libx264") : NULL;
     if (!codec)
         codec = avcodec_find_encoder(AV_CODEC_ID_MPEG4);
     if (!codec) {
-        fm_err_set(err, FM_ERR_UNSUPPORTED, "%s: this FFmpeg has neither the libx264 nor the mpeg4 encoder", path);
+        fm_err_set(err, FM_ERR_UNSUPPORTED,
+                   "%s: this FFmpeg has neither the libx264 nor the mpeg4 encoder", path);
         return NULL;
     }
 
@@ -130,7 +136,8 @@ fm_writer *fm_writer_open(const char *path, int w, int h, double fps, fm_err *er
 
     int r = avformat_alloc_output_context2(&wr->oc, NULL, muxer, path);
     if (r < 0 || !wr->oc) {
-        fm_err_set(err, FM_ERR_UNSUPPORTED, "%s: no '%s' muxer: %s", path, muxer, av_err(r, eb, sizeof eb));
+        fm_err_set(err, FM_ERR_UNSUPPORTED, "%s: no '%s' muxer: %s", path, muxer,
+                   av_err(r, eb, sizeof eb));
         writer_free(wr);
         return NULL;
     }
@@ -164,14 +171,16 @@ fm_writer *fm_writer_open(const char *path, int w, int h, double fps, fm_err *er
         c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     r = avcodec_open2(c, codec, NULL);
     if (r < 0) {
-        fm_err_set(err, FM_ERR_UNSUPPORTED, "%s: cannot open the %s encoder for %dx%d at %g fps: %s", path,
-                   codec->name, wr->ew, wr->eh, fps, av_err(r, eb, sizeof eb));
+        fm_err_set(err, FM_ERR_UNSUPPORTED,
+                   "%s: cannot open the %s encoder for %dx%d at %g fps: %s", path, codec->name,
+                   wr->ew, wr->eh, fps, av_err(r, eb, sizeof eb));
         writer_free(wr);
         return NULL;
     }
     r = avcodec_parameters_from_context(wr->st->codecpar, c);
     if (r < 0) {
-        fm_err_set(err, FM_ERR_NOMEM, "%s: cannot set up the stream: %s", path, av_err(r, eb, sizeof eb));
+        fm_err_set(err, FM_ERR_NOMEM, "%s: cannot set up the stream: %s", path,
+                   av_err(r, eb, sizeof eb));
         writer_free(wr);
         return NULL;
     }
@@ -182,7 +191,8 @@ fm_writer *fm_writer_open(const char *path, int w, int h, double fps, fm_err *er
     wr->yuv->width = wr->ew;
     wr->yuv->height = wr->eh;
     r = av_frame_get_buffer(wr->yuv, 0);
-    wr->sws = sws_getContext(w, h, AV_PIX_FMT_BGR24, w, h, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
+    wr->sws = sws_getContext(w, h, AV_PIX_FMT_BGR24, w, h, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL,
+                             NULL, NULL);
     if (r < 0 || !wr->sws) {
         fm_err_set(err, FM_ERR_NOMEM, "%s: cannot set up the BGR to yuv420p conversion", path);
         writer_free(wr);
@@ -197,7 +207,8 @@ fm_writer *fm_writer_open(const char *path, int w, int h, double fps, fm_err *er
     }
     r = avformat_write_header(wr->oc, NULL);
     if (r < 0) {
-        fm_err_set(err, FM_ERR_IO, "%s: cannot write the %s header: %s", path, muxer, av_err(r, eb, sizeof eb));
+        fm_err_set(err, FM_ERR_IO, "%s: cannot write the %s header: %s", path, muxer,
+                   av_err(r, eb, sizeof eb));
         writer_free(wr);
         return NULL;
     }
@@ -211,23 +222,27 @@ fm_status fm_writer_write(fm_writer *wr, const fm_image *bgr, fm_err *err)
     if (!wr || !bgr || !bgr->data)
         return fm_err_set(err, FM_ERR_ARG, "fm_writer_write: NULL %s", wr ? "image" : "writer");
     if (bgr->w != wr->w || bgr->h != wr->h || bgr->stride < 3 * bgr->w)
-        return fm_err_set(err, FM_ERR_ARG, "%s: frame %lld is %dx%d, the writer was opened for %dx%d",
-                          wr->path, wr->frames, bgr->w, bgr->h, wr->w, wr->h);
+        return fm_err_set(err, FM_ERR_ARG,
+                          "%s: frame %lld is %dx%d, the writer was opened for %dx%d", wr->path,
+                          wr->frames, bgr->w, bgr->h, wr->w, wr->h);
     int r = av_frame_make_writable(wr->yuv); /* the encoder may still hold the last one */
     if (r < 0)
-        return fm_err_set(err, FM_ERR_NOMEM, "%s: out of memory for frame %lld: %s", wr->path, wr->frames,
-                          av_err(r, eb, sizeof eb));
+        return fm_err_set(err, FM_ERR_NOMEM, "%s: out of memory for frame %lld: %s", wr->path,
+                          wr->frames, av_err(r, eb, sizeof eb));
     const uint8_t *src[4] = {bgr->data, NULL, NULL, NULL};
     int src_stride[4] = {bgr->stride, 0, 0, 0};
     sws_scale(wr->sws, src, src_stride, 0, wr->h, wr->yuv->data, wr->yuv->linesize);
-    /* Odd sizes: swscale filled the chroma planes (rounded up); repeat the last luma column / row. */
+    /* Odd sizes: swscale filled the chroma planes (rounded up); repeat the last luma column / row.
+     */
     uint8_t *y = wr->yuv->data[0];
     int ls = wr->yuv->linesize[0];
     if (wr->ew != wr->w)
         for (int row = 0; row < wr->h; row++)
-            y[(size_t)row * (size_t)ls + (size_t)wr->w] = y[(size_t)row * (size_t)ls + (size_t)wr->w - 1];
+            y[(size_t)row * (size_t)ls + (size_t)wr->w] =
+                y[(size_t)row * (size_t)ls + (size_t)wr->w - 1];
     if (wr->eh != wr->h)
-        memcpy(y + (size_t)wr->h * (size_t)ls, y + (size_t)(wr->h - 1) * (size_t)ls, (size_t)wr->ew);
+        memcpy(y + (size_t)wr->h * (size_t)ls, y + (size_t)(wr->h - 1) * (size_t)ls,
+               (size_t)wr->ew);
     wr->yuv->pts = wr->frames;
     fm_status st = encode(wr, wr->yuv, err);
     if (st == FM_OK)
@@ -244,12 +259,14 @@ fm_status fm_writer_close(fm_writer *wr, fm_err *err)
     if (wr->header_written) {
         int r = av_write_trailer(wr->oc);
         if (r < 0 && st == FM_OK)
-            st = fm_err_set(err, FM_ERR_IO, "%s: cannot write the trailer: %s", wr->path, av_err(r, eb, sizeof eb));
+            st = fm_err_set(err, FM_ERR_IO, "%s: cannot write the trailer: %s", wr->path,
+                            av_err(r, eb, sizeof eb));
     }
     if (wr->oc && wr->oc->pb) {
         int r = avio_closep(&wr->oc->pb);
         if (r < 0 && st == FM_OK)
-            st = fm_err_set(err, FM_ERR_IO, "%s: closing failed: %s", wr->path, av_err(r, eb, sizeof eb));
+            st = fm_err_set(err, FM_ERR_IO, "%s: closing failed: %s", wr->path,
+                            av_err(r, eb, sizeof eb));
     }
     writer_free(wr);
     return st;

@@ -50,7 +50,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (strpbrk(file, "\"\\")) {
-        fprintf(stderr, "rtsp_server: %s: quotes and backslashes in the path are not supported\n", file);
+        fprintf(stderr, "rtsp_server: %s: quotes and backslashes in the path are not supported\n",
+                file);
         return 1;
     }
     FILE *f = fopen(file, "rb");
@@ -65,7 +66,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < 2; i++) {
         GstElementFactory *ef = gst_element_factory_find(needed[i]);
         if (!ef) {
-            fprintf(stderr, "rtsp_server: GStreamer element '%s' is missing (install gstreamer1.0-plugins-good)\n",
+            fprintf(stderr,
+                    "rtsp_server: GStreamer element '%s' is missing (install "
+                    "gstreamer1.0-plugins-good)\n",
                     needed[i]);
             return 1;
         }
