@@ -1,0 +1,156 @@
+/* overlay.c - track boxes, labels, status bar and pixelation on fm_image. */
+#include "ui/overlay.h"
+
+#include <math.h>
+#include <stdio.h>
+
+fm_color fm_overlay_color(fm_label label)
+{
+    switch (label) {
+    case FM_LABEL_MASK: return FM_RGB(0, 255, 0);
+    case FM_LABEL_NO_MASK: return FM_RGB(255, 0, 0);
+    case FM_LABEL_UNKNOWN: break;
+    }
+    return FM_RGB(255, 255, 0);
+}
+
+void fm_overlay_scale(int h, int *text_scale, int *thickness)
+{
+    int big = h >= 720;
+    if (text_scale)
+        *text_scale = big ? 2 : 1;
+    if (thickness)
+        *thickness = big ? 3 : 2;
+}
+
+/* A coordinate to the first pixel index at or after it by pixel centres. Far-away values are
+ * clamped to FAR pixels beyond the image (still outside it, and no int overflow for any float). */
+#define FAR (1 << 24)
+static int pix(float v, int lim)
+{
+    if (!(v > (float)-FAR))
+        return -FAR;
+    if (v > (float)lim + (float)FAR)
+        return lim + FAR;
+    return (int)ceilf(v - 0.5f);
+}
+
+char *fm_overlay_text(const fm_track_info *tr, char *buf, size_t size)
+{
+    char id[24] = "";
+    if (tr->id > 0)
+        snprintf(id, sizeof id, "ID %d ", tr->id);
+    double p = tr->mask_prob;
+    if (tr->label == FM_LABEL_MASK)
+        snprintf(buf, size, "%smask %.2f", id, p);
+    else if (tr->label == FM_LABEL_NO_MASK)
+        snprintf(buf, size, "%sno_mask %.2f", id, 1.0 - p);
+    else if (tr->votes > 0 && p >= 0)
+        snprintf(buf, size, "%sunknown %.2f", id, p);
+    else
+        snprintf(buf, size, "%sunknown", id);
+    return buf;
+}
+
+void fm_overlay_tracks(fm_image *img, const fm_track_info *tracks, int n)
+{
+    int scale, thick;
+    fm_overlay_scale(img->h, &scale, &thick);
+    for (int i = 0; i < n; i++) {
+        const fm_track_info *tr = &tracks[i];
+        if (isnan(tr->box.x1) || isnan(tr->box.y1) || isnan(tr->box.x2) || isnan(tr->box.y2))
+            continue;
+        fm_color c = fm_overlay_color(tr->label);
+        int x1 = pix(tr->box.x1, img->w), y1 = pix(tr->box.y1, img->h);
+        int x2 = pix(tr->box.x2, img->w) - 1, y2 = pix(tr->box.y2, img->h) - 1;
+        if (x2 < x1 || y2 < y1)
+            continue;
+        fm_draw_rect(img, x1, y1, x2, y2, c, thick);
+        char text[64];
+        fm_overlay_text(tr, text, sizeof text);
+        fm_draw_label(img, x1, y1, text, FM_RGB(0, 0, 0), c, scale);
+    }
+}
+
+void fm_overlay_status(fm_image *img, double fps, const fm_track_counts *c)
+{
+    int scale;
+    fm_overlay_scale(img->h, &scale, NULL);
+    char text[192];
+    int len = snprintf(text, sizeof text, "FPS %.1f", isfinite(fps) ? fps : 0.0);
+    if (c && len > 0 && (size_t)len < sizeof text) {
+        char comp[16] = "--";
+        if (c->compliance >= 0)
+            snprintf(comp, sizeof comp, "%d%%", (int)lround(c->compliance * 100));
+        snprintf(text + len, sizeof text - (size_t)len,
+                 "  people %lld  mask %lld  no_mask %lld  compliance %s (%.0fs)", c->people,
+                 c->mask, c->no_mask, comp, c->window);
+    }
+    int tw, th;
+    fm_text_size(text, scale, &tw, &th);
+    int pad = 2 * scale;
+    fm_draw_fill(img, 0, 0, img->w - 1, th + 2 * pad - 1, FM_RGB(24, 24, 24));
+    fm_draw_text(img, pad, pad, text, FM_RGB(255, 255, 255), scale);
+}
+
+void fm_overlay_pixelate(fm_image *img, fm_box box, int cells)
+{
+    if (cells < 1)
+        cells = 1;
+    if (isnan(box.x1) || isnan(box.y1) || isnan(box.x2) || isnan(box.y2))
+        return;
+    int x0 = pix(box.x1, img->w), y0 = pix(box.y1, img->h);
+    int x1 = pix(box.x2, img->w), y1 = pix(box.y2, img->h); /* exclusive */
+    if (x1 <= x0 || y1 <= y0)
+        return;
+    /* square blocks from the whole box's longer side (in pixel centres), laid from its
+     * unclipped corner, so a face at the border is cut into the same blocks as inside */
+    double fx0 = ceil((double)box.x1 - 0.5), fy0 = ceil((double)box.y1 - 0.5);
+    double fside = fmax(ceil((double)box.x2 - 0.5) - fx0, ceil((double)box.y2 - 0.5) - fy0);
+    double fbs = ceil(fside / cells);
+    int bs = fbs < 1 ? 1 : fbs > 1e6 ? 1000000 : (int)fbs;
+    int cx0 = x0 < 0 ? 0 : x0, cy0 = y0 < 0 ? 0 : y0;
+    int cx1 = x1 > img->w ? img->w : x1, cy1 = y1 > img->h ? img->h : y1;
+    if (cx1 <= cx0 || cy1 <= cy0)
+        return;
+    /* first block starts at or before the clipped corner, on the unclipped grid */
+    x0 = cx0 - (int)fmod((double)cx0 - fx0, (double)bs);
+    y0 = cy0 - (int)fmod((double)cy0 - fy0, (double)bs);
+    for (int by = y0; by < cy1; by += bs) {
+        int ya = by < cy0 ? cy0 : by, yb = by + bs < cy1 ? by + bs : cy1;
+        if (yb <= ya)
+            continue;
+        for (int bx = x0; bx < cx1; bx += bs) {
+            int xa = bx < cx0 ? cx0 : bx, xb = bx + bs < cx1 ? bx + bs : cx1;
+            if (xb <= xa)
+                continue;
+            unsigned long sum[3] = {0, 0, 0};
+            for (int y = ya; y < yb; y++) {
+                const uint8_t *p = img->data + (size_t)y * (size_t)img->stride + (size_t)xa * 3;
+                for (int x = xa; x < xb; x++, p += 3) {
+                    sum[0] += p[0];
+                    sum[1] += p[1];
+                    sum[2] += p[2];
+                }
+            }
+            unsigned long cnt = (unsigned long)(yb - ya) * (unsigned long)(xb - xa);
+            uint8_t m[3];
+            for (int k = 0; k < 3; k++)
+                m[k] = (uint8_t)((sum[k] + cnt / 2) / cnt);
+            for (int y = ya; y < yb; y++) {
+                uint8_t *p = img->data + (size_t)y * (size_t)img->stride + (size_t)xa * 3;
+                for (int x = xa; x < xb; x++, p += 3) {
+                    p[0] = m[0];
+                    p[1] = m[1];
+                    p[2] = m[2];
+                }
+            }
+        }
+    }
+}
+
+void fm_overlay_blur(fm_image *img, const fm_track_info *tracks, int n)
+{
+    for (int i = 0; i < n; i++)
+        fm_overlay_pixelate(img, tracks[i].box, FM_OVERLAY_BLUR_CELLS);
+}
