@@ -8,6 +8,7 @@
 
 int fm_cmd_detect(int argc, char **argv);
 int fm_cmd_bench(int argc, char **argv);
+int fm_cmd_train(int argc, char **argv);
 
 /* A list of image paths collected from files and directories. */
 typedef struct {

@@ -15,6 +15,8 @@ static void usage(FILE *f)
             "      annotated copies\n"
             "  bench [--image PATH] [--runs N] [--threads LIST] [--model-dir DIR]\n"
             "      per-stage timings (decode, preprocess, forward, postprocess)\n"
+            "  train --data DIR [--voc DIR] [--out DIR] [--epochs N] [--input-size S] ...\n"
+            "      fine-tune the mask classifier (MobileNetV2) in C; writes the model and a report\n"
             "\n"
             "Models are read from --model-dir, else $FACEMASK_MODELS, else the project's\n"
             "models/ folder (res10/deploy.prototxt, res10/res10_300x300_ssd_iter_140000.caffemodel).\n"
@@ -32,6 +34,8 @@ int main(int argc, char **argv)
         return fm_cmd_detect(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return fm_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0)
+        return fm_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -1,0 +1,69 @@
+/* trainer.h - fine-tuning the mask classifier: MobileNetV2 (ImageNet) + a new head.
+ *
+ * The classifier is the ImageNet MobileNetV2 up to its global pool, then a head:
+ * InnerProduct 1280->128, ReLU, Dropout 0.5, InnerProduct 128->2, Softmax. Training
+ * has two phases, both with Adam and early stopping on the validation loss (the best
+ * epoch's weights are kept):
+ *   1. the head alone on the frozen base;
+ *   2. the top blocks (from opts.fine_tune_from) and the head, at a lower rate.
+ * The frozen front is run once per sample and augmented variant by the fast inference
+ * engine, up to the cut value (the input of the last 7x7 stage); each epoch then uses
+ * one cached variant per sample, so augmentation costs no extra front passes.
+ *
+ * The output folder gets classifier.prototxt / .caffemodel / .cfg (loadable by
+ * fm_classifier_load, and by OpenCV's readNetFromCaffe), report.json (every figure),
+ * report.svg (curves and confusion matrix), and trained_on.txt (the scene images whose
+ * faces were used in training, so evaluation can leave them out).
+ *
+ *     fm_train_opts o = fm_train_default_opts();
+ *     o.data_dir = "../shared/data/mask_cls";
+ *     o.out_dir = "models/mask";
+ *     if (fm_train_run(&o, &err) != FM_OK) fprintf(stderr, "%s\n", err.msg);
+ */
+#ifndef FM_TRAINER_H
+#define FM_TRAINER_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "data/dataset.h"
+#include "face/classifier.h"
+
+typedef struct {
+    const char *data_dir;     /* folder per class (required) */
+    const char *voc_dir;      /* optional scene photos with VOC boxes to train on too */
+    float voc_train_fraction; /* fraction of the VOC images (by image) used for training */
+    int voc_min_width;        /* VOC faces narrower than this are not used (px) */
+    const char *out_dir;      /* where the model and its report go */
+    const char *base_dir;     /* folder with mobilenet_v2.prototxt / .caffemodel */
+    int epochs;               /* phase 1 maximum */
+    int fine_tune_epochs;     /* phase 2 maximum (0: no phase 2) */
+    int input_size;           /* S: the classifier sees S x S */
+    const char *fine_tune_from; /* first trainable base layer in phase 2 */
+    const char *cut;            /* value the trainable part starts from */
+    uint64_t seed;
+    int batch;
+    int threads;
+    float val_fraction;  /* of the training images, for early stopping */
+    float test_fraction; /* of the folder data, held out and reported */
+    float lr_head, lr_fine;
+    float weight_decay;
+    int patience;   /* epochs without a better validation loss before stopping */
+    int variants;   /* augmented variants cached per training sample */
+    float margin;   /* crop margin for boxed (scene) samples */
+    int square;     /* square crop region for boxed samples */
+    int augment;    /* 0: no augmentation (variants = 1) */
+    int quiet;      /* no progress bar */
+    const char *command; /* the command line, for the report */
+} fm_train_opts;
+
+fm_train_opts fm_train_default_opts(void);
+fm_status fm_train_run(const fm_train_opts *o, fm_err *err);
+
+/* Mask probabilities of every sample of ds with classifier(s) loaded from model_dir,
+ * using `threads` threads (one classifier each). ok[i] is 0 where the sample could not
+ * be loaded (its message is printed to stderr and counted in *skipped). */
+fm_status fm_eval_dataset(const char *model_dir, const fm_dataset *ds, int threads,
+                          float *mask_prob, int *ok, int *skipped, fm_err *err);
+
+#endif
