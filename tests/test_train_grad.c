@@ -20,6 +20,7 @@
 #include "test.h"
 #include "train/grad.h"
 #include "train/sgemm.h"
+#include "train/vec.h"
 
 #define FD_TOL 5e-4
 #define FAST_TOL 1e-5
@@ -193,8 +194,12 @@ static void conv_case(const char *name, fm_conv_param p, int n, int c, int h, in
     }
 
     /* fast vs reference, NCHW and channel-major, dx written then added, with an activation */
-    fm_tctx ctx = make_ctx(fm_tconv_work_floats(&p, c, h, w), 0);
-    for (int layout = 0; layout < 2; layout++) {
+    fm_tctx ctx = make_ctx(fm_tconv_work_floats(&p, n, c, h, w), 0);
+    for (int lv = 0; lv < 2 * FM_ISA_COUNT; lv++) {
+        int layout = lv & 1;
+        ctx.isa = (fm_isa)(lv / 2);
+        if (!fm_isa_supported(ctx.isa))
+            continue;
         float *xl = zeros(nx), *yl = zeros(ny), *zl = zeros(ny), *dxl = zeros(nx);
         float *dw2 = zeros(nw), *db2 = zeros((size_t)O), *yref = zeros(ny), *yfast = zeros(ny);
         fm_fmap X = layout ? fm_fmap_cnhw(xl, n, c, h, w) : fm_fmap_nchw(xl, n, c, h, w);
@@ -209,7 +214,7 @@ static void conv_case(const char *name, fm_conv_param p, int n, int c, int h, in
         getmap(&cc.y, yref);
         fm_tconv_forward(&ctx, &pa, &X, w_, cc.b, &Y);
         getmap(&Y, yfast);
-        snprintf(what, sizeof what, "%s fast forward (layout %d)", name, layout);
+        snprintf(what, sizeof what, "%s fast forward (layout %d, %s)", name, layout, fm_isa_name(ctx.isa));
         near_arrays(what, yfast, yref, ny, FAST_TOL);
         /* dx = 0 then += twice: 2x the reference */
         for (size_t i = 0; i < nx; i++)
@@ -220,9 +225,9 @@ static void conv_case(const char *name, fm_conv_param p, int n, int c, int h, in
         getmap(&DX, got);
         for (size_t i = 0; i < nx; i++)
             got[i] *= 0.5f;
-        snprintf(what, sizeof what, "%s fast dx (layout %d)", name, layout);
+        snprintf(what, sizeof what, "%s fast dx (layout %d, %s)", name, layout, fm_isa_name(ctx.isa));
         near_arrays(what, got, dx, nx, FAST_TOL);
-        snprintf(what, sizeof what, "%s fast dW (layout %d)", name, layout);
+        snprintf(what, sizeof what, "%s fast dW (layout %d, %s)", name, layout, fm_isa_name(ctx.isa));
         near_arrays(what, dw2, dw, nw, FAST_TOL);
         if (p.bias_term) {
             snprintf(what, sizeof what, "%s fast db (layout %d)", name, layout);
@@ -286,12 +291,12 @@ static void test_conv_exact(void)
     float x[4] = {1, 2, 3, 4}, y[4], w1 = 2.0f, b1 = 1.0f;
     fm_fmap X = fm_fmap_nchw(x, 1, 1, 2, 2), Y = fm_fmap_nchw(y, 1, 1, 2, 2);
     fm_conv_param p = conv_param(1, 1, 1, 1, 1, 1, 0, 0, 1, 1);
-    fm_tctx ctx = make_ctx(fm_tconv_work_floats(&p, 1, 2, 2), 0);
+    fm_tctx ctx = make_ctx(fm_tconv_work_floats(&p, 1, 1, 2, 2), 0);
     fm_tconv_forward(&ctx, &p, &X, &w1, &b1, &Y);
     FM_CHECK_NEAR(y[3], 9.0f, 0);
     float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
     p = conv_param(1, 1, 3, 3, 1, 1, 1, 1, 1, 0);
-    ctx = make_ctx(fm_tconv_work_floats(&p, 1, 2, 2), 0);
+    ctx = make_ctx(fm_tconv_work_floats(&p, 1, 1, 2, 2), 0);
     fm_tconv_forward(&ctx, &p, &X, ones, NULL, &Y);
     for (int i = 0; i < 4; i++)
         FM_CHECK_NEAR(y[i], 10.0f, 0);
@@ -333,13 +338,13 @@ static void test_act_backward(void)
         act_ctx c = {acts[k], fm_fmap_nchw(x, 2, 3, 4, 4), fm_fmap_nchw(y, 2, 3, 4, 4), r};
         act_loss(&c);
         fm_fmap dy = fm_fmap_nchw(r, 2, 3, 4, 4), d = fm_fmap_nchw(dx, 2, 3, 4, 4);
-        fm_tact_backward(acts[k], &c.y, &dy, &d, 0);
+        fm_tact_backward(NULL, acts[k], &c.y, &dy, &d, 0);
         fd_check(names[k], x, n, dx, act_loss, &c, 1e-2);
         /* relu6 gradient is zero above 6 and below 0; add mode doubles */
-        fm_tact_backward(acts[k], &c.y, &dy, &d, 1);
+        fm_tact_backward(NULL, acts[k], &c.y, &dy, &d, 1);
         float *once = zeros(n);
         fm_fmap o = fm_fmap_nchw(once, 2, 3, 4, 4);
-        fm_tact_backward(acts[k], &c.y, &dy, &o, 0);
+        fm_tact_backward(NULL, acts[k], &c.y, &dy, &o, 0);
         for (size_t i = 0; i < n; i++)
             FM_CHECK_NEAR(dx[i], 2.0f * once[i], 1e-6);
         free(x);
@@ -352,9 +357,9 @@ static void test_act_backward(void)
     float y[4] = {0.0f, 3.0f, 6.0f, -0.2f}, g[4] = {1, 1, 1, 1}, d[4];
     fm_fmap Y = fm_fmap_nchw(y, 1, 1, 1, 4), G = fm_fmap_nchw(g, 1, 1, 1, 4), D = fm_fmap_nchw(d, 1, 1, 1, 4);
     fm_activation r6 = {FM_ACT_RELU6, 0.0f}, lk = {FM_ACT_RELU, 0.1f};
-    fm_tact_backward(r6, &Y, &G, &D, 0);
+    fm_tact_backward(NULL, r6, &Y, &G, &D, 0);
     FM_CHECK(d[0] == 0.0f && d[1] == 1.0f && d[2] == 0.0f);
-    fm_tact_backward(lk, &Y, &G, &D, 0);
+    fm_tact_backward(NULL, lk, &Y, &G, &D, 0);
     FM_CHECK_NEAR(d[3], 0.1f, 1e-7);
     FM_CHECK_NEAR(d[1], 1.0f, 0);
 }
@@ -513,42 +518,47 @@ static void ip_case(int n, int c, int h, int w, int o, uint64_t seed)
     fd_check("ip db", b, (size_t)o, db, ip_loss, &cc, 0.05);
     /* fast vs reference in all four layout pairs, with a fused ReLU in the forward */
     fm_tctx ctx = make_ctx(fm_tip_work_floats(&p, n, (int)K), 0);
-    for (int lx = 0; lx < 2; lx++)
-        for (int ly = 0; ly < 2; ly++) {
-            float *xl = zeros(nx), *yl = zeros(ny), *zl = zeros(ny), *dxl = zeros(nx);
-            float *dw2 = zeros(nw), *db2 = zeros((size_t)o), *yr = zeros(ny), *yf = zeros(ny);
-            float *got = zeros(nx);
-            fm_fmap X = lx ? fm_fmap_cnhw(xl, n, c, h, w) : fm_fmap_nchw(xl, n, c, h, w);
-            fm_fmap Y = ly ? fm_fmap_cnhw(yl, n, o, 1, 1) : fm_fmap_nchw(yl, n, o, 1, 1);
-            fm_fmap Z = ly ? fm_fmap_cnhw(zl, n, o, 1, 1) : fm_fmap_nchw(zl, n, o, 1, 1);
-            fm_fmap D = lx ? fm_fmap_cnhw(dxl, n, c, h, w) : fm_fmap_nchw(dxl, n, c, h, w);
-            setmap(&X, x);
-            setmap(&Z, r);
-            fm_ip_param pa = p;
-            pa.act.act = FM_ACT_RELU;
-            fm_tip_forward_ref(&pa, &cc.x, wt, b, &cc.y);
-            getmap(&cc.y, yr);
-            fm_tip_forward(&ctx, &pa, &X, wt, b, &Y);
-            getmap(&Y, yf);
-            near_arrays("ip fast forward", yf, yr, ny, FAST_TOL);
-            fm_tip_backward(&ctx, &p, &X, wt, &Z, &D, 0, dw2, db2);
-            fm_tip_backward(&ctx, &p, &X, wt, &Z, &D, 1, NULL, NULL);
-            getmap(&D, got);
-            for (size_t i = 0; i < nx; i++)
-                got[i] *= 0.5f;
-            near_arrays("ip fast dx", got, dx, nx, FAST_TOL);
-            near_arrays("ip fast dW", dw2, dw, nw, FAST_TOL);
-            near_arrays("ip fast db", db2, db, (size_t)o, FAST_TOL);
-            free(xl);
-            free(yl);
-            free(zl);
-            free(dxl);
-            free(dw2);
-            free(db2);
-            free(yr);
-            free(yf);
-            free(got);
-        }
+    for (int lv = 0; lv < FM_ISA_COUNT; lv++) {
+        ctx.isa = (fm_isa)lv;
+        if (!fm_isa_supported(ctx.isa))
+            continue;
+        for (int lx = 0; lx < 2; lx++)
+            for (int ly = 0; ly < 2; ly++) {
+                float *xl = zeros(nx), *yl = zeros(ny), *zl = zeros(ny), *dxl = zeros(nx);
+                float *dw2 = zeros(nw), *db2 = zeros((size_t)o), *yr = zeros(ny), *yf = zeros(ny);
+                float *got = zeros(nx);
+                fm_fmap X = lx ? fm_fmap_cnhw(xl, n, c, h, w) : fm_fmap_nchw(xl, n, c, h, w);
+                fm_fmap Y = ly ? fm_fmap_cnhw(yl, n, o, 1, 1) : fm_fmap_nchw(yl, n, o, 1, 1);
+                fm_fmap Z = ly ? fm_fmap_cnhw(zl, n, o, 1, 1) : fm_fmap_nchw(zl, n, o, 1, 1);
+                fm_fmap D = lx ? fm_fmap_cnhw(dxl, n, c, h, w) : fm_fmap_nchw(dxl, n, c, h, w);
+                setmap(&X, x);
+                setmap(&Z, r);
+                fm_ip_param pa = p;
+                pa.act.act = FM_ACT_RELU;
+                fm_tip_forward_ref(&pa, &cc.x, wt, b, &cc.y);
+                getmap(&cc.y, yr);
+                fm_tip_forward(&ctx, &pa, &X, wt, b, &Y);
+                getmap(&Y, yf);
+                near_arrays("ip fast forward", yf, yr, ny, FAST_TOL);
+                fm_tip_backward(&ctx, &p, &X, wt, &Z, &D, 0, dw2, db2);
+                fm_tip_backward(&ctx, &p, &X, wt, &Z, &D, 1, NULL, NULL);
+                getmap(&D, got);
+                for (size_t i = 0; i < nx; i++)
+                    got[i] *= 0.5f;
+                near_arrays("ip fast dx", got, dx, nx, FAST_TOL);
+                near_arrays("ip fast dW", dw2, dw, nw, FAST_TOL);
+                near_arrays("ip fast db", db2, db, (size_t)o, FAST_TOL);
+                free(xl);
+                free(yl);
+                free(zl);
+                free(dxl);
+                free(dw2);
+                free(db2);
+                free(yr);
+                free(yf);
+                free(got);
+            }
+    }
     free(x);
     free(wt);
     free(b);
@@ -697,6 +707,56 @@ static void test_softmax_ce(void)
     FM_CHECK_NEAR(d2[1], -1.0f, 0);
 }
 
+/* ---- SIMD helpers: every level against the portable C on odd lengths ---------------- */
+
+static void test_vec_levels(void)
+{
+    static const size_t lens[] = {0, 1, 7, 15, 16, 17, 33, 100, 1297};
+    static const fm_activation acts[4] = {
+        {FM_ACT_NONE, 0.0f}, {FM_ACT_RELU, 0.0f}, {FM_ACT_RELU, 0.1f}, {FM_ACT_RELU6, 0.0f}};
+    uint64_t s = 81;
+    for (int isa = 1; isa < FM_ISA_COUNT; isa++) {
+        if (!fm_isa_supported((fm_isa)isa))
+            continue;
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t n = lens[li];
+            float *x = rndv(n + 1, &s, -2, 8), *y = rndv(n + 1, &s, -2, 8);
+            float *a = zeros(n + 1), *b = zeros(n + 1);
+            memcpy(a, y, (n + 1) * sizeof(float));
+            memcpy(b, y, (n + 1) * sizeof(float));
+            fm_vec_axpy((fm_isa)isa, n, 0.7f, x, a);
+            fm_vec_axpy(FM_ISA_SCALAR, n, 0.7f, x, b);
+            near_arrays("axpy", a, b, n + 1, 1e-6); /* fma vs mul + add: 1 ulp */
+            FM_CHECK(a[n] == y[n]);                 /* nothing past n */
+            fm_vec_scale((fm_isa)isa, n, -1.5f, x, a);
+            fm_vec_scale(FM_ISA_SCALAR, n, -1.5f, x, b);
+            near_arrays("scale", a, b, n, 0);
+            double dv = fm_vec_dot((fm_isa)isa, n, x, y), dr = fm_vec_dot(FM_ISA_SCALAR, n, x, y);
+            FM_CHECK_NEAR(dv, dr, 1e-5 * (1.0 + n * 16.0));
+            double sv = fm_vec_sum((fm_isa)isa, n, x), sr = fm_vec_sum(FM_ISA_SCALAR, n, x);
+            FM_CHECK_NEAR(sv, sr, 1e-5 * (1.0 + n * 4.0));
+            for (int k = 0; k < 4; k++) {
+                memcpy(a, y, (n + 1) * sizeof(float));
+                memcpy(b, y, (n + 1) * sizeof(float));
+                fm_vec_bias_act((fm_isa)isa, n, a, 0.25f, acts[k]);
+                fm_vec_bias_act(FM_ISA_SCALAR, n, b, 0.25f, acts[k]);
+                near_arrays("bias_act", a, b, n + 1, 0);
+                for (int add = 0; add < 2; add++) {
+                    memcpy(a, x, (n + 1) * sizeof(float));
+                    memcpy(b, x, (n + 1) * sizeof(float));
+                    fm_vec_act_backward((fm_isa)isa, n, y, x, a, acts[k], add);
+                    fm_vec_act_backward(FM_ISA_SCALAR, n, y, x, b, acts[k], add);
+                    near_arrays("act_backward", a, b, n + 1, 0);
+                }
+            }
+            free(x);
+            free(y);
+            free(a);
+            free(b);
+        }
+    }
+}
+
 static void test_cleanup(void)
 {
     free(g_work);
@@ -718,5 +778,6 @@ void suite_train_grad(void)
     FM_RUN(test_ip_backward);
     FM_RUN(test_dropout);
     FM_RUN(test_softmax_ce);
+    FM_RUN(test_vec_levels);
     FM_RUN(test_cleanup);
 }

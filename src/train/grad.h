@@ -14,7 +14,7 @@
  *
  *     fm_tconv_forward(&ctx, &p, &x, w, b, &y);            // y = act(conv(x) + b)
  *     ...
- *     fm_tact_backward(p.act, &y, &dy, &dy, 0);            // dy <- dy * act'(y), in place
+ *     fm_tact_backward(&ctx, p.act, &y, &dy, &dy, 0);      // dy <- dy * act'(y), in place
  *     fm_tconv_backward(&ctx, &p, &x, w, &dy, &dx, 0, dw, db);
  *
  * Activations are batches of feature maps with explicit strides (fm_fmap), so
@@ -73,13 +73,16 @@ typedef struct {
 /* y = act(x); in place allowed. */
 void fm_tact_forward(fm_activation a, const fm_fmap *x, fm_fmap *y);
 /* dx (=|+=) dy * act'(y), from the OUTPUT y: ReLU passes where y > 0 (leaky: slope
- * elsewhere; slope >= 0 assumed), ReLU6 where 0 < y < 6. dx may equal dy (add 0). */
-void fm_tact_backward(fm_activation a, const fm_fmap *y, const fm_fmap *dy, fm_fmap *dx, int add);
+ * elsewhere; slope >= 0 assumed), ReLU6 where 0 < y < 6. dx may equal dy (add 0).
+ * ctx: only its SIMD level is used (NULL: portable C). */
+void fm_tact_backward(const fm_tctx *ctx, fm_activation a, const fm_fmap *y, const fm_fmap *dy,
+                      fm_fmap *dx, int add);
 
 /* ---- Convolution ----------------------------------------------------------- */
 /* x: (n, C, H, W); y: (n, num_output, OH, OW) as fm_conv_shape says; w as Caffe
  * stores it (num_output, C/group, kh, kw); b: num_output or NULL. */
-size_t fm_tconv_work_floats(const fm_conv_param *p, int c, int h, int w);
+/* Work floats for a batch of n samples of (c, h, w). */
+size_t fm_tconv_work_floats(const fm_conv_param *p, int n, int c, int h, int w);
 void fm_tconv_forward(const fm_tctx *ctx, const fm_conv_param *p, const fm_fmap *x, const float *w,
                       const float *b, fm_fmap *y);
 /* dz: gradient w.r.t. the pre-activation output. */

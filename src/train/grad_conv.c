@@ -14,6 +14,7 @@
 
 #include "train/grad.h"
 #include "train/sgemm.h"
+#include "train/vec.h"
 
 static inline float act1(fm_activation a, float v)
 {
@@ -173,11 +174,33 @@ void fm_tconv_backward_ref(const fm_conv_param *p, const fm_fmap *x, const float
 
 /* ---- fast --------------------------------------------------------------------- */
 
-size_t fm_tconv_work_floats(const fm_conv_param *p, int c, int h, int w)
+/* Depthwise geometry: every sample's plane zero-padded to HP x WP and stacked, so a
+ * stride-1 correlation over the flat buffer is one long vectorisable loop per tap. */
+typedef struct {
+    size_t hp, wp, plane, len, maxoff, buf; /* buf: floats of one padded buffer */
+} dwgeom;
+
+static dwgeom get_dwgeom(const geom *g, int n)
+{
+    dwgeom d;
+    d.hp = (size_t)g->H + 2 * (size_t)g->ph;
+    d.wp = (size_t)g->W + 2 * (size_t)g->pw;
+    d.plane = d.hp * d.wp;
+    d.len = d.plane * (size_t)n;
+    d.maxoff = (size_t)(g->kh - 1) * g->dh * d.wp + (size_t)(g->kw - 1) * g->dw;
+    d.buf = (d.len + 2 * d.maxoff + 15) & ~(size_t)15;
+    return d;
+}
+
+size_t fm_tconv_work_floats(const fm_conv_param *p, int n, int c, int h, int w)
 {
     geom g = get_geom(p, c, h, w);
     size_t col = 0;
-    if (!is_depthwise(&g) && !is_pointwise(&g))
+    if (is_depthwise(&g)) {
+        dwgeom d = get_dwgeom(&g, n);
+        return 3 * d.buf + 16;
+    }
+    if (!is_pointwise(&g))
         col = (size_t)g.Cg * g.kh * g.kw * (size_t)g.OH * g.OW;
     /* col + dcol, each rounded up to 16 floats to keep the SGEMM part aligned */
     return 2 * ((col + 15) & ~(size_t)15) + FM_SGEMM_WORK_FLOATS;
@@ -189,79 +212,115 @@ static int batch_rows(const fm_fmap *m)
     return m->ns == (size_t)m->h * (size_t)m->w || m->n == 1;
 }
 
-static void bias_act(const geom *g, const fm_conv_param *p, const float *b, fm_fmap *y)
+static void bias_act(fm_isa isa, const geom *g, const fm_conv_param *p, const float *b, fm_fmap *y)
 {
     if (!b && p->act.act == FM_ACT_NONE)
         return;
     size_t hw = (size_t)g->OH * g->OW;
-    for (int n = 0; n < y->n; n++)
-        for (int o = 0; o < g->O; o++) {
-            float *yp = fm_fmap_plane(y, n, o);
-            float bo = b ? b[o] : 0.0f;
-            for (size_t i = 0; i < hw; i++)
-                yp[i] = act1(p->act, yp[i] + bo);
-        }
+    if (batch_rows(y)) /* all samples of a channel in one row */
+        for (int o = 0; o < g->O; o++)
+            fm_vec_bias_act(isa, hw * (size_t)y->n, fm_fmap_plane(y, 0, o), b ? b[o] : 0.0f, p->act);
+    else
+        for (int n = 0; n < y->n; n++)
+            for (int o = 0; o < g->O; o++)
+                fm_vec_bias_act(isa, hw, fm_fmap_plane(y, n, o), b ? b[o] : 0.0f, p->act);
 }
 
-/* Depthwise forward of one plane, all in registers of the compiler's choosing. */
-static void dw_plane_forward(const geom *g, const float *xp, const float *wp, float *yp)
+/* Channel c of every sample into the padded stacked buffer P (P[maxoff..] holds the
+ * first padded plane; the maxoff floats before and after are zero). */
+static void dw_fill(const geom *g, const dwgeom *d, const fm_fmap *x, int c, float *P)
 {
-    for (int oy = 0; oy < g->OH; oy++) {
-        float *yr = yp + (size_t)oy * g->OW;
-        for (int ox = 0; ox < g->OW; ox++)
-            yr[ox] = 0.0f;
-        for (int ky = 0; ky < g->kh; ky++) {
-            int iy = oy * g->sh - g->ph + ky * g->dh;
-            if (iy < 0 || iy >= g->H)
-                continue;
-            const float *xr = xp + (size_t)iy * g->W;
-            for (int kx = 0; kx < g->kw; kx++) {
-                float wv = wp[ky * g->kw + kx];
-                int off = kx * g->dw - g->pw;
-                /* ox range with 0 <= ox * sw + off < W */
-                int lo = off < 0 ? (-off + g->sw - 1) / g->sw : 0;
-                int hi = (g->W - 1 - off) >= 0 ? (g->W - 1 - off) / g->sw + 1 : 0;
-                if (hi > g->OW)
-                    hi = g->OW;
-                if (g->sw == 1)
-                    for (int ox = lo; ox < hi; ox++)
-                        yr[ox] += wv * xr[ox + off];
-                else
-                    for (int ox = lo; ox < hi; ox++)
-                        yr[ox] += wv * xr[ox * g->sw + off];
-            }
+    memset(P, 0, d->buf * sizeof(float));
+    float *base = P + d->maxoff;
+    for (int n = 0; n < x->n; n++) {
+        const float *xp = fm_fmap_plane(x, n, c);
+        for (int yy = 0; yy < g->H; yy++)
+            memcpy(base + (size_t)n * d->plane + ((size_t)yy + g->ph) * d->wp + g->pw,
+                   xp + (size_t)yy * g->W, (size_t)g->W * sizeof(float));
+    }
+}
+
+/* Offset of tap (ky, kx) in the flat buffer. */
+static size_t dw_off(const geom *g, const dwgeom *d, int ky, int kx)
+{
+    return (size_t)ky * g->dh * d->wp + (size_t)kx * g->dw;
+}
+
+/* F[i] = sum_k w[k] P[i + off_k] over the whole stack, then the outputs are read at
+ * F[n * plane + oy * sh * wp + ox * sw]. */
+static void dw_channel_forward(fm_isa isa, const geom *g, const dwgeom *d, const float *P,
+                               const float *wk, float *F, fm_fmap *y, int c)
+{
+    const float *base = P + d->maxoff;
+    int kk = g->kh * g->kw;
+    for (int k = 0; k < kk; k++) {
+        const float *src = base + dw_off(g, d, k / g->kw, k % g->kw);
+        if (k == 0)
+            fm_vec_scale(isa, d->len, wk[k], src, F);
+        else
+            fm_vec_axpy(isa, d->len, wk[k], src, F);
+    }
+    for (int n = 0; n < y->n; n++) {
+        float *yp = fm_fmap_plane(y, n, c);
+        for (int oy = 0; oy < g->OH; oy++) {
+            const float *row = F + (size_t)n * d->plane + (size_t)oy * g->sh * d->wp;
+            float *yr = yp + (size_t)oy * g->OW;
+            if (g->sw == 1)
+                memcpy(yr, row, (size_t)g->OW * sizeof(float));
+            else
+                for (int ox = 0; ox < g->OW; ox++)
+                    yr[ox] = row[(size_t)ox * g->sw];
         }
     }
 }
 
-static void dw_plane_backward(const geom *g, const float *xp, const float *wp, const float *zp,
-                              float *dxp, float *dwp)
+/* D: dz of channel c spread on the stride-1 grid (zeros elsewhere), with maxoff zeros
+ * before it; dW[k] += sum_i D[i] P[i + off_k]; dP[j] = sum_k w[k] D[j - off_k]. */
+static void dw_channel_backward(fm_isa isa, const geom *g, const dwgeom *d, const float *P,
+                                const float *wk,
+                                const fm_fmap *dz, int c, float *D, float *dP, fm_fmap *dx,
+                                int add, float *dwk)
 {
-    for (int ky = 0; ky < g->kh; ky++)
-        for (int kx = 0; kx < g->kw; kx++) {
-            float wv = wp[ky * g->kw + kx];
-            int off = kx * g->dw - g->pw;
-            int lo = off < 0 ? (-off + g->sw - 1) / g->sw : 0;
-            int hi = (g->W - 1 - off) >= 0 ? (g->W - 1 - off) / g->sw + 1 : 0;
-            if (hi > g->OW)
-                hi = g->OW;
-            float s = 0.0f;
-            for (int oy = 0; oy < g->OH; oy++) {
-                int iy = oy * g->sh - g->ph + ky * g->dh;
-                if (iy < 0 || iy >= g->H)
-                    continue;
-                const float *zr = zp + (size_t)oy * g->OW;
-                size_t xo = (size_t)iy * g->W;
-                if (dwp)
-                    for (int ox = lo; ox < hi; ox++)
-                        s += zr[ox] * xp[xo + (size_t)(ox * g->sw + off)];
-                if (dxp)
-                    for (int ox = lo; ox < hi; ox++)
-                        dxp[xo + (size_t)(ox * g->sw + off)] += zr[ox] * wv;
-            }
-            if (dwp)
-                dwp[ky * g->kw + kx] += s;
+    memset(D, 0, d->buf * sizeof(float));
+    float *dbase = D + d->maxoff;
+    for (int n = 0; n < dz->n; n++) {
+        const float *zp = fm_fmap_plane(dz, n, c);
+        for (int oy = 0; oy < g->OH; oy++) {
+            float *row = dbase + (size_t)n * d->plane + (size_t)oy * g->sh * d->wp;
+            const float *zr = zp + (size_t)oy * g->OW;
+            for (int ox = 0; ox < g->OW; ox++)
+                row[(size_t)ox * g->sw] = zr[ox];
         }
+    }
+    const float *pbase = P + d->maxoff;
+    int kk = g->kh * g->kw;
+    if (dwk)
+        for (int k = 0; k < kk; k++) {
+            const float *src = pbase + dw_off(g, d, k / g->kw, k % g->kw);
+            dwk[k] += fm_vec_dot(isa, d->len, dbase, src);
+        }
+    if (!dx)
+        return;
+    /* dP over the padded stack: position j of the stack is dP[j] */
+    for (int k = 0; k < kk; k++) {
+        const float *src = dbase - dw_off(g, d, k / g->kw, k % g->kw);
+        if (k == 0)
+            fm_vec_scale(isa, d->len, wk[k], src, dP);
+        else
+            fm_vec_axpy(isa, d->len, wk[k], src, dP);
+    }
+    for (int n = 0; n < dx->n; n++) {
+        float *xp = fm_fmap_plane(dx, n, c);
+        for (int yy = 0; yy < g->H; yy++) {
+            const float *row = dP + (size_t)n * d->plane + ((size_t)yy + g->ph) * d->wp + g->pw;
+            float *xr = xp + (size_t)yy * g->W;
+            if (add)
+                for (int xx = 0; xx < g->W; xx++)
+                    xr[xx] += row[xx];
+            else
+                memcpy(xr, row, (size_t)g->W * sizeof(float));
+        }
+    }
 }
 
 /* im2col of one sample and group: rows (ci, ky, kx), columns (oy, ox). */
@@ -323,10 +382,12 @@ void fm_tconv_forward(const fm_tctx *ctx, const fm_conv_param *p, const fm_fmap 
     size_t ohw = (size_t)g.OH * g.OW, hw = (size_t)g.H * g.W;
     size_t kk = (size_t)g.kh * g.kw;
     if (is_depthwise(&g)) {
-        for (int n = 0; n < x->n; n++)
-            for (int c = 0; c < g.C; c++)
-                dw_plane_forward(&g, fm_fmap_plane(x, n, c), w + (size_t)c * kk,
-                                 fm_fmap_plane(y, n, c));
+        dwgeom d = get_dwgeom(&g, x->n);
+        float *P = ctx->work, *F = ctx->work + d.buf;
+        for (int c = 0; c < g.C; c++) {
+            dw_fill(&g, &d, x, c, P);
+            dw_channel_forward(ctx->isa, &g, &d, P, w + (size_t)c * kk, F, y, c);
+        }
     } else if (is_pointwise(&g)) {
         float *sw = ctx->work;
         if (batch_rows(x) && batch_rows(y))
@@ -348,7 +409,7 @@ void fm_tconv_forward(const fm_tctx *ctx, const fm_conv_param *p, const fm_fmap 
                          fm_fmap_plane(y, n, gi * g.Og), y->cs, sw);
             }
     }
-    bias_act(&g, p, b, y);
+    bias_act(ctx->isa, &g, p, b, y);
 }
 
 void fm_tconv_backward(const fm_tctx *ctx, const fm_conv_param *p, const fm_fmap *x,
@@ -364,22 +425,24 @@ void fm_tconv_backward(const fm_tctx *ctx, const fm_conv_param *p, const fm_fmap
     size_t kk = (size_t)g.kh * g.kw;
     if (db)
         for (int o = 0; o < g.O; o++) {
-            float s = 0.0f;
-            for (int n = 0; n < x->n; n++) {
-                const float *zp = fm_fmap_plane(dz, n, o);
-                for (size_t i = 0; i < ohw; i++)
-                    s += zp[i];
+            if (batch_rows(dz)) {
+                db[o] += fm_vec_sum(ctx->isa, ohw * (size_t)x->n, fm_fmap_plane(dz, 0, o));
+                continue;
             }
+            float s = 0.0f;
+            for (int n = 0; n < x->n; n++)
+                s += fm_vec_sum(ctx->isa, ohw, fm_fmap_plane(dz, n, o));
             db[o] += s;
         }
     if (is_depthwise(&g)) {
-        if (dx && !add)
-            fm_fmap_zero(dx);
-        for (int n = 0; n < x->n; n++)
-            for (int c = 0; c < g.C; c++)
-                dw_plane_backward(&g, fm_fmap_plane(x, n, c), w + (size_t)c * kk,
-                                  fm_fmap_plane(dz, n, c), dx ? fm_fmap_plane(dx, n, c) : NULL,
-                                  dw ? dw + (size_t)c * kk : NULL);
+        dwgeom d = get_dwgeom(&g, x->n);
+        float *P = ctx->work, *D = ctx->work + d.buf, *dP = ctx->work + 2 * d.buf;
+        for (int c = 0; c < g.C; c++) {
+            if (dw)
+                dw_fill(&g, &d, x, c, P);
+            dw_channel_backward(ctx->isa, &g, &d, P, w + (size_t)c * kk, dz, c, D, dP, dx, add,
+                                dw ? dw + (size_t)c * kk : NULL);
+        }
     } else if (is_pointwise(&g)) {
         float *sw = ctx->work;
         if (batch_rows(x) && batch_rows(dz) && (!dx || batch_rows(dx))) {

@@ -6,6 +6,7 @@
 
 #include "train/grad.h"
 #include "train/sgemm.h"
+#include "train/vec.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -46,26 +47,26 @@ void fm_tact_forward(fm_activation a, const fm_fmap *x, fm_fmap *y)
         }
 }
 
-void fm_tact_backward(fm_activation a, const fm_fmap *y, const fm_fmap *dy, fm_fmap *dx, int add)
+static int rows_batched(const fm_fmap *m)
 {
+    return m->n == 1 || m->ns == (size_t)m->h * (size_t)m->w;
+}
+
+void fm_tact_backward(const fm_tctx *ctx, fm_activation a, const fm_fmap *y, const fm_fmap *dy,
+                      fm_fmap *dx, int add)
+{
+    fm_isa isa = ctx ? ctx->isa : FM_ISA_SCALAR;
     size_t hw = (size_t)y->h * y->w;
-    if (a.act == FM_ACT_NONE) {
-        fm_fmap_copy(dy, dx, add);
+    if (rows_batched(y) && rows_batched(dy) && rows_batched(dx)) {
+        for (int c = 0; c < y->c; c++)
+            fm_vec_act_backward(isa, hw * (size_t)y->n, fm_fmap_plane(y, 0, c),
+                                fm_fmap_plane(dy, 0, c), fm_fmap_plane(dx, 0, c), a, add);
         return;
     }
     for (int n = 0; n < y->n; n++)
-        for (int c = 0; c < y->c; c++) {
-            const float *yp = fm_fmap_plane(y, n, c), *g = fm_fmap_plane(dy, n, c);
-            float *d = fm_fmap_plane(dx, n, c);
-            for (size_t i = 0; i < hw; i++) {
-                float v;
-                if (a.act == FM_ACT_RELU6)
-                    v = (yp[i] > 0.0f && yp[i] < 6.0f) ? g[i] : 0.0f;
-                else
-                    v = yp[i] > 0.0f ? g[i] : g[i] * a.slope;
-                d[i] = add ? d[i] + v : v;
-            }
-        }
+        for (int c = 0; c < y->c; c++)
+            fm_vec_act_backward(isa, hw, fm_fmap_plane(y, n, c), fm_fmap_plane(dy, n, c),
+                                fm_fmap_plane(dx, n, c), a, add);
 }
 
 /* ---- InnerProduct ------------------------------------------------------------ */
