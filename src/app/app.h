@@ -9,6 +9,8 @@
 int fm_cmd_detect(int argc, char **argv);
 int fm_cmd_bench(int argc, char **argv);
 int fm_cmd_train(int argc, char **argv);
+int fm_cmd_classify(int argc, char **argv);
+int fm_cmd_eval(int argc, char **argv);
 
 /* A list of image paths collected from files and directories. */
 typedef struct {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "face/classifier.h"
 #include "face/detector.h"
 #include "io/image.h"
 
@@ -13,41 +14,75 @@ static void detect_usage(FILE *f)
 {
     fprintf(f,
             "usage: facemask detect [--json] [--out DIR] [--conf 0.5] [--threads N]\n"
-            "                       [--model-dir DIR] IMAGE|DIR...\n"
+            "                       [--model-dir DIR] [--classifier DIR | --no-classify] IMAGE|DIR...\n"
             "  --json           one JSON line per image on stdout:\n"
             "                   {\"image\":...,\"width\":W,\"height\":H,\"faces\":[{\"box\":[x1,y1,x2,y2],\"score\":S}]}\n"
             "  --out DIR        write an annotated copy of each image under DIR\n"
             "  --conf F         keep faces scoring at least F (0..1, default 0.5)\n"
             "  --threads N      inference threads (default 1)\n"
             "  --model-dir DIR  models folder (default $FACEMASK_MODELS, else the project's models/)\n"
+            "  --classifier DIR the mask classifier (default <models>/mask); each face gets\n"
+            "                   \"label\" (mask, no_mask, or unknown when it cannot be cropped)\n"
+            "                   and \"mask_prob\"\n"
+            "  --no-classify    faces only\n"
             "Directories are walked recursively for .jpg, .jpeg and .png files, in sorted order.\n");
 }
 
-static void annotate(fm_image *img, const fm_face *faces, int n)
+/* Per-face classification: have == 0 when the face could not be classified. */
+typedef struct {
+    int have;
+    float mask_prob;
+} face_class;
+
+static const char *label_of(const face_class *c)
+{
+    return !c->have ? "unknown" : (c->mask_prob >= 0.5f ? "mask" : "no_mask");
+}
+
+static void annotate(fm_image *img, const fm_face *faces, const face_class *cls, int n)
 {
     int side = img->w < img->h ? img->w : img->h;
     int thick = side / 300 + 1;
     int scale = side >= 600 ? 2 : 1;
-    fm_color green = FM_RGB(0, 200, 0), black = FM_RGB(0, 0, 0);
+    fm_color black = FM_RGB(0, 0, 0), white = FM_RGB(255, 255, 255);
     for (int i = 0; i < n; i++) {
         const fm_face *f = &faces[i];
         int x1 = (int)f->x1, y1 = (int)f->y1, x2 = (int)f->x2, y2 = (int)f->y2;
-        fm_draw_rect(img, x1, y1, x2, y2, green, thick);
-        char label[32];
-        snprintf(label, sizeof label, "face %.2f", (double)f->score);
-        fm_draw_label(img, x1, y1, label, black, green, scale);
+        char label[48];
+        fm_color color = FM_RGB(0, 200, 0), fg = black;
+        if (!cls) {
+            snprintf(label, sizeof label, "face %.2f", (double)f->score);
+        } else if (!cls[i].have) {
+            color = FM_RGB(230, 200, 0);
+            snprintf(label, sizeof label, "unknown");
+        } else if (cls[i].mask_prob >= 0.5f) {
+            snprintf(label, sizeof label, "mask %.2f", (double)cls[i].mask_prob);
+        } else {
+            color = FM_RGB(220, 30, 30);
+            fg = white;
+            snprintf(label, sizeof label, "no mask %.2f", 1.0 - (double)cls[i].mask_prob);
+        }
+        fm_draw_rect(img, x1, y1, x2, y2, color, thick);
+        fm_draw_label(img, x1, y1, label, fg, color, scale);
     }
 }
 
-static void print_json(const char *path, const fm_image *img, const fm_face *faces, int n)
+static void print_json(const char *path, const fm_image *img, const fm_face *faces,
+                       const face_class *cls, int n)
 {
     printf("{\"image\":");
     fm_json_string(stdout, path);
     printf(",\"width\":%d,\"height\":%d,\"faces\":[", img->w, img->h);
     for (int i = 0; i < n; i++) {
         const fm_face *f = &faces[i];
-        printf("%s{\"box\":[%.2f,%.2f,%.2f,%.2f],\"score\":%.4f}", i ? "," : "", (double)f->x1,
+        printf("%s{\"box\":[%.2f,%.2f,%.2f,%.2f],\"score\":%.4f", i ? "," : "", (double)f->x1,
                (double)f->y1, (double)f->x2, (double)f->y2, (double)f->score);
+        if (cls && cls[i].have)
+            printf(",\"label\":\"%s\",\"mask_prob\":%.4f", label_of(&cls[i]),
+                   (double)cls[i].mask_prob);
+        else if (cls)
+            printf(",\"label\":\"unknown\",\"mask_prob\":null");
+        printf("}");
     }
     printf("]}\n");
 }
@@ -56,7 +91,8 @@ int fm_cmd_detect(int argc, char **argv)
 {
     int json = 0, threads = 1;
     float conf = 0.5f;
-    const char *out_dir = NULL, *model_dir = NULL;
+    const char *out_dir = NULL, *model_dir = NULL, *cls_dir = NULL;
+    int classify = 1;
     fm_file_list files = {0};
     int status = 0, ninputs = 0;
     fm_err err = {0};
@@ -76,6 +112,11 @@ int fm_cmd_detect(int argc, char **argv)
         } else if (strcmp(a, "--model-dir") == 0 && val) {
             model_dir = val;
             i++;
+        } else if (strcmp(a, "--classifier") == 0 && val) {
+            cls_dir = val;
+            i++;
+        } else if (strcmp(a, "--no-classify") == 0) {
+            classify = 0;
         } else if (strcmp(a, "--conf") == 0 && val) {
             if (!fm_parse_float("--conf", val, 0.0f, 1.0f, &conf))
                 goto usage_error;
@@ -110,7 +151,25 @@ int fm_cmd_detect(int argc, char **argv)
         fm_files_free(&files);
         return 1;
     }
+    fm_classifier *cls = NULL;
+    if (det && classify) {
+        char cdir[4200];
+        if (cls_dir)
+            snprintf(cdir, sizeof cdir, "%s", cls_dir);
+        else
+            snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+        cls = fm_classifier_load(cdir, &opts, &err);
+        if (!cls && cls_dir) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            fm_detector_free(det);
+            fm_files_free(&files);
+            return 1;
+        }
+        if (!cls)
+            fprintf(stderr, "facemask: no mask classifier (%s); detecting faces only\n", err.msg);
+    }
     fm_face faces[MAX_FACES];
+    face_class fcls[MAX_FACES];
     for (int i = 0; i < files.n; i++) {
         const char *path = files.paths[i];
         fm_image *img = fm_image_load(path, 0, &err);
@@ -122,18 +181,28 @@ int fm_cmd_detect(int argc, char **argv)
         int n = fm_detector_run(det, img, conf, faces, MAX_FACES, NULL);
         if (n > MAX_FACES)
             n = MAX_FACES;
+        for (int k = 0; cls && k < n; k++) {
+            fm_err cerr = {0};
+            fcls[k].have =
+                fm_classifier_face(cls, img, &faces[k], &fcls[k].mask_prob, &cerr) == FM_OK;
+        }
         if (json) {
-            print_json(path, img, faces, n);
+            print_json(path, img, faces, cls ? fcls : NULL, n);
         } else if (!out_dir) {
             printf("%s: %d face%s", path, n, n == 1 ? "" : "s");
-            for (int k = 0; k < n; k++)
+            for (int k = 0; k < n; k++) {
                 printf("%s %.2f at (%.0f,%.0f)-(%.0f,%.0f)", k ? ";" : ":", (double)faces[k].score,
                        (double)faces[k].x1, (double)faces[k].y1, (double)faces[k].x2,
                        (double)faces[k].y2);
+                if (cls)
+                    printf(" %s", label_of(&fcls[k]));
+                if (cls && fcls[k].have)
+                    printf(" %.2f", (double)fcls[k].mask_prob);
+            }
             printf("\n");
         }
         if (out_dir) {
-            annotate(img, faces, n);
+            annotate(img, faces, cls ? fcls : NULL, n);
             size_t len = strlen(out_dir) + strlen(files.rel[i]) + 2;
             char *dst = malloc(len);
             if (!dst) {
@@ -153,6 +222,7 @@ int fm_cmd_detect(int argc, char **argv)
         fflush(stdout);
         fm_image_free(img);
     }
+    fm_classifier_free(cls);
     fm_detector_free(det);
     fm_files_free(&files);
     return status;

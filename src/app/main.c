@@ -17,6 +17,10 @@ static void usage(FILE *f)
             "      per-stage timings (decode, preprocess, forward, postprocess)\n"
             "  train --data DIR [--voc DIR] [--out DIR] [--epochs N] [--input-size S] ...\n"
             "      fine-tune the mask classifier (MobileNetV2) in C; writes the model and a report\n"
+            "  classify [--json] [--classifier DIR] IMAGE|DIR...\n"
+            "      mask / no mask for face crops\n"
+            "  eval --data DIR | --voc DIR [--classifier DIR] [--json]\n"
+            "      accuracy on face crops, or detection + classification AP on VOC scenes\n"
             "\n"
             "Models are read from --model-dir, else $FACEMASK_MODELS, else the project's\n"
             "models/ folder (res10/deploy.prototxt, res10/res10_300x300_ssd_iter_140000.caffemodel).\n"
@@ -36,11 +40,15 @@ int main(int argc, char **argv)
         return fm_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)
         return fm_cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "classify") == 0)
+        return fm_cmd_classify(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return fm_cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "facemask: unknown command '%s' (expected detect or bench)\n", cmd);
+    fprintf(stderr, "facemask: unknown command '%s' (expected detect, classify, train, eval or bench)\n", cmd);
     usage(stderr);
     return 2;
 }

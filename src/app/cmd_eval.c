@@ -1,0 +1,477 @@
+/* facemask eval: honest numbers for the classifier and for detection + classification.
+ *   --data DIR  folder-per-class face crops: accuracy, precision / recall / F1 per class,
+ *               confusion matrix, ROC AUC;
+ *   --voc DIR   scene photos with PASCAL VOC boxes: the classifier on the annotated faces
+ *               >= 16 px (by face width), then detect + classify end to end: AP at IoU 0.5
+ *               for mask and no_mask, their mean, and face recall. Boxes labelled
+ *               mask_weared_incorrect are ignore regions. Images the classifier was trained
+ *               on (its trained_on.txt) are left out unless --all-images. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "data/dataset.h"
+#include "data/voc.h"
+#include "eval/metrics.h"
+#include "eval/report.h"
+#include "face/classifier.h"
+#include "face/detector.h"
+#include "train/trainer.h"
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: facemask eval --data DIR [--classifier DIR] [--threads N] [--json]\n"
+            "       facemask eval --voc DIR [--classifier DIR] [--conf 0.2] [--all-images]\n"
+            "                     [--min-width 16] [--threads N] [--json]\n"
+            "  --data DIR    one folder per class of face crops\n"
+            "  --voc DIR     scenes: images/*.jpg with annotations/*.xml (PASCAL VOC)\n"
+            "  --conf F      detector threshold for the end-to-end AP (default 0.2)\n"
+            "  --all-images  also use the scene images the classifier was trained on\n");
+}
+
+/* Names of images listed in <classifier>/trained_on.txt (one per line, # comments). */
+typedef struct {
+    char **names;
+    int n;
+} name_set;
+
+static void read_names(const char *path, name_set *s)
+{
+    memset(s, 0, sizeof *s);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512];
+    int cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0] || line[0] == '#')
+            continue;
+        if (s->n == cap) {
+            cap = cap ? cap * 2 : 256;
+            char **nn = realloc(s->names, (size_t)cap * sizeof *nn);
+            if (!nn)
+                break;
+            s->names = nn;
+        }
+        s->names[s->n] = malloc(strlen(line) + 1);
+        if (!s->names[s->n])
+            break;
+        strcpy(s->names[s->n++], line);
+    }
+    fclose(f);
+}
+
+static int in_set(const name_set *s, const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->names[i], b) == 0)
+            return 1;
+    return 0;
+}
+
+static void free_names(name_set *s)
+{
+    for (int i = 0; i < s->n; i++)
+        free(s->names[i]);
+    free(s->names);
+}
+
+static void print_confusion(const fm_confusion *cm, const char *const *names)
+{
+    printf("  confusion (rows true, columns predicted):\n    %-10s", "");
+    for (int c = 0; c < cm->n_classes; c++)
+        printf(" %10s", names[c]);
+    printf("\n");
+    for (int r = 0; r < cm->n_classes; r++) {
+        printf("    %-10s", names[r]);
+        for (int c = 0; c < cm->n_classes; c++)
+            printf(" %10lld", cm->counts[r][c]);
+        printf("\n");
+    }
+}
+
+/* Classifies every sample; fills the confusion (0 mask, 1 no_mask), AUC and width buckets. */
+static int classify_set(const char *cdir, const fm_dataset *ds, int mask_label, int threads,
+                        fm_confusion *cm, double *auc, fm_bucket *buckets, int *skipped)
+{
+    fm_err err = {0};
+    float *prob = calloc((size_t)ds->n + 1, sizeof *prob), *score = calloc((size_t)ds->n + 1, 4);
+    int *ok = calloc((size_t)ds->n + 1, sizeof *ok), *pos = calloc((size_t)ds->n + 1, sizeof *pos);
+    int *correct = calloc((size_t)ds->n + 1, sizeof *correct);
+    double *width = calloc((size_t)ds->n + 1, sizeof *width);
+    int rc = 1;
+    if (!prob || !score || !ok || !pos || !correct || !width) {
+        fprintf(stderr, "facemask: out of memory\n");
+        goto done;
+    }
+    if (fm_eval_dataset(cdir, ds, threads, prob, ok, skipped, &err) != FM_OK) {
+        fprintf(stderr, "facemask: %s\n", err.msg);
+        goto done;
+    }
+    fm_confusion_init(cm, 2, NULL);
+    int k = 0;
+    for (int i = 0; i < ds->n; i++) {
+        if (!ok[i])
+            continue;
+        int t = ds->samples[i].label == mask_label ? 0 : 1, p = prob[i] >= 0.5f ? 0 : 1;
+        fm_confusion_add(cm, t, p, NULL);
+        score[k] = prob[i];
+        pos[k] = t == 0;
+        correct[k] = t == p;
+        width[k] = ds->samples[i].has_box ? ds->samples[i].box.x2 - ds->samples[i].box.x1 : 1e9;
+        k++;
+    }
+    *auc = 0.0 / 0.0;
+    fm_eval_auc(score, pos, (size_t)k, auc, NULL);
+    if (buckets) {
+        static const double edges[2] = {32, 64};
+        fm_eval_buckets(edges, 2, width, correct, (size_t)k, buckets, NULL);
+    }
+    rc = 0;
+done:
+    free(prob);
+    free(score);
+    free(ok);
+    free(pos);
+    free(correct);
+    free(width);
+    return rc;
+}
+
+static void print_classes(const fm_confusion *cm, double auc, const char *const *names)
+{
+    printf("  samples %lld, accuracy %.4f, ROC AUC %.4f\n", fm_confusion_total(cm),
+           fm_confusion_accuracy(cm), auc);
+    for (int c = 0; c < 2; c++) {
+        fm_class_stats s = fm_confusion_class(cm, c);
+        printf("  %-8s precision %.4f  recall %.4f  F1 %.4f  support %lld\n", names[c],
+               s.precision, s.recall, s.f1, s.support);
+    }
+    print_confusion(cm, names);
+}
+
+static void json_classes(fm_jsonw *j, const fm_confusion *cm, double auc, const char *const *names)
+{
+    fm_jsonw_key(j, "accuracy");
+    fm_jsonw_double(j, fm_confusion_accuracy(cm));
+    fm_jsonw_key(j, "roc_auc");
+    fm_jsonw_double(j, auc);
+    fm_jsonw_key(j, "confusion");
+    fm_jsonw_confusion(j, cm, names);
+}
+
+int fm_cmd_eval(int argc, char **argv)
+{
+    const char *data = NULL, *voc = NULL, *cls_dir = NULL, *model_dir = NULL;
+    int threads = 2, json = 0, all_images = 0, min_width = 16;
+    float conf = 0.2f;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            eval_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--data") == 0 && v) {
+            data = v;
+            i++;
+        } else if (strcmp(a, "--voc") == 0 && v) {
+            voc = v;
+            i++;
+        } else if (strcmp(a, "--classifier") == 0 && v) {
+            cls_dir = v;
+            i++;
+        } else if (strcmp(a, "--model-dir") == 0 && v) {
+            model_dir = v;
+            i++;
+        } else if (strcmp(a, "--threads") == 0 && v) {
+            if (!fm_parse_int(a, v, 1, 64, &threads))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--min-width") == 0 && v) {
+            if (!fm_parse_int(a, v, 0, 100000, &min_width))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--conf") == 0 && v) {
+            if (!fm_parse_float(a, v, 0.0f, 1.0f, &conf))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--all-images") == 0) {
+            all_images = 1;
+        } else {
+            fprintf(stderr, "facemask eval: unknown option or missing value: %s\n", a);
+            eval_usage(stderr);
+            return 2;
+        }
+    }
+    if (!data == !voc) {
+        fprintf(stderr, "facemask eval: give exactly one of --data DIR or --voc DIR\n");
+        eval_usage(stderr);
+        return 2;
+    }
+    char mdir[4096], cdir[4200], path[4300];
+    fm_models_dir(model_dir, mdir, sizeof mdir);
+    if (cls_dir)
+        snprintf(cdir, sizeof cdir, "%s", cls_dir);
+    else
+        snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+    fm_err err = {0};
+    snprintf(path, sizeof path, "%s/classifier.cfg", cdir);
+    fm_classifier_cfg cfg;
+    if (fm_classifier_cfg_read(path, &cfg, &err) != FM_OK) {
+        fprintf(stderr, "facemask: %s\n", err.msg);
+        return 1;
+    }
+    static const char *names[2] = {"mask", "no_mask"};
+    fm_jsonw j;
+    fm_jsonw_init(&j, stdout, 2);
+    if (json) {
+        fm_jsonw_object_begin(&j);
+        fm_jsonw_key(&j, "classifier");
+        fm_jsonw_string(&j, cdir);
+    }
+    int rc = 0;
+
+    if (data) {
+        fm_dataset *ds = fm_dataset_from_folders(data, &err);
+        if (!ds) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            return 1;
+        }
+        int mask_label = -1;
+        for (int c = 0; c < ds->n_classes; c++)
+            if (strcmp(ds->classes[c], cfg.classes[cfg.mask_class]) == 0)
+                mask_label = c;
+        if (ds->n_classes != 2 || mask_label < 0) {
+            fprintf(stderr,
+                    "facemask: %s: expected two class folders, one named '%s' (the classifier's "
+                    "mask class)\n",
+                    data, cfg.classes[cfg.mask_class]);
+            fm_dataset_free(ds);
+            return 1;
+        }
+        fm_confusion cm;
+        double auc;
+        int skipped = 0;
+        rc = classify_set(cdir, ds, mask_label, threads, &cm, &auc, NULL, &skipped);
+        if (rc == 0 && json) {
+            fm_jsonw_key(&j, "data");
+            fm_jsonw_string(&j, data);
+            fm_jsonw_key(&j, "skipped");
+            fm_jsonw_int(&j, skipped);
+            json_classes(&j, &cm, auc, names);
+        } else if (rc == 0) {
+            printf("%s (%d unreadable skipped):\n", data, skipped);
+            print_classes(&cm, auc, names);
+        }
+        fm_dataset_free(ds);
+    } else {
+        name_set trained;
+        snprintf(path, sizeof path, "%s/trained_on.txt", cdir);
+        read_names(path, &trained);
+        if (all_images)
+            trained.n = 0;
+        /* A: the classifier on annotated faces */
+        fm_dataset *ds = fm_dataset_from_voc(voc, min_width, &err);
+        if (!ds) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            free_names(&trained);
+            return 1;
+        }
+        fm_dataset_drop_label(ds, FM_VOC_INCORRECT);
+        int k = 0, excluded = 0;
+        for (int i = 0; i < ds->n; i++) {
+            if (in_set(&trained, ds->samples[i].path)) {
+                free(ds->samples[i].path);
+                excluded++;
+            } else {
+                ds->samples[k++] = ds->samples[i];
+            }
+        }
+        ds->n = k;
+        fm_confusion cm;
+        double auc;
+        fm_bucket b[3];
+        int skipped = 0;
+        rc = classify_set(cdir, ds, FM_VOC_WITH_MASK, threads, &cm, &auc, b, &skipped);
+        fm_dataset_free(ds);
+        if (rc == 0 && !json) {
+            printf("classifier on annotated faces >= %d px of %s (%d faces of training images "
+                   "left out):\n",
+                   min_width, voc, excluded);
+            print_classes(&cm, auc, names);
+            for (int q = 0; q < 3; q++) {
+                char label[32];
+                fm_bucket_label(&b[q], label, sizeof label);
+                printf("  width %-8s faces %5lld  accuracy %.4f\n", label, b[q].n, b[q].accuracy);
+            }
+        } else if (rc == 0) {
+            fm_jsonw_key(&j, "voc");
+            fm_jsonw_string(&j, voc);
+            fm_jsonw_key(&j, "annotated_faces");
+            fm_jsonw_object_begin(&j);
+            fm_jsonw_key(&j, "min_width_px");
+            fm_jsonw_int(&j, min_width);
+            fm_jsonw_key(&j, "excluded_training_faces");
+            fm_jsonw_int(&j, excluded);
+            json_classes(&j, &cm, auc, names);
+            fm_jsonw_key(&j, "by_face_width");
+            fm_jsonw_array_begin(&j);
+            for (int q = 0; q < 3; q++) {
+                char label[32];
+                fm_bucket_label(&b[q], label, sizeof label);
+                fm_jsonw_object_begin(&j);
+                fm_jsonw_key(&j, "width_px");
+                fm_jsonw_string(&j, label);
+                fm_jsonw_key(&j, "faces");
+                fm_jsonw_int(&j, b[q].n);
+                fm_jsonw_key(&j, "accuracy");
+                fm_jsonw_double(&j, b[q].accuracy);
+                fm_jsonw_object_end(&j);
+            }
+            fm_jsonw_array_end(&j);
+            fm_jsonw_object_end(&j);
+        }
+
+        /* B: detect + classify end to end */
+        fm_voc_dir vd;
+        fm_net_opts no = fm_net_default_opts();
+        no.threads = threads;
+        fm_detector *det = NULL;
+        fm_classifier *cls = NULL;
+        fm_eval_image *imgs = NULL;
+        int nimg = 0, bad = 0;
+        if (rc == 0 && fm_voc_list(voc, &vd, &err) == FM_OK) {
+            det = fm_detector_create(mdir, &no, &err);
+            cls = det ? fm_classifier_load(cdir, &no, &err) : NULL;
+            imgs = calloc((size_t)vd.n + 1, sizeof *imgs);
+            if (!det || !cls || !imgs) {
+                fprintf(stderr, "facemask: %s\n", err.msg);
+                rc = 1;
+            }
+            fm_face faces[512];
+            for (int i = 0; rc == 0 && i < vd.n; i++) {
+                if (in_set(&trained, vd.items[i].image))
+                    continue;
+                fm_voc v;
+                if (fm_voc_load(vd.items[i].xml, &v, &err) != FM_OK) {
+                    fprintf(stderr, "facemask: %s\n", err.msg);
+                    bad++;
+                    continue;
+                }
+                fm_image *img = fm_image_load(vd.items[i].image, 0, &err);
+                if (!img) {
+                    fprintf(stderr, "facemask: %s\n", err.msg);
+                    fm_voc_free(&v);
+                    bad++;
+                    continue;
+                }
+                fm_eval_gt *gt = calloc((size_t)v.n_objects + 1, sizeof *gt);
+                int n = fm_detector_run(det, img, conf, faces, 512, NULL);
+                n = n > 512 ? 512 : n;
+                fm_eval_det *dets = calloc((size_t)n + 1, sizeof *dets);
+                if (!gt || !dets) {
+                    free(gt);
+                    free(dets);
+                    fm_image_free(img);
+                    fm_voc_free(&v);
+                    rc = 1;
+                    break;
+                }
+                for (int o = 0; o < v.n_objects; o++) {
+                    const fm_voc_object *ob = &v.objects[o];
+                    int lab = fm_voc_label(ob->name);
+                    gt[o].box = (fm_eval_box){ob->xmin, ob->ymin, ob->xmax, ob->ymax};
+                    gt[o].cls = lab == FM_VOC_WITHOUT_MASK ? 1 : 0;
+                    gt[o].ignore = lab != FM_VOC_WITH_MASK && lab != FM_VOC_WITHOUT_MASK;
+                }
+                int nd = 0;
+                for (int f = 0; f < n; f++) {
+                    float p;
+                    fm_err cerr = {0};
+                    if (fm_classifier_face(cls, img, &faces[f], &p, &cerr) != FM_OK)
+                        continue; /* a box outside the image: no class, not a detection */
+                    dets[nd].box = (fm_eval_box){faces[f].x1, faces[f].y1, faces[f].x2, faces[f].y2};
+                    dets[nd].cls = p >= 0.5f ? 0 : 1;
+                    dets[nd].score = faces[f].score * (p >= 0.5f ? p : 1 - p);
+                    nd++;
+                }
+                imgs[nimg].gt = gt;
+                imgs[nimg].n_gt = (size_t)v.n_objects;
+                imgs[nimg].det = dets;
+                imgs[nimg].n_det = (size_t)nd;
+                nimg++;
+                fm_image_free(img);
+                fm_voc_free(&v);
+            }
+            fm_voc_dir_free(&vd);
+        } else if (rc == 0) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            rc = 1;
+        }
+        if (rc == 0) {
+            fm_ap_result ap[2];
+            double recall = 0;
+            long long matched = 0, total = 0;
+            memset(ap, 0, sizeof ap);
+            for (int c = 0; c < 2; c++)
+                fm_eval_ap(imgs, (size_t)nimg, c, 0.5, &ap[c], NULL);
+            fm_eval_face_recall(imgs, (size_t)nimg, 0.5, &recall, &matched, &total, NULL);
+            double map = (ap[0].ap + ap[1].ap) / 2;
+            if (json) {
+                fm_jsonw_key(&j, "end_to_end");
+                fm_jsonw_object_begin(&j);
+                fm_jsonw_key(&j, "images");
+                fm_jsonw_int(&j, nimg);
+                fm_jsonw_key(&j, "unreadable");
+                fm_jsonw_int(&j, bad);
+                fm_jsonw_key(&j, "detector_conf");
+                fm_jsonw_double(&j, conf);
+                fm_jsonw_key(&j, "ap50_mask");
+                fm_jsonw_double(&j, ap[0].ap);
+                fm_jsonw_key(&j, "ap50_no_mask");
+                fm_jsonw_double(&j, ap[1].ap);
+                fm_jsonw_key(&j, "map50");
+                fm_jsonw_double(&j, map);
+                fm_jsonw_key(&j, "face_recall50");
+                fm_jsonw_double(&j, recall);
+                fm_jsonw_key(&j, "faces_matched");
+                fm_jsonw_int(&j, matched);
+                fm_jsonw_key(&j, "faces_total");
+                fm_jsonw_int(&j, total);
+                fm_jsonw_object_end(&j);
+            } else {
+                printf("detect + classify on %d images of %s (detector conf %.2f; "
+                       "mask_weared_incorrect ignored):\n",
+                       nimg, voc, (double)conf);
+                printf("  AP50 mask %.4f  AP50 no_mask %.4f  mAP50 %.4f\n", ap[0].ap, ap[1].ap, map);
+                printf("  face recall at IoU 0.5: %.4f (%lld of %lld annotated faces, all sizes)\n",
+                       recall, matched, total);
+            }
+            fm_ap_result_free(&ap[0]);
+            fm_ap_result_free(&ap[1]);
+        }
+        for (int i = 0; i < nimg; i++) {
+            free((void *)imgs[i].gt);
+            free((void *)imgs[i].det);
+        }
+        free(imgs);
+        fm_classifier_free(cls);
+        fm_detector_free(det);
+        free_names(&trained);
+    }
+    if (json && rc == 0) {
+        fm_jsonw_object_end(&j);
+        if (fm_jsonw_finish(&j, &err) != FM_OK) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            rc = 1;
+        }
+        printf("\n");
+    }
+    return rc;
+}
