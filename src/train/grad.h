@@ -25,7 +25,8 @@
  * Fast paths get an fm_tctx: the SGEMM level, a reference switch, and work
  * memory of at least fm_tconv_work_floats() / fm_tip_work_floats() floats
  * (64-byte aligned). Nothing here allocates or uses threads; the trainer
- * splits batches over threads itself.
+ * splits batches over threads itself. fm_tnet sets ctx.reference when the
+ * environment has FM_REFERENCE=1 (as fm_net does).
  */
 #ifndef FM_GRAD_H
 #define FM_GRAD_H

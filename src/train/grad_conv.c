@@ -4,7 +4,10 @@
  * (for each input pixel, the outputs whose window covers it), the opposite
  * order of the fast path, so the two check each other.
  * Fast:
- *   - depthwise (group == C == num_output): direct loops per plane;
+ *   - depthwise (group == C == num_output): per channel, the planes of all samples
+ *     zero-padded and stacked into one flat buffer, so each tap is one long
+ *     vectorised axpy (forward, input gradient) or dot product (weight gradient);
+ *     strides and dilations read the stride-1 result on their grid;
  *   - 1x1, stride 1, no pad, group 1: GEMMs; over the whole batch at once when
  *     the samples of a channel are adjacent (channel-major layout);
  *   - anything else: im2col per sample and group, then GEMMs; the input
