@@ -45,8 +45,44 @@ def stages_res10(img):
     return [("res10", forward), ("res10_preprocess", preprocess)]
 
 
+CLASSIFIER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "mask")
+
+
+def read_cfg(path):
+    """classifier.cfg as a dict of strings."""
+    cfg = {}
+    for line in open(path):
+        line = line.split("#")[0].split()
+        if len(line) >= 2:
+            cfg[line[0]] = line[1:]
+    return cfg
+
+
+def stages_mask(img):
+    """facemask's mask classifier (MobileNetV2 + head, Caffe files written by `facemask train`):
+    forward on one S x S face, and the preprocessing of a face crop (the biggest face res10
+    finds, or the centre of the image)."""
+    cfg = read_cfg(os.path.join(CLASSIFIER_DIR, "classifier.cfg"))
+    size = int(cfg["input_size"][0])
+    net = cv2.dnn.readNetFromCaffe(os.path.join(CLASSIFIER_DIR, "classifier.prototxt"),
+                                   os.path.join(CLASSIFIER_DIR, "classifier.caffemodel"))
+    h, w = img.shape[:2]
+    crop = img[h // 4:3 * h // 4, w // 4:3 * w // 4]
+
+    def preprocess():
+        return cv2.dnn.blobFromImage(crop, 1.0 / 128, (size, size), (128, 128, 128), swapRB=True)
+
+    blob = preprocess()
+
+    def forward():
+        net.setInput(blob)
+        net.forward()
+
+    return [("mask", forward), ("mask_preprocess", preprocess)]
+
+
 # model name -> function(image) returning [(stage name, zero-argument callable)]
-MODELS = {"res10": stages_res10}
+MODELS = {"res10": stages_res10, "mask": stages_mask}
 
 
 def time_ms(fn, runs, warmup):
@@ -69,9 +105,12 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
     ap.add_argument("--image", default=DEFAULT_IMAGE, help="input photo (default %s)"
                     % DEFAULT_IMAGE)
-    ap.add_argument("--models", default=",".join(MODELS),
+    ap.add_argument("--classifier", default=CLASSIFIER_DIR,
+                    help="mask classifier folder for the 'mask' model (default %s)" % CLASSIFIER_DIR)
+    ap.add_argument("--models", default="res10",
                     help="comma-separated models to time (available: %s)" % ",".join(MODELS))
     a = ap.parse_args(argv)
+    globals()["CLASSIFIER_DIR"] = a.classifier
 
     img = opencv_detect.read_image(a.image)
     if img is None:

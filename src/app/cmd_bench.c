@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "data/crop.h"
+#include "face/classifier.h"
 #include "face/detector.h"
 #include "io/image.h"
 
@@ -39,11 +41,81 @@ static void report(const char *what, int threads, double *v, int n)
 static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: facemask bench [--image PATH] [--runs N] [--threads 1,2] [--layers]\n"
-               "                      [--model-dir DIR]\n"
+               "                      [--model-dir DIR] [--classifier DIR | --no-classify]\n"
                "  Times each stage of face detection (decode, preprocess, forward, postprocess)\n"
                "  over N runs after 3 warm-up runs, for each thread count; prints the median\n"
                "  and the 10th/90th percentiles in milliseconds, one line per stage.\n"
-               "  --layers also prints the median time of every layer of the network.\n");
+               "  --layers also prints the median time of every layer of the network.\n"
+               "  Then the mask classifier on the biggest face found: crop + preprocess and\n"
+               "  forward, per face.\n");
+}
+
+/* The classifier on one face: crop + preprocess, and forward. */
+static int bench_classifier(const unsigned char *bytes, size_t size, const char *image,
+                            const char *mdir, const char *cls_dir, int threads, int runs,
+                            const fm_face *face)
+{
+    char cdir[4200];
+    if (cls_dir)
+        snprintf(cdir, sizeof cdir, "%s", cls_dir);
+    else
+        snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+    fm_err err = {0};
+    fm_net_opts opts = fm_net_default_opts();
+    opts.threads = threads;
+    fm_classifier *c = fm_classifier_load(cdir, &opts, &err);
+    if (!c) {
+        fprintf(stderr, "facemask: %s (use --no-classify to time detection only)\n", err.msg);
+        return 1;
+    }
+    fm_image *img = fm_image_decode(bytes, size, image, 0, &err);
+    const fm_classifier_cfg *cfg = fm_classifier_config(c);
+    fm_image *crop = fm_image_new(cfg->input_size, cfg->input_size, &err);
+    double *t = calloc((size_t)runs * 3, sizeof *t);
+    int status = 0;
+    if (!img || !crop || !t) {
+        fprintf(stderr, "facemask: %s\n", err.msg);
+        status = 1;
+        goto done;
+    }
+    fm_box box = {(float)img->w / 4, (float)img->h / 4, (float)img->w * 3 / 4,
+                  (float)img->h * 3 / 4};
+    if (face)
+        box = (fm_box){face->x1, face->y1, face->x2, face->y2};
+    fm_net *net = fm_classifier_net(c);
+    for (int r = -3; r < runs; r++) {
+        double t0 = now_ms();
+        if (fm_crop_face(img, box, cfg->margin, cfg->square, cfg->input_size, crop, &err) !=
+            FM_OK) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            status = 1;
+            break;
+        }
+        fm_crop_to_input(crop, fm_net_input(net, 0)->data);
+        double t1 = now_ms();
+        fm_net_forward(net, NULL);
+        double t2 = now_ms();
+        if (r < 0)
+            continue;
+        t[r] = t1 - t0;
+        t[runs + r] = t2 - t1;
+        t[2 * runs + r] = t2 - t0;
+    }
+    if (status == 0) {
+        char what[64];
+        snprintf(what, sizeof what, "mask%d preprocess", cfg->input_size);
+        report(what, threads, t, runs);
+        snprintf(what, sizeof what, "mask%d forward", cfg->input_size);
+        report(what, threads, t + runs, runs);
+        snprintf(what, sizeof what, "mask%d per_face", cfg->input_size);
+        report(what, threads, t + 2 * runs, runs);
+    }
+done:
+    free(t);
+    fm_image_free(crop);
+    fm_image_free(img);
+    fm_classifier_free(c);
+    return status;
 }
 
 static const char *default_image(char *buf, size_t size)
@@ -71,8 +143,8 @@ static const char *default_image(char *buf, size_t size)
 
 int fm_cmd_bench(int argc, char **argv)
 {
-    const char *image = NULL, *model_dir = NULL, *threads_arg = "1,2";
-    int runs = 30, layers = 0;
+    const char *image = NULL, *model_dir = NULL, *threads_arg = "1,2", *cls_dir = NULL;
+    int runs = 30, layers = 0, classify = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -93,6 +165,11 @@ int fm_cmd_bench(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--layers") == 0) {
             layers = 1;
+        } else if (strcmp(a, "--classifier") == 0 && val) {
+            cls_dir = val;
+            i++;
+        } else if (strcmp(a, "--no-classify") == 0) {
+            classify = 0;
         } else {
             fprintf(stderr, "facemask bench: unknown option or missing value: %s\n", a);
             bench_usage(stderr);
@@ -191,6 +268,9 @@ int fm_cmd_bench(int argc, char **argv)
                 }
             }
         }
+        if (status == 0 && classify)
+            status = bench_classifier(bytes, (size_t)size, image, mdir, cls_dir, threads, runs,
+                                      nfaces > 0 ? &faces[0] : NULL);
         free(t);
         fm_detector_free(det);
         if (status)
