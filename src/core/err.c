@@ -17,6 +17,7 @@ const char *fm_status_str(fm_status s)
     case FM_ERR_NOMEM: return "out of memory";
     case FM_ERR_ARG: return "invalid argument";
     case FM_ERR_LIMIT: return "limit exceeded";
+    case FM_END: return "end of stream";
     }
     return "unknown status";
 }

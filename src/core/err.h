@@ -23,7 +23,8 @@ typedef enum {
     FM_ERR_UNSUPPORTED, /* a feature (layer type, option) facemask does not have */
     FM_ERR_NOMEM,       /* allocation failed or a size overflowed */
     FM_ERR_ARG,         /* a caller passed an invalid argument */
-    FM_ERR_LIMIT        /* input exceeds a configured maximum (image size, depth) */
+    FM_ERR_LIMIT,       /* input exceeds a configured maximum (image size, depth) */
+    FM_END = 64         /* not an error: a stream or file source has ended cleanly */
 } fm_status;
 
 typedef struct {

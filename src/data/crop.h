@@ -26,6 +26,7 @@
 #ifndef FM_CROP_H
 #define FM_CROP_H
 
+#include "core/box.h"
 #include "core/err.h"
 #include "io/image.h"
 
@@ -33,9 +34,7 @@
 #define FM_CROP_MAX_COORD 1.0e6f
 #define FM_CROP_MAX_SIDE 8192
 
-typedef struct {
-    float x1, y1, x2, y2; /* pixel edges: covers [x1, x2) x [y1, y2) */
-} fm_box;
+/* fm_box (core/box.h): pixel edges, covers [x1, x2) x [y1, y2). */
 
 typedef struct {
     int x, y, w, h; /* first column, first row, size; may extend beyond the image */

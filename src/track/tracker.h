@@ -51,6 +51,7 @@
 #ifndef FM_TRACKER_H
 #define FM_TRACKER_H
 
+#include "core/box.h"
 #include "core/err.h"
 
 typedef enum {
@@ -62,9 +63,7 @@ typedef enum {
 /* "unknown", "mask", "no_mask" (the strings the events use). */
 const char *fm_label_str(fm_label label);
 
-typedef struct {
-    float x1, y1, x2, y2; /* pixels */
-} fm_box;
+/* fm_box: core/box.h (pixels). */
 
 /* mask_prob value meaning "this face was not classified this frame". Any value outside
  * [0, 1] (or NaN) means the same. */

@@ -51,7 +51,7 @@
 /* fm_source_read's result at the end of a file or folder (or when opts.should_stop asked
  * to stop): not an error, and no frame was produced. It lies outside err.h's codes, so
  * fm_status_str does not name it; compare with ==. */
-#define FM_SOURCE_END ((fm_status)64)
+#define FM_SOURCE_END FM_END
 
 typedef struct fm_source fm_source;
 
