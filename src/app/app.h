@@ -11,6 +11,7 @@ int fm_cmd_bench(int argc, char **argv);
 int fm_cmd_train(int argc, char **argv);
 int fm_cmd_classify(int argc, char **argv);
 int fm_cmd_eval(int argc, char **argv);
+int fm_cmd_watch(int argc, char **argv);
 
 /* A list of image paths collected from files and directories. */
 typedef struct {

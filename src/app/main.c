@@ -13,6 +13,8 @@ static void usage(FILE *f)
             "  detect [--json] [--out DIR] [--conf 0.5] [--threads N] [--model-dir DIR] IMAGE|DIR...\n"
             "      find faces in images; --json prints one line per image, --out writes\n"
             "      annotated copies\n"
+            "  watch --source SRC [--display] [--record FILE] [--events FILE|-] [--blur] ...\n"
+            "      faces and masks over time from a camera, a video file, a stream or a folder\n"
             "  bench [--image PATH] [--runs N] [--threads LIST] [--model-dir DIR]\n"
             "      per-stage timings (decode, preprocess, forward, postprocess)\n"
             "  train --data DIR [--voc DIR] [--out DIR] [--epochs N] [--input-size S] ...\n"
@@ -44,11 +46,13 @@ int main(int argc, char **argv)
         return fm_cmd_classify(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0)
         return fm_cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "watch") == 0)
+        return fm_cmd_watch(argc - 1, argv + 1);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "facemask: unknown command '%s' (expected detect, classify, train, eval or bench)\n", cmd);
+    fprintf(stderr, "facemask: unknown command '%s' (expected detect, classify, watch, train, eval or bench)\n", cmd);
     usage(stderr);
     return 2;
 }

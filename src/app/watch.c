@@ -1,0 +1,646 @@
+/* watch.c - capture, inference and output threads joined by bounded queues. */
+#include "app/watch.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "face/classifier.h"
+#include "face/detector.h"
+#include "io/image.h"
+#include "track/events.h"
+#include "track/tracker.h"
+#include "ui/display.h"
+#include "ui/overlay.h"
+#include "video/source.h"
+#include "video/writer.h"
+
+#define POOL_ITEMS 8
+#define QUEUE_CAP 3
+#define MAX_FACES 256
+#define MAX_DRAW 128
+#define MAX_EV 256
+#define STAT_CAP (1 << 17)
+
+static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM, q, or the window */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+    g_stop = 1;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+fm_watch_opts fm_watch_default_opts(void)
+{
+    fm_watch_opts o;
+    memset(&o, 0, sizeof o);
+    o.classify = 1;
+    o.threads = 2;
+    o.conf = 0.5f;
+    o.every = 1;
+    o.summary_every = 10;
+    o.status = 1;
+    o.folder_fps = 10;
+    return o;
+}
+
+/* ---- frames in flight ----------------------------------------------------------------- */
+
+typedef struct {
+    fm_frame fr;
+    int eos;
+    char reason[32];
+    double t_read0, t_read1; /* wall ms around the read */
+    double det_ms, cls_ms, trk_ms;
+    int nclassified;
+    int ntracks;
+    fm_track_info tracks[MAX_DRAW];
+    fm_track_counts counts;
+    int nev;
+    fm_track_event ev[MAX_EV];
+    int nsnap;
+    int snap_id[MAX_DRAW];
+} item;
+
+typedef struct {
+    item *buf[POOL_ITEMS + 1];
+    int cap, head, count;
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+} queue;
+
+static void q_init(queue *q, int cap)
+{
+    memset(q, 0, sizeof *q);
+    q->cap = cap;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->not_empty, NULL);
+    pthread_cond_init(&q->not_full, NULL);
+}
+
+static void q_destroy(queue *q)
+{
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->not_empty);
+    pthread_cond_destroy(&q->not_full);
+}
+
+static void q_push(queue *q, item *it)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->count == q->cap)
+        pthread_cond_wait(&q->not_full, &q->mu);
+    q->buf[(q->head + q->count) % q->cap] = it;
+    q->count++;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* Live sources: never wait; when full, the oldest waiting frame is replaced and returned. */
+static item *q_push_latest(queue *q, item *it)
+{
+    item *old = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (q->count == q->cap && !q->buf[q->head]->eos) {
+        old = q->buf[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+    while (q->count == q->cap)
+        pthread_cond_wait(&q->not_full, &q->mu);
+    q->buf[(q->head + q->count) % q->cap] = it;
+    q->count++;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+    return old;
+}
+
+static item *q_pop(queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0)
+        pthread_cond_wait(&q->not_empty, &q->mu);
+    item *it = q->buf[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    pthread_cond_signal(&q->not_full);
+    pthread_mutex_unlock(&q->mu);
+    return it;
+}
+
+/* ---- shared state -------------------------------------------------------------------- */
+
+typedef struct {
+    const fm_watch_opts *o;
+    fm_source *src;
+    int live;
+    fm_detector *det;
+    fm_classifier *cls;
+    fm_tracker *tr;
+    fm_events *events;
+    pthread_mutex_t events_mu;
+    queue free_q, in_q, out_q;
+    long long read, skipped;
+    double last_pts;
+    char source_error[512];
+    /* snapshots already taken, by track id */
+    unsigned char *snapped;
+    int snapped_cap;
+} watch;
+
+static int should_stop(void *user)
+{
+    (void)user;
+    return g_stop != 0;
+}
+
+/* Reconnection steps of a live source, as events (on the capture thread). */
+static void on_source_event(void *user, const fm_source_event *ev)
+{
+    watch *w = user;
+    if (!w->events)
+        return;
+    pthread_mutex_lock(&w->events_mu);
+    const char *msg = ev->message ? ev->message : "";
+    if (ev->kind == FM_SOURCE_EVENT_DROPPED || ev->kind == FM_SOURCE_EVENT_GAVE_UP)
+        fm_events_source_error(w->events, w->last_pts, w->read, w->o->source, msg, NULL);
+    else if (ev->kind == FM_SOURCE_EVENT_RECONNECTED)
+        fm_events_reconnect(w->events, w->last_pts, w->read, w->o->source, ev->attempt, msg, NULL);
+    pthread_mutex_unlock(&w->events_mu);
+}
+
+static void *capture_main(void *p)
+{
+    watch *w = p;
+    const fm_watch_opts *o = w->o;
+    fm_err err = {0};
+    long long processed = 0;
+    for (;;) {
+        item *it = q_pop(&w->free_q);
+        it->eos = 0;
+        if (g_stop || (o->max_frames > 0 && processed >= o->max_frames)) {
+            it->eos = 1;
+            snprintf(it->reason, sizeof it->reason, "%s",
+                     g_signal ? "signal" : (g_stop ? "quit" : "max-frames"));
+            q_push(&w->in_q, it);
+            break;
+        }
+        it->t_read0 = now_ms();
+        fm_status st = fm_source_read(w->src, &it->fr, &err);
+        it->t_read1 = now_ms();
+        if (st == FM_SOURCE_END || st != FM_OK) {
+            it->eos = 1;
+            if (st != FM_SOURCE_END) {
+                snprintf(w->source_error, sizeof w->source_error, "%s", err.msg);
+                snprintf(it->reason, sizeof it->reason, "error");
+            } else {
+                snprintf(it->reason, sizeof it->reason, "%s",
+                         g_signal ? "signal" : (g_stop ? "quit" : "eof"));
+            }
+            q_push(&w->in_q, it);
+            break;
+        }
+        w->read++;
+        w->last_pts = it->fr.pts;
+        if (!w->live && o->every > 1 && it->fr.index % o->every != 0) {
+            w->skipped++;
+            q_push(&w->free_q, it);
+            continue;
+        }
+        processed++;
+        if (w->live) {
+            item *old = q_push_latest(&w->in_q, it);
+            if (old) {
+                w->skipped++;
+                q_push(&w->free_q, old);
+            }
+        } else {
+            q_push(&w->in_q, it);
+        }
+    }
+    return NULL;
+}
+
+static void want_snapshot(watch *w, item *it, const fm_track_event *e)
+{
+    if (!w->o->snapshots || e->label != FM_LABEL_NO_MASK ||
+        (e->type != FM_TRACK_APPEAR && e->type != FM_TRACK_LABEL))
+        return;
+    if (e->id >= w->snapped_cap) {
+        int cap = w->snapped_cap ? w->snapped_cap : 256;
+        while (cap <= e->id)
+            cap *= 2;
+        unsigned char *s = realloc(w->snapped, (size_t)cap);
+        if (!s)
+            return;
+        memset(s + w->snapped_cap, 0, (size_t)(cap - w->snapped_cap));
+        w->snapped = s;
+        w->snapped_cap = cap;
+    }
+    if (w->snapped[e->id] || it->nsnap >= MAX_DRAW)
+        return;
+    w->snapped[e->id] = 1;
+    it->snap_id[it->nsnap++] = e->id;
+}
+
+static void *inference_main(void *p)
+{
+    watch *w = p;
+    const fm_watch_opts *o = w->o;
+    fm_face faces[MAX_FACES];
+    fm_det dets[MAX_FACES];
+    int want[MAX_FACES];
+    double last_t = 0;
+    for (;;) {
+        item *it = q_pop(&w->in_q);
+        it->nev = 0;
+        it->nsnap = 0;
+        it->ntracks = 0;
+        if (it->eos) {
+            fm_tracker_finish(w->tr, last_t, it->ev, MAX_EV, &it->nev);
+            fm_tracker_counts(w->tr, &it->counts);
+            it->fr.pts = last_t;
+            q_push(&w->out_q, it);
+            break;
+        }
+        const fm_image *img = it->fr.image;
+        double t0 = now_ms();
+        int n = fm_detector_run(w->det, img, o->conf, faces, MAX_FACES, NULL);
+        if (n > MAX_FACES)
+            n = MAX_FACES;
+        double t1 = now_ms();
+        for (int i = 0; i < n; i++)
+            dets[i] = (fm_det){{faces[i].x1, faces[i].y1, faces[i].x2, faces[i].y2},
+                               faces[i].score,
+                               FM_DET_UNCLASSIFIED};
+        it->nclassified = 0;
+        if (w->cls && n > 0) {
+            fm_tracker_plan(w->tr, dets, n, it->fr.pts, want);
+            for (int i = 0; i < n; i++) {
+                float pm;
+                fm_err cerr = {0};
+                if (want[i] && fm_classifier_face(w->cls, img, &faces[i], &pm, &cerr) == FM_OK) {
+                    dets[i].mask_prob = pm;
+                    it->nclassified++;
+                }
+            }
+        }
+        double t2 = now_ms();
+        fm_tracker_update(w->tr, dets, n, it->fr.pts, it->ev, MAX_EV, &it->nev);
+        it->ntracks = fm_tracker_tracks(w->tr, it->tracks, MAX_DRAW, 0);
+        if (it->ntracks > MAX_DRAW)
+            it->ntracks = MAX_DRAW;
+        fm_tracker_counts(w->tr, &it->counts);
+        for (int e = 0; e < it->nev; e++)
+            want_snapshot(w, it, &it->ev[e]);
+        double t3 = now_ms();
+        it->det_ms = t1 - t0;
+        it->cls_ms = t2 - t1;
+        it->trk_ms = t3 - t2;
+        last_t = it->fr.pts;
+        q_push(&w->out_q, it);
+    }
+    return NULL;
+}
+
+/* ---- statistics ------------------------------------------------------------------------ */
+
+typedef struct {
+    double *v;
+    long long n;
+} series;
+
+static void series_add(series *s, double x)
+{
+    if (s->v && s->n < STAT_CAP)
+        s->v[s->n] = x;
+    s->n++;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void series_stats(series *s, double *med, double *p90)
+{
+    long long n = s->n < STAT_CAP ? s->n : STAT_CAP;
+    if (!s->v || n == 0) {
+        *med = *p90 = 0;
+        return;
+    }
+    qsort(s->v, (size_t)n, sizeof *s->v, cmp_d);
+    *med = s->v[n / 2];
+    *p90 = s->v[(long long)((double)(n - 1) * 0.9 + 0.5)];
+}
+
+static void status_line(const watch *w, long long frames, double fps, double latency,
+                        const fm_track_counts *c, int nfaces)
+{
+    fprintf(stderr,
+            "\r%lld frames  %5.1f fps  latency %4.0f ms  faces %2d  people %lld (mask %lld, "
+            "no mask %lld)  skipped %lld   ",
+            frames, fps, latency, nfaces, c->people, c->mask, c->no_mask, w->skipped);
+}
+
+/* ---- the run ---------------------------------------------------------------------------- */
+
+static fm_status save_snapshot(const watch *w, const fm_image *img, int id, long long frame,
+                               fm_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/no_mask_id%04d_frame%06lld.jpg", w->o->snapshots, id, frame);
+    return fm_image_save_jpeg(img, path, 90, err);
+}
+
+fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *err)
+{
+    memset(stats, 0, sizeof *stats);
+    watch w;
+    memset(&w, 0, sizeof w);
+    w.o = o;
+    pthread_mutex_init(&w.events_mu, NULL);
+    g_stop = 0;
+    g_signal = 0;
+    fm_status st = FM_OK;
+    item *items = NULL;
+    FILE *events_file = NULL;
+    fm_writer *writer = NULL;
+    fm_display *display = NULL;
+    series s_read = {0}, s_det = {0}, s_cls = {0}, s_trk = {0}, s_out = {0}, s_lat = {0};
+    int threads_started = 0;
+    pthread_t cap_thread, inf_thread;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    /* models */
+    char mdir[4096], cdir[4200];
+    fm_models_dir(o->model_dir, mdir, sizeof mdir);
+    fm_net_opts no = fm_net_default_opts();
+    no.threads = o->threads < 1 ? 1 : o->threads;
+    if (!(w.det = fm_detector_create(mdir, &no, err))) {
+        st = err ? err->status : FM_ERR_IO;
+        goto done;
+    }
+    if (o->classify) {
+        if (o->classifier_dir)
+            snprintf(cdir, sizeof cdir, "%s", o->classifier_dir);
+        else
+            snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+        fm_net_opts co = no;
+        co.threads = 1; /* faces are small: one thread each is faster than splitting */
+        if (!(w.cls = fm_classifier_load(cdir, &co, err))) {
+            st = err ? err->status : FM_ERR_IO;
+            goto done;
+        }
+    }
+    if (!(w.tr = fm_tracker_create(NULL, err))) {
+        st = err ? err->status : FM_ERR_ARG;
+        goto done;
+    }
+    if (o->snapshots && mkdir(o->snapshots, 0777) != 0 && errno != EEXIST) {
+        st = fm_err_set(err, FM_ERR_IO, "%s: cannot create folder: %s", o->snapshots,
+                        strerror(errno));
+        goto done;
+    }
+    if (o->events) {
+        if (strcmp(o->events, "-") == 0) {
+            events_file = stdout;
+        } else if (!(events_file = fopen(o->events, "w"))) {
+            st = fm_err_set(err, FM_ERR_IO, "%s: cannot write: %s", o->events, strerror(errno));
+            goto done;
+        }
+        if (!(w.events = fm_events_open(events_file, o->summary_every, err))) {
+            st = err ? err->status : FM_ERR_IO;
+            goto done;
+        }
+    }
+
+    /* source */
+    fm_source_opts so = fm_source_opts_default();
+    so.folder_fps = o->folder_fps;
+    so.reconnect_attempts = o->reconnect_attempts;
+    so.should_stop = should_stop;
+    so.on_event = on_source_event;
+    so.user = &w;
+    if (!(w.src = fm_source_open(o->source, &so, err))) {
+        st = err ? err->status : FM_ERR_IO;
+        goto done;
+    }
+    w.live = fm_source_is_live(w.src);
+    fm_video_set_log_level(1); /* FFmpeg: errors only; our own messages say the rest */
+
+    /* buffers */
+    items = calloc(POOL_ITEMS, sizeof *items);
+    s_read.v = malloc(STAT_CAP * sizeof(double));
+    s_det.v = malloc(STAT_CAP * sizeof(double));
+    s_cls.v = malloc(STAT_CAP * sizeof(double));
+    s_trk.v = malloc(STAT_CAP * sizeof(double));
+    s_out.v = malloc(STAT_CAP * sizeof(double));
+    s_lat.v = malloc(STAT_CAP * sizeof(double));
+    if (!items) {
+        st = fm_err_set(err, FM_ERR_NOMEM, "out of memory for frame buffers");
+        goto done;
+    }
+    q_init(&w.free_q, POOL_ITEMS);
+    q_init(&w.in_q, w.live ? 1 : QUEUE_CAP);
+    q_init(&w.out_q, QUEUE_CAP);
+    for (int i = 0; i < POOL_ITEMS; i++)
+        q_push(&w.free_q, &items[i]);
+    if (pthread_create(&cap_thread, NULL, capture_main, &w) != 0) {
+        st = fm_err_set(err, FM_ERR_NOMEM, "cannot start the capture thread");
+        goto done_queues;
+    }
+    if (pthread_create(&inf_thread, NULL, inference_main, &w) != 0) {
+        g_stop = 1;
+        pthread_join(cap_thread, NULL);
+        st = fm_err_set(err, FM_ERR_NOMEM, "cannot start the inference thread");
+        goto done_queues;
+    }
+    threads_started = 1;
+
+    /* output, on this thread */
+    double t_first = 0, t_last_status = 0, t_last = 0;
+    long long frames = 0, classified = 0;
+    double fps_now = 0, lat_now = 0;
+    char reason[32] = "eof";
+    int show_status = o->status && isatty(2);
+    for (;;) {
+        item *it = q_pop(&w.out_q);
+        double t_out0 = now_ms();
+        if (it->eos) {
+            snprintf(reason, sizeof reason, "%s", it->reason);
+            pthread_mutex_lock(&w.events_mu);
+            for (int e = 0; w.events && e < it->nev; e++)
+                fm_events_track(w.events, &it->ev[e], NULL);
+            if (w.events && w.source_error[0])
+                fm_events_source_error(w.events, it->fr.pts, frames, o->source, w.source_error,
+                                       NULL);
+            if (w.events) {
+                fm_events_summary(w.events, it->fr.pts, frames, &it->counts, fps_now, w.skipped, 1,
+                                  NULL);
+                fm_events_end(w.events, it->fr.pts, frames, reason, NULL);
+            }
+            pthread_mutex_unlock(&w.events_mu);
+            stats->people = it->counts.people;
+            stats->mask = it->counts.mask;
+            stats->no_mask = it->counts.no_mask;
+            stats->unknown = it->counts.unknown;
+            q_push(&w.free_q, it);
+            break;
+        }
+        if (frames == 0)
+            t_first = it->t_read0;
+        fm_image *img = it->fr.image;
+        if (o->blur)
+            fm_overlay_blur(img, it->tracks, it->ntracks);
+        fm_overlay_tracks(img, it->tracks, it->ntracks);
+        fm_overlay_status(img, fps_now, &it->counts);
+        for (int k = 0; k < it->nsnap; k++) {
+            fm_err serr = {0};
+            if (save_snapshot(&w, img, it->snap_id[k], it->fr.index, &serr) != FM_OK)
+                fprintf(stderr, "\nfacemask: %s\n", serr.msg);
+        }
+        if (o->display && !display) {
+            int dw = img->w, dh = img->h;
+            while (dw > 1600 || dh > 1000) {
+                dw /= 2;
+                dh /= 2;
+            }
+            if (!(display = fm_display_open("facemask", dw, dh, err))) {
+                st = err ? err->status : FM_ERR_IO;
+                g_stop = 1;
+            }
+        }
+        if (display) {
+            fm_err derr = {0};
+            if (fm_display_show(display, img, &derr) != FM_OK)
+                fprintf(stderr, "\nfacemask: %s\n", derr.msg);
+            if (fm_display_poll(display))
+                g_stop = 1;
+        }
+        if (o->record && !writer && st == FM_OK) {
+            double fps = fm_source_fps(w.src);
+            if (!(fps > 0))
+                fps = 25;
+            if (!w.live && o->every > 1)
+                fps /= o->every;
+            if (!(writer = fm_writer_open(o->record, img->w, img->h, fps, err))) {
+                st = err ? err->status : FM_ERR_IO;
+                g_stop = 1;
+            }
+        }
+        if (writer) {
+            fm_err werr = {0};
+            if (fm_writer_write(writer, img, &werr) != FM_OK)
+                fprintf(stderr, "\nfacemask: %s\n", werr.msg);
+        }
+        pthread_mutex_lock(&w.events_mu);
+        for (int e = 0; w.events && e < it->nev; e++)
+            fm_events_track(w.events, &it->ev[e], NULL);
+        if (w.events && fm_events_summary_due(w.events, it->fr.pts))
+            fm_events_summary(w.events, it->fr.pts, frames + 1, &it->counts, fps_now, w.skipped, 0,
+                              NULL);
+        pthread_mutex_unlock(&w.events_mu);
+
+        double t_out1 = now_ms();
+        frames++;
+        classified += it->nclassified;
+        series_add(&s_read, it->t_read1 - it->t_read0);
+        series_add(&s_det, it->det_ms);
+        series_add(&s_cls, it->cls_ms);
+        series_add(&s_trk, it->trk_ms);
+        series_add(&s_out, t_out1 - t_out0);
+        lat_now = t_out1 - it->t_read0;
+        series_add(&s_lat, lat_now);
+        t_last = t_out1;
+        if (t_last > t_first)
+            fps_now = (double)frames / ((t_last - t_first) / 1e3);
+        if (show_status && t_out1 - t_last_status > 250) {
+            status_line(&w, frames, fps_now, lat_now, &it->counts, it->ntracks);
+            t_last_status = t_out1;
+        }
+        q_push(&w.free_q, it);
+    }
+    if (show_status)
+        fprintf(stderr, "\n");
+    pthread_join(cap_thread, NULL);
+    pthread_join(inf_thread, NULL);
+    threads_started = 0;
+
+    stats->frames = frames;
+    stats->skipped = w.skipped;
+    stats->read = w.read;
+    stats->wall_s = frames ? (t_last - t_first) / 1e3 : 0;
+    stats->fps = stats->wall_s > 0 ? (double)frames / stats->wall_s : 0;
+    stats->classified = classified;
+    series_stats(&s_read, &stats->read_med, &stats->read_p90);
+    series_stats(&s_det, &stats->detect_med, &stats->detect_p90);
+    series_stats(&s_cls, &stats->classify_med, &stats->classify_p90);
+    series_stats(&s_trk, &stats->track_med, &stats->track_p90);
+    series_stats(&s_out, &stats->output_med, &stats->output_p90);
+    series_stats(&s_lat, &stats->latency_med, &stats->latency_p90);
+    fm_source_stats ss;
+    fm_source_get_stats(w.src, &ss);
+    stats->reconnects = ss.reconnects;
+    stats->decode_errors = ss.decode_errors;
+    snprintf(stats->end_reason, sizeof stats->end_reason, "%s", reason);
+    if (w.source_error[0] && st == FM_OK)
+        fprintf(stderr, "facemask: %s\n", w.source_error);
+
+done_queues:
+    (void)threads_started;
+    q_destroy(&w.free_q);
+    q_destroy(&w.in_q);
+    q_destroy(&w.out_q);
+done:
+    if (writer) {
+        fm_err werr = {0};
+        if (fm_writer_close(writer, &werr) != FM_OK && st == FM_OK)
+            st = fm_err_set(err, werr.status, "%s", werr.msg);
+    }
+    fm_display_close(display);
+    for (int i = 0; items && i < POOL_ITEMS; i++)
+        fm_frame_clear(&items[i].fr);
+    free(items);
+    free(s_read.v);
+    free(s_det.v);
+    free(s_cls.v);
+    free(s_trk.v);
+    free(s_out.v);
+    free(s_lat.v);
+    free(w.snapped);
+    fm_events_close(w.events);
+    if (events_file && events_file != stdout)
+        fclose(events_file);
+    else if (events_file)
+        fflush(events_file);
+    fm_source_close(w.src);
+    fm_tracker_free(w.tr);
+    fm_classifier_free(w.cls);
+    fm_detector_free(w.det);
+    pthread_mutex_destroy(&w.events_mu);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return st;
+}

@@ -1,0 +1,67 @@
+/* watch.h - the live pipeline behind `facemask watch` and `facemask bench --source`.
+ *
+ * Three threads joined by bounded queues, with a fixed pool of frame buffers (nothing is
+ * allocated per frame once the pool is full):
+ *   capture   reads the source; for a live source (camera, stream) the inference thread
+ *             always gets the newest frame and older waiting frames are counted as skipped;
+ *             for a file or folder every frame (or every Nth) is processed, in order;
+ *   inference detects faces, asks the tracker which need classifying, classifies them,
+ *             updates the tracker (ids, smoothed labels, counts, events);
+ *   output    (the calling thread, so the SDL window lives there) draws the annotations,
+ *             blurs faces if asked, shows / records / snapshots, writes the events and the
+ *             status line.
+ * Ctrl-C and SIGTERM (or q / closing the window) stop the source; the frames in flight are
+ * finished, the tracker ends every track, the recording gets its trailer and the events end
+ * with a final summary and an "end" line.
+ */
+#ifndef FM_WATCH_H
+#define FM_WATCH_H
+
+#include "core/err.h"
+
+typedef struct {
+    const char *source;     /* camera index, /dev/videoN, file, URL or folder */
+    const char *model_dir;  /* res10/ (and mask/ unless classifier_dir) */
+    const char *classifier_dir; /* NULL: <model_dir>/mask; "" or classify == 0: none */
+    int classify;
+    int threads;            /* inference threads */
+    float conf;             /* detector threshold */
+    int every;              /* files: process every Nth frame (1 = all) */
+    int display;            /* SDL window */
+    const char *record;     /* annotated video file, or NULL */
+    const char *events;     /* events file, "-" for stdout, or NULL */
+    const char *snapshots;  /* folder for one JPEG per person seen without a mask, or NULL */
+    int blur;               /* pixelate faces in every image output */
+    double summary_every;   /* seconds between summary events */
+    int status;             /* status line on stderr while running */
+    double folder_fps;      /* frame rate of an image folder */
+    int max_frames;         /* stop after this many frames (0: no limit) */
+    int reconnect_attempts; /* live sources: 0 unlimited */
+} fm_watch_opts;
+
+typedef struct {
+    long long frames;    /* frames processed (detected + tracked + output) */
+    long long skipped;   /* frames read but not processed (live: stale; files: --every) */
+    long long read;      /* frames read from the source */
+    double wall_s;       /* from the first frame read to the last one output */
+    double fps;          /* frames / wall_s */
+    /* per-frame stage times in ms: median and 90th percentile */
+    double read_med, read_p90;
+    double detect_med, detect_p90;
+    double classify_med, classify_p90; /* classifier time per frame (0 when no face needed it) */
+    double track_med, track_p90;
+    double output_med, output_p90;
+    double latency_med, latency_p90;   /* frame read -> output done */
+    long long classified;              /* faces classified */
+    long long people, mask, no_mask, unknown;
+    long long reconnects, decode_errors;
+    char end_reason[32];               /* eof, signal, quit, error, max-frames */
+} fm_watch_stats;
+
+fm_watch_opts fm_watch_default_opts(void);
+/* Runs until the source ends or a stop is asked; fills *stats. A source that cannot be
+ * opened, or models that cannot be loaded, are errors before anything runs. A live source that
+ * gives up reconnecting ends the run with FM_OK and end_reason "error" (the reason is logged). */
+fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *err);
+
+#endif
