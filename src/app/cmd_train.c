@@ -23,8 +23,8 @@ static void train_usage(FILE *f)
             "  --fine-tune-epochs N  phase 2 at most N epochs (default 10; 0 skips phase 2)\n"
             "  --fine-tune-from LAYER  first base layer trained in phase 2\n"
             "                    (default expanded_conv_14/expand; 'none' skips phase 2)\n"
-            "  --input-size S    classifier input S x S (default 224)\n"
-            "  --margin F        crop margin around scene face boxes (default 0.1), --no-square\n"
+            "  --input-size S    classifier input S x S (default 128)\n"
+            "  --margin F        crop margin around scene face boxes (default 0), --no-square\n"
             "  --variants N      augmented variants of each training image (default 3)\n"
             "  --seed N          everything random derives from it (default 42)\n");
 }

@@ -33,7 +33,7 @@ fm_train_opts fm_train_default_opts(void)
     o.out_dir = "models/mask";
     o.epochs = 20;
     o.fine_tune_epochs = 10;
-    o.input_size = 224;
+    o.input_size = 128;
     o.fine_tune_from = "expanded_conv_14/expand";
     o.cut = "expanded_conv_13/project";
     o.seed = 42;
@@ -46,7 +46,7 @@ fm_train_opts fm_train_default_opts(void)
     o.weight_decay = 1e-4f;
     o.patience = 4;
     o.variants = 3;
-    o.margin = 0.1f;
+    o.margin = 0.0f;
     o.square = 1;
     o.augment = 1;
     return o;
