@@ -14,13 +14,15 @@
  *                fall in the padding are dropped on store;
  *       packed:  otherwise ("im2col by tile"): per tile of NR output pixels and
  *                K block, the K x NR sliver is gathered into per-thread scratch.
- *     Threads share out (batch, group, pixel tile, output-channel chunk) units.
+ *     Threads take (batch, group, pixel tile, output-channel chunk) units from
+ *     an atomic counter.
  *   - depthwise (group == C == num_output): per channel plane; 3x3 kernels with
  *     stride 1 or 2 run SIMD over output columns with the padding done by
- *     masked loads (AVX-512, AVX2); scalar code does the rest. Threads share out
- *     (batch, channel) units.
- * Layers under ~6 MFLOP run on the caller's thread only.
+ *     masked loads (AVX-512, AVX2); scalar code does the rest. Threads take
+ *     (batch, channel) units from an atomic counter.
+ * Layers under ~20 MFLOP run on the caller's thread only.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,11 +155,13 @@ fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in
     pl->npix = (int)npix;
     pl->kdim = (int)kdim;
     const int use_bias = p->bias_term && bias;
-    /* Below about 6 MFLOP (tens of microseconds) waking a second thread costs
-     * more than it saves; depthwise does ~5x less per FLOP, so weigh it 5x. */
+    /* Below about 20 MFLOP (~130 us on one core) waking the pool costs more
+     * than it saves: measured on this VM, a sleeping worker starts 2.5 us after
+     * fm_pool_run on an idle machine but 30-100 us when the host is busy.
+     * Depthwise does ~5x less per FLOP, so it is weighed 5x. */
     double flops = 2.0 * pl->n * pl->m * (double)pl->kdim * (double)pl->npix;
     int is_dw = p->group == pl->c && p->group == pl->m && p->group > 1;
-    pl->serial = !(opts & FM_CONV_THREADED) && (is_dw ? 5.0 * flops : flops) < 6e6;
+    pl->serial = !(opts & FM_CONV_THREADED) && (is_dw ? 5.0 * flops : flops) < 20e6;
 
     if (is_dw) {
         pl->kind = PLAN_DEPTHWISE;
@@ -404,6 +408,14 @@ FM_TARGET_AVX512 static void pack_b_avx512(const fm_conv_plan *pl, const float *
 }
 #endif
 
+/* Work is handed out by an atomic counter rather than split evenly up front:
+ * a worker that wakes late (tens of microseconds on a busy VM) then simply
+ * takes fewer units instead of holding everyone up. */
+static inline size_t grab(atomic_size_t *next)
+{
+    return atomic_fetch_add_explicit(next, 1, memory_order_relaxed);
+}
+
 struct gemm_job {
     const fm_conv_plan *pl;
     const float *in;
@@ -411,11 +423,12 @@ struct gemm_job {
     unsigned char *scratch;
     int nthreads; /* threads that take part (<= plan's max_threads) */
     int ntiles, msplit;
+    atomic_size_t next;
 };
 
 static void gemm_worker(void *ctx, int tid, int nthreads)
 {
-    const struct gemm_job *jb = ctx;
+    struct gemm_job *jb = ctx;
     const fm_conv_plan *pl = jb->pl;
     if (tid >= jb->nthreads)
         return;
@@ -426,9 +439,7 @@ static void gemm_worker(void *ctx, int tid, int nthreads)
     float *tile = (float *)((unsigned char *)bsl + pl->bsl_bytes);
     const size_t npix = (size_t)pl->npix, hw = (size_t)pl->h * pl->w;
     const size_t units = (size_t)pl->n * pl->groups * jb->ntiles * jb->msplit;
-    size_t ub, ue;
-    fm_split(units, tid, jb->nthreads, &ub, &ue);
-    for (size_t u = ub; u < ue; u++) {
+    for (size_t u; (u = grab(&jb->next)) < units;) {
         const int mc = (int)(u % jb->msplit);
         size_t rest = u / jb->msplit;
         const int t = (int)(rest % jb->ntiles);
@@ -490,20 +501,23 @@ struct shift_job {
     unsigned char *tiles;
     int nthreads;
     int ntiles, msplit;
+    atomic_size_t next_pad, next;
 };
 
 static void pad_worker(void *ctx, int tid, int nthreads)
 {
-    const struct shift_job *jb = ctx;
+    struct shift_job *jb = ctx;
     const fm_conv_plan *pl = jb->pl;
     if (tid >= jb->nthreads)
         return;
     (void)nthreads;
     const int ph = pl->p.pad_h, pw = pl->p.pad_w, sh = pl->p.stride_h, sw = pl->p.stride_w;
     const int H = pl->h, W = pl->w, hq = pl->hq, wq = pl->wq;
-    size_t cb, ce;
-    fm_split((size_t)pl->c, tid, jb->nthreads, &cb, &ce);
-    for (size_t ch = cb; ch < ce; ch++) {
+    for (size_t ch; (ch = grab(&jb->next_pad)) <= (size_t)pl->c;) {
+        if (ch == (size_t)pl->c) { /* the slack after the last channel */
+            memset(jb->padded + (size_t)pl->c * pl->chan, 0, (size_t)pl->k->nr * sizeof(float));
+            continue;
+        }
         const float *x = jb->in + ch * H * W;
         float *d = jb->padded + ch * pl->chan;
         for (int py = 0; py < sh; py++)
@@ -533,13 +547,11 @@ static void pad_worker(void *ctx, int tid, int nthreads)
                 }
             }
     }
-    if (tid == jb->nthreads - 1)
-        memset(jb->padded + (size_t)pl->c * pl->chan, 0, (size_t)pl->k->nr * sizeof(float));
 }
 
 static void shift_worker(void *ctx, int tid, int nthreads)
 {
-    const struct shift_job *jb = ctx;
+    struct shift_job *jb = ctx;
     const fm_conv_plan *pl = jb->pl;
     if (tid >= jb->nthreads)
         return;
@@ -549,9 +561,7 @@ static void shift_worker(void *ctx, int tid, int nthreads)
     float *tile = (float *)(jb->tiles + (size_t)tid * pl->tile_bytes);
     const size_t npix = (size_t)pl->npix;
     const size_t units = (size_t)pl->groups * jb->ntiles * jb->msplit;
-    size_t ub, ue;
-    fm_split(units, tid, jb->nthreads, &ub, &ue);
-    for (size_t u = ub; u < ue; u++) {
+    for (size_t u; (u = grab(&jb->next)) < units;) {
         const int mc = (int)(u % jb->msplit);
         const int t = (int)(u / jb->msplit % jb->ntiles);
         const int g = (int)(u / jb->msplit / jb->ntiles);
@@ -786,11 +796,12 @@ struct dw_job {
     const float *in;
     float *out;
     int nthreads;
+    atomic_size_t next;
 };
 
 static void dw_worker(void *ctx, int tid, int nthreads)
 {
-    const struct dw_job *jb = ctx;
+    struct dw_job *jb = ctx;
     const fm_conv_plan *pl = jb->pl;
     const fm_conv_param *p = &pl->p;
     if (tid >= jb->nthreads)
@@ -807,9 +818,8 @@ static void dw_worker(void *ctx, int tid, int nthreads)
         ilo = ihi;
     const size_t hw = (size_t)pl->h * W, ohw = (size_t)pl->oh * pl->ow;
     const size_t khw = (size_t)p->kernel_h * p->kernel_w;
-    size_t ub, ue;
-    fm_split((size_t)pl->n * pl->c, tid, jb->nthreads, &ub, &ue);
-    for (size_t u = ub; u < ue; u++) {
+    const size_t units = (size_t)pl->n * pl->c;
+    for (size_t u; (u = grab(&jb->next)) < units;) {
         const size_t ch = u % (size_t)pl->c;
         const float *x = jb->in + u * hw;
         float *y = jb->out + u * ohw;
@@ -865,24 +875,41 @@ void fm_conv_run(const fm_conv_plan *pl, const float *in, float *out, void *scra
         pool = NULL; /* runs each kernel inline as (ctx, 0, 1) */
     }
     if (pl->kind == PLAN_DEPTHWISE) {
-        struct dw_job jb = {pl, in, out, nt};
+        struct dw_job jb;
+        jb.pl = pl;
+        jb.in = in;
+        jb.out = out;
+        jb.nthreads = nt;
+        atomic_init(&jb.next, 0);
         fm_pool_run(pool, dw_worker, &jb);
         return;
     }
     if (pl->shifted) {
-        struct shift_job sj = {pl, NULL, NULL, scratch, (unsigned char *)scratch + pl->pad_bytes,
-                               nt, (pl->ngrid + pl->k->nr - 1) / pl->k->nr, 1};
+        struct shift_job sj;
+        sj.pl = pl;
+        sj.padded = scratch;
+        sj.tiles = (unsigned char *)scratch + pl->pad_bytes;
+        sj.nthreads = nt;
+        sj.ntiles = (pl->ngrid + pl->k->nr - 1) / pl->k->nr;
         sj.msplit = channel_split((size_t)pl->groups * sj.ntiles, pl->mpanels, nt);
         for (int b = 0; b < pl->n; b++) {
             sj.in = in + (size_t)b * pl->c * pl->h * pl->w;
             sj.out = out + (size_t)b * pl->m * pl->npix;
+            atomic_init(&sj.next_pad, 0);
+            atomic_init(&sj.next, 0);
             fm_pool_run(pool, pad_worker, &sj);
             fm_pool_run(pool, shift_worker, &sj);
         }
         return;
     }
-    struct gemm_job jb = {pl, in, out, scratch, nt, 0, 1};
+    struct gemm_job jb;
+    jb.pl = pl;
+    jb.in = in;
+    jb.out = out;
+    jb.scratch = scratch;
+    jb.nthreads = nt;
     jb.ntiles = (pl->npix + pl->k->nr - 1) / pl->k->nr;
     jb.msplit = channel_split((size_t)pl->n * pl->groups * jb.ntiles, pl->mpanels, nt);
+    atomic_init(&jb.next, 0);
     fm_pool_run(pool, gemm_worker, &jb);
 }

@@ -68,7 +68,7 @@ void fm_gemm_pack_a(const float *a, size_t lda, int m, int k, int mr, float *out
 #define FM_CONV_PACKED 1u /* every non-depthwise convolution through im2col-by-tile
                            * packing: no direct 1x1, no padded-input stride-1 path */
 #define FM_CONV_THREADED 2u /* split over the pool however little work there is
-                             * (normally layers under ~6 MFLOP run on the caller's thread) */
+                             * (normally layers under ~20 MFLOP run on the caller's thread) */
 /* As fm_conv_plan_create (ops.h), but with the kernels of level isa instead of
  * fm_isa_detect()'s. Fails with FM_ERR_UNSUPPORTED when this CPU cannot run isa. */
 fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in,
