@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "face/classifier.h"
 #include "io/image.h"
 #include "nn/net.h"
 #include "test.h"
@@ -80,9 +81,60 @@ static void test_mobilenet_reference_kernels(void)
     check_logits(1);
 }
 
+
+/* The committed classifier (models/mask) through facemask's engine against OpenCV 4.6 on
+ * the same Caffe files (fixture: tools/gen_cls_fixtures.py --mask-model models/mask):
+ * probabilities within 1e-4, and the logits before the softmax within 1e-3. */
+static void test_trained_classifier_matches_opencv(void)
+{
+    char *text = fm_test_read_file("tests/fixtures/cls/mask_model_probs.txt", NULL);
+    FM_CHECK(text != NULL);
+    if (!text)
+        return;
+    fm_net_opts o = fm_net_default_opts();
+    o.keep_all_blobs = 1;
+    fm_err err = {0};
+    fm_classifier *c = fm_classifier_load("models/mask", &o, &err);
+    FM_CHECK_MSG(c != NULL, "%s", err.msg);
+    int n = 0;
+    double worst_p = 0, worst_z = 0;
+    for (char *line = strtok(text, "\n"); c && line; line = strtok(NULL, "\n")) {
+        char rel[256];
+        double p0, p1, z0, z1;
+        if (line[0] == '#' || sscanf(line, "%255s %lf %lf %lf %lf", rel, &p0, &p1, &z0, &z1) != 5)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", fm_test_shared(), rel);
+        fm_image *img = fm_image_load(path, 0, &err);
+        FM_CHECK_MSG(img != NULL, "%s", err.msg);
+        if (!img)
+            continue;
+        fm_classifier_crop(c, img);
+        fm_image_free(img);
+        fm_net *net = fm_classifier_net(c);
+        const fm_tensor *prob = fm_net_output(net, 0), *z = fm_net_blob(net, "fc2");
+        FM_CHECK(z != NULL);
+        if (!z)
+            break;
+        double dp = fmax(fabs(prob->data[0] - p0), fabs(prob->data[1] - p1));
+        double dz = fmax(fabs(z->data[0] - z0), fabs(z->data[1] - z1));
+        FM_CHECK_MSG(dp <= 1e-4 && dz <= 1e-3, "%s: probability off by %g, logits by %g", rel, dp,
+                     dz);
+        worst_p = fmax(worst_p, dp);
+        worst_z = fmax(worst_z, dz);
+        n++;
+    }
+    FM_CHECK(n >= 20);
+    printf("  %d crops, largest difference from OpenCV: probability %.2g, logit %.2g\n", n, worst_p,
+           worst_z);
+    fm_classifier_free(c);
+    free(text);
+}
+
 void suite_mobilenet(void);
 void suite_mobilenet(void)
 {
     FM_RUN(test_mobilenet_logits_match_opencv);
     FM_RUN(test_mobilenet_reference_kernels);
+    FM_RUN(test_trained_classifier_matches_opencv);
 }

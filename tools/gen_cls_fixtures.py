@@ -22,7 +22,13 @@ def main():
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests",
                                                    "fixtures", "cls", "mobilenet_v2_logits.txt"))
+    ap.add_argument("--mask-model", default=None,
+                    help="instead: write OpenCV's probabilities of this classifier folder "
+                         "(e.g. models/mask) on demo photos and mask_cls crops to "
+                         "tests/fixtures/cls/mask_model_probs.txt")
     args = ap.parse_args()
+    if args.mask_model:
+        return mask_model(args)
     mdir = os.path.join(args.shared, "models", "mobilenet_v2")
     net = cv2.dnn.readNetFromCaffe(os.path.join(mdir, "mobilenet_v2.prototxt"),
                                    os.path.join(mdir, "mobilenet_v2.caffemodel"))
@@ -43,6 +49,38 @@ def main():
             f.write("image demo/%s %d\n" % (n, logits.size))
             for i in range(0, logits.size, 8):
                 f.write(" ".join("%.8g" % v for v in logits[i:i + 8]) + "\n")
+
+
+def mask_model(args):
+    """OpenCV's softmax of facemask's trained classifier on whole images taken as face crops."""
+    import hashlib
+    cfg = {}
+    for line in open(os.path.join(args.mask_model, "classifier.cfg")):
+        f = line.split("#")[0].split()
+        if len(f) >= 2:
+            cfg[f[0]] = f[1:]
+    size = int(cfg["input_size"][0])
+    model = os.path.join(args.mask_model, "classifier.caffemodel")
+    net = cv2.dnn.readNetFromCaffe(os.path.join(args.mask_model, "classifier.prototxt"), model)
+    rels = ["demo/" + n for n in sorted(os.listdir(os.path.join(args.shared, "demo")))
+            if n.lower().endswith((".jpg", ".jpeg", ".png"))]
+    for cls in ("with_mask", "without_mask"):
+        d = os.path.join(args.shared, "data", "mask_cls", cls)
+        rels += ["data/mask_cls/%s/%s" % (cls, n) for n in sorted(os.listdir(d))[:6]]
+    out = os.path.join(os.path.dirname(args.out), "mask_model_probs.txt")
+    digest = hashlib.sha256(open(model, "rb").read()).hexdigest()
+    with open(out, "w") as f:
+        f.write("# OpenCV %s softmax of %s (caffemodel sha256 %s); blobFromImage(img, 1/128, "
+                "(%d,%d), (128,128,128), swapRB=True); tools/gen_cls_fixtures.py --mask-model\n"
+                "# image prob[0] prob[1] fc2[0] fc2[1]\n"
+                % (cv2.__version__, args.mask_model, digest, size, size))
+        for rel in rels:
+            img = cv2.imread(os.path.join(args.shared, rel))
+            blob = cv2.dnn.blobFromImage(img, 1.0 / 128, (size, size), (128, 128, 128), swapRB=True)
+            net.setInput(blob)
+            p, z = [o.reshape(-1) for o in net.forward(["prob", "fc2"])]
+            f.write("%s %.8f %.8f %.6f %.6f\n" % (rel, p[0], p[1], z[0], z[1]))
+    print("wrote %s (%d images)" % (out, len(rels)), file=sys.stderr)
 
 
 if __name__ == "__main__":
