@@ -156,7 +156,9 @@ typedef struct {
     pthread_mutex_t events_mu;
     queue free_q, in_q, out_q;
     long long read, skipped;
+    long long done; /* frames output so far (under events_mu): the events' "frame" */
     double last_pts;
+    char drop_reason[256]; /* why the live source last dropped: the reconnect event's reason */
     char source_error[512];
     /* snapshots already taken, by track id */
     unsigned char *snapped;
@@ -177,10 +179,13 @@ static void on_source_event(void *user, const fm_source_event *ev)
         return;
     pthread_mutex_lock(&w->events_mu);
     const char *msg = ev->message ? ev->message : "";
+    if (ev->kind == FM_SOURCE_EVENT_DROPPED)
+        snprintf(w->drop_reason, sizeof w->drop_reason, "%s", msg);
     if (ev->kind == FM_SOURCE_EVENT_DROPPED || ev->kind == FM_SOURCE_EVENT_GAVE_UP)
-        fm_events_source_error(w->events, w->last_pts, w->read, w->o->source, msg, NULL);
+        fm_events_source_error(w->events, w->last_pts, w->done, w->o->source, msg, NULL);
     else if (ev->kind == FM_SOURCE_EVENT_RECONNECTED)
-        fm_events_reconnect(w->events, w->last_pts, w->read, w->o->source, ev->attempt, msg, NULL);
+        fm_events_reconnect(w->events, w->last_pts, w->done, w->o->source, ev->attempt,
+                            w->drop_reason, NULL);
     pthread_mutex_unlock(&w->events_mu);
 }
 
@@ -443,6 +448,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     so.should_stop = should_stop;
     so.on_event = on_source_event;
     so.user = &w;
+    fm_video_set_log_level(0); /* a failed open is our one-line message, not FFmpeg's too */
     if (!(w.src = fm_source_open(o->source, &so, err))) {
         st = err ? err->status : FM_ERR_IO;
         goto done;
@@ -556,6 +562,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
                 fprintf(stderr, "\nfacemask: %s\n", werr.msg);
         }
         pthread_mutex_lock(&w.events_mu);
+        w.done = frames + 1;
         for (int e = 0; w.events && e < it->nev; e++)
             fm_events_track(w.events, &it->ev[e], NULL);
         if (w.events && fm_events_summary_due(w.events, it->fr.pts))
