@@ -8,13 +8,14 @@
 CC      ?= cc
 PKGS    := libjpeg libpng libavformat libavcodec libavutil libswscale libavdevice sdl2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# libavdevice is compiled against but loaded with dlopen only for cameras (src/video/source.c)
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libavdevice,$(PKGS)))
 
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS_COMMON := $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP -pthread
-LDLIBS  := $(PKG_LIBS) -lm -pthread
+LDLIBS  := $(PKG_LIBS) -lm -pthread -ldl
 
 REL_FLAGS  := -O2 -g -fno-math-errno
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all

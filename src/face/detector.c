@@ -70,7 +70,9 @@ fm_detector *fm_detector_create(const char *model_dir, const fm_net_opts *opts, 
         fm_err_set(err, FM_ERR_NOMEM, "out of memory creating the detector");
         return NULL;
     }
-    d->net = fm_net_load(proto, weights, opts, err);
+    fm_net_opts o = opts ? *opts : fm_net_default_opts();
+    o.release_weights = 1; /* the packed copies are all inference needs */
+    d->net = fm_net_load(proto, weights, &o, err);
     if (!d->net) {
         free(d);
         return NULL;

@@ -298,6 +298,19 @@ static fm_status check_blob(const fm_caffe_layer *cl, int i, const fm_shape *wan
     return FM_OK;
 }
 
+/* Takes blob i's data from the caffemodel (which fm_net_load owns and frees right after
+ * building) instead of copying it, so a model's weights are in memory once, not twice. */
+static float *take_floats(const fm_caffe_layer *cl, int i, size_t n)
+{
+    fm_caffe_blob *b = (fm_caffe_blob *)&cl->blobs[i];
+    if (!b->data || b->count != n)
+        return NULL;
+    float *d = b->data;
+    b->data = NULL;
+    b->count = 0;
+    return d;
+}
+
 static float *copy_floats(const float *src, size_t n)
 {
     float *d = malloc(n ? n * sizeof *d : 1);
@@ -375,9 +388,13 @@ static fm_status parse_conv(fm_net *net, layer *L, const build_ctx *c, fm_err *e
         return st;
     L->nw = fm_shape_count(&ws);
     L->nb = (size_t)cp->num_output;
-    L->w = copy_floats(cl->blobs[0].data, L->nw);
+    L->w = take_floats(cl, 0, L->nw);
     L->b = calloc(L->nb, sizeof *L->b);
-    if (!L->w || !L->b)
+    if (!L->w)
+        return layer_err(err, FM_ERR_FORMAT, c->node, c->name, c->type,
+                         "its weights in %s are used by another layer of the same name",
+                         c->model_path);
+    if (!L->b)
         return nomem(err);
     if (cp->bias_term)
         memcpy(L->b, cl->blobs[1].data, L->nb * sizeof *L->b);
@@ -838,9 +855,13 @@ static fm_status parse_ip(fm_net *net, layer *L, const build_ctx *c, fm_err *err
         return st;
     L->nw = (size_t)v * (size_t)K;
     L->nb = (size_t)v;
-    L->w = copy_floats(cl->blobs[0].data, L->nw);
+    L->w = take_floats(cl, 0, L->nw);
     L->b = calloc(L->nb, sizeof *L->b);
-    if (!L->w || !L->b)
+    if (!L->w)
+        return layer_err(err, FM_ERR_FORMAT, c->node, c->name, c->type,
+                         "its weights in %s are used by another layer of the same name",
+                         c->model_path);
+    if (!L->b)
         return nomem(err);
     if (bias)
         memcpy(L->b, cl->blobs[1].data, L->nb * sizeof *L->b);
@@ -1348,6 +1369,10 @@ static fm_status prepare(fm_net *net, fm_err *err)
             size_t s = fm_conv_plan_scratch(L->plan);
             if (s > scratch)
                 scratch = s;
+            if (net->opts.release_weights) {
+                free(L->w);
+                L->w = NULL;
+            }
         } else if (L->kind == FM_LAYER_CONV) {
             L->conv.act = L->act;
         } else if (L->kind == FM_LAYER_DETOUT) {
@@ -1717,6 +1742,10 @@ fm_status fm_net_weights_changed(fm_net *net, fm_err *err)
 {
     if (net->reference)
         return FM_OK;
+    if (net->opts.release_weights)
+        return fm_err_set(err, FM_ERR_ARG,
+                          "%s: loaded for inference only (release_weights): weights cannot change",
+                          net->source);
     size_t scratch = net->scratch_bytes;
     for (int i = 0; i < net->nlayers; i++) {
         layer *L = &net->layers[i];

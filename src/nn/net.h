@@ -59,6 +59,9 @@ typedef struct {
     int fuse_activations; /* fuse ReLU/ReLU6 into the op before them (default 1) */
     int reference;        /* plain reference kernels only (default 0; env FM_REFERENCE=1 too) */
     int keep_all_blobs;   /* never reuse activation memory, so fm_net_blob sees every value */
+    int release_weights;  /* inference only: free each convolution's plain weights once its
+                           * plan has packed them (fm_layer_info.w is then NULL for those
+                           * layers and fm_net_weights_changed fails) */
     fm_shape input_shape; /* ndim 0: as the prototxt says; else replaces the first input's shape */
     fm_pool *pool;        /* optional shared pool (not owned); else the net makes its own */
 } fm_net_opts;

@@ -22,7 +22,9 @@
 #include <time.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavdevice/avdevice.h>
+#include <libavdevice/version.h>
+#include <libavutil/macros.h>
+#include <dlfcn.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
@@ -89,9 +91,29 @@ static const char *av_err(int r, char *buf, size_t n)
     return buf;
 }
 
+/* libavdevice (the V4L2 input) is loaded only when a camera is opened: linking it pulls in
+ * some 80 more shared libraries (SDL, PulseAudio, JACK, ...) and ~16 MB of memory that image
+ * commands and file or stream sources never use. The soname comes from the headers we were
+ * built against. */
+#define FM_AVDEVICE_SONAME "libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR)
+static char g_devices_error[256];
+
 static void register_devices(void)
 {
-    avdevice_register_all();
+    void *lib = dlopen(FM_AVDEVICE_SONAME, RTLD_NOW | RTLD_GLOBAL);
+    if (!lib) {
+        const char *e = dlerror();
+        snprintf(g_devices_error, sizeof g_devices_error, "%s", e ? e : FM_AVDEVICE_SONAME);
+        return;
+    }
+    void (*reg)(void);
+    *(void **)&reg = dlsym(lib, "avdevice_register_all");
+    if (!reg) {
+        snprintf(g_devices_error, sizeof g_devices_error, "%s has no avdevice_register_all",
+                 FM_AVDEVICE_SONAME);
+        return;
+    }
+    reg();
 }
 
 static pthread_once_t g_devices_once = PTHREAD_ONCE_INIT;
@@ -291,6 +313,11 @@ static fm_status session_open(fm_source *s, fm_err *err)
     if (s->spec.format) {
         pthread_once(&g_devices_once, register_devices);
         ifmt = av_find_input_format(s->spec.format);
+        if (!ifmt && g_devices_error[0])
+            return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                              "%s: cannot load FFmpeg's device library: %s (install %s's package, "
+                              "libavdevice59)",
+                              s->name, g_devices_error, FM_AVDEVICE_SONAME);
         if (!ifmt)
             return fm_err_set(err, FM_ERR_UNSUPPORTED,
                               "%s: this FFmpeg has no '%s' input (libavdevice built without it)",
