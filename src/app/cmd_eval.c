@@ -274,8 +274,10 @@ int fm_cmd_eval(int argc, char **argv)
         name_set trained;
         snprintf(path, sizeof path, "%s/trained_on.txt", cdir);
         read_names(path, &trained);
-        if (all_images)
-            trained.n = 0;
+        if (all_images) {
+            free_names(&trained);
+            memset(&trained, 0, sizeof trained);
+        }
         /* A: the classifier on annotated faces */
         fm_dataset *ds = fm_dataset_from_voc(voc, min_width, &err);
         if (!ds) {
