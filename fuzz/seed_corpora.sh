@@ -18,3 +18,8 @@ head -c 4096 "$SHARED/models/res10/res10_300x300_ssd_iter_140000.caffemodel" \
 head -c 4096 "$SHARED/models/mobilenet_v2/mobilenet_v2.caffemodel" \
     > fuzz/corpus-caffemodel/mobilenet_head.caffemodel
 echo "seeded: $(ls fuzz/corpus-prototxt | wc -l) prototxt, $(ls fuzz/corpus-caffemodel | wc -l) caffemodel"
+mkdir -p fuzz/corpus-voc
+for n in maksssksksss0 maksssksksss10 maksssksksss296 maksssksksss446; do
+    cp "$SHARED/data/mask_det/annotations/$n.xml" fuzz/corpus-voc/
+done
+echo "seeded: $(ls fuzz/corpus-voc | wc -l) voc"

@@ -35,5 +35,7 @@ fm_status fm_mkdirs_for(const char *path, fm_err *err);
 /* Parses a positive integer / float option value; prints an error naming opt on failure. */
 int fm_parse_int(const char *opt, const char *s, int lo, int hi, int *out);
 int fm_parse_float(const char *opt, const char *s, float lo, float hi, float *out);
+/* "N" (N x N) or "WxH", each 64..4096; prints an error naming opt on failure. */
+int fm_parse_size(const char *opt, const char *s, int *w, int *h);
 
 #endif

@@ -14,7 +14,8 @@ static void detect_usage(FILE *f)
 {
     fprintf(f,
             "usage: facemask detect [--json] [--out DIR] [--conf 0.5] [--threads N]\n"
-            "                       [--model-dir DIR] [--classifier DIR | --no-classify] IMAGE|DIR...\n"
+            "                       [--model-dir DIR] [--classifier DIR | --no-classify]\n"
+            "                       [--det-size N|WxH] IMAGE|DIR...\n"
             "  --json           one JSON line per image on stdout:\n"
             "                   {\"image\":...,\"width\":W,\"height\":H,\"faces\":[{\"box\":[x1,y1,x2,y2],\"score\":S}]}\n"
             "  --out DIR        write an annotated copy of each image under DIR\n"
@@ -25,6 +26,9 @@ static void detect_usage(FILE *f)
             "                   \"label\" (mask, no_mask, or unknown when it cannot be cropped)\n"
             "                   and \"mask_prob\"\n"
             "  --no-classify    faces only\n"
+            "  --det-size S     run the face detector at S x S (or WxH) instead of its native\n"
+            "                   300x300: slower, but finds more small faces (600 finds 38%% more\n"
+            "                   annotated faces on mask_det)\n"
             "Directories are walked recursively for .jpg, .jpeg and .png files, in sorted order.\n");
 }
 
@@ -92,7 +96,7 @@ int fm_cmd_detect(int argc, char **argv)
     int json = 0, threads = 1;
     float conf = 0.5f;
     const char *out_dir = NULL, *model_dir = NULL, *cls_dir = NULL;
-    int classify = 1;
+    int classify = 1, det_w = 0, det_h = 0;
     fm_file_list files = {0};
     int status = 0, ninputs = 0;
     fm_err err = {0};
@@ -117,6 +121,10 @@ int fm_cmd_detect(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--no-classify") == 0) {
             classify = 0;
+        } else if (strcmp(a, "--det-size") == 0 && val) {
+            if (!fm_parse_size("--det-size", val, &det_w, &det_h))
+                goto usage_error;
+            i++;
         } else if (strcmp(a, "--conf") == 0 && val) {
             if (!fm_parse_float("--conf", val, 0.0f, 1.0f, &conf))
                 goto usage_error;
@@ -145,7 +153,10 @@ int fm_cmd_detect(int argc, char **argv)
     fm_models_dir(model_dir, mdir, sizeof mdir);
     fm_net_opts opts = fm_net_default_opts();
     opts.threads = threads;
-    fm_detector *det = files.n ? fm_detector_create(mdir, &opts, &err) : NULL;
+    fm_net_opts dopts = opts;
+    if (det_w)
+        dopts.input_shape = fm_shape4(1, 3, det_h, det_w);
+    fm_detector *det = files.n ? fm_detector_create(mdir, &dopts, &err) : NULL;
     if (files.n && !det) {
         fprintf(stderr, "facemask: %s\n", err.msg);
         fm_files_free(&files);

@@ -24,11 +24,12 @@ static void eval_usage(FILE *f)
     fprintf(f,
             "usage: facemask eval --data DIR [--classifier DIR] [--threads N] [--json]\n"
             "       facemask eval --voc DIR [--classifier DIR] [--conf 0.2] [--all-images]\n"
-            "                     [--min-width 16] [--threads N] [--json]\n"
+            "                     [--min-width 16] [--det-size N|WxH] [--threads N] [--json]\n"
             "  --data DIR    one folder per class of face crops\n"
             "  --voc DIR     scenes: images/*.jpg with annotations/*.xml (PASCAL VOC)\n"
             "  --conf F      detector threshold for the end-to-end AP (default 0.2)\n"
-            "  --all-images  also use the scene images the classifier was trained on\n");
+            "  --all-images  also use the scene images the classifier was trained on\n"
+            "  --det-size S  run the face detector at S x S (or WxH) instead of 300x300\n");
 }
 
 /* Names of images listed in <classifier>/trained_on.txt (one per line, # comments). */
@@ -168,7 +169,7 @@ static void json_classes(fm_jsonw *j, const fm_confusion *cm, double auc, const 
 int fm_cmd_eval(int argc, char **argv)
 {
     const char *data = NULL, *voc = NULL, *cls_dir = NULL, *model_dir = NULL;
-    int threads = 2, json = 0, all_images = 0, min_width = 16;
+    int threads = 2, json = 0, all_images = 0, min_width = 16, det_w = 0, det_h = 0;
     float conf = 0.2f;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -189,6 +190,10 @@ int fm_cmd_eval(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--threads") == 0 && v) {
             if (!fm_parse_int(a, v, 1, 64, &threads))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--det-size") == 0 && v) {
+            if (!fm_parse_size(a, v, &det_w, &det_h))
                 return 2;
             i++;
         } else if (strcmp(a, "--min-width") == 0 && v) {
@@ -344,12 +349,15 @@ int fm_cmd_eval(int argc, char **argv)
         fm_voc_dir vd;
         fm_net_opts no = fm_net_default_opts();
         no.threads = threads;
+        fm_net_opts dno = no;
+        if (det_w)
+            dno.input_shape = fm_shape4(1, 3, det_h, det_w);
         fm_detector *det = NULL;
         fm_classifier *cls = NULL;
         fm_eval_image *imgs = NULL;
         int nimg = 0, bad = 0;
         if (rc == 0 && fm_voc_list(voc, &vd, &err) == FM_OK) {
-            det = fm_detector_create(mdir, &no, &err);
+            det = fm_detector_create(mdir, &dno, &err);
             cls = det ? fm_classifier_load(cdir, &no, &err) : NULL;
             imgs = calloc((size_t)vd.n + 1, sizeof *imgs);
             if (!det || !cls || !imgs) {

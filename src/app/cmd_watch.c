@@ -12,6 +12,7 @@ static void watch_usage(FILE *f)
             "                      [--snapshots DIR] [--blur] [--every N] [--conf 0.5]\n"
             "                      [--threads N] [--summary-every SEC] [--max-frames N]\n"
             "                      [--model-dir DIR] [--classifier DIR | --no-classify] [--quiet]\n"
+            "                      [--det-size N|WxH]\n"
             "  --source SRC      a camera (0, 1, ... or /dev/videoN), a video file, an\n"
             "                    rtsp:// http:// rtmp:// udp:// URL, or a folder of images\n"
             "  --display         show the annotated video in a window (q or Esc to stop)\n"
@@ -85,6 +86,10 @@ int fm_cmd_watch(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--no-classify") == 0) {
             o.classify = 0;
+        } else if (strcmp(a, "--det-size") == 0 && v) {
+            if (!fm_parse_size(a, v, &o.det_w, &o.det_h))
+                return 2;
+            i++;
         } else if (strcmp(a, "--quiet") == 0) {
             o.status = 0;
         } else {

@@ -403,7 +403,10 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     fm_models_dir(o->model_dir, mdir, sizeof mdir);
     fm_net_opts no = fm_net_default_opts();
     no.threads = o->threads < 1 ? 1 : o->threads;
-    if (!(w.det = fm_detector_create(mdir, &no, err))) {
+    fm_net_opts dno = no;
+    if (o->det_w > 0 && o->det_h > 0)
+        dno.input_shape = fm_shape4(1, 3, o->det_h, o->det_w);
+    if (!(w.det = fm_detector_create(mdir, &dno, err))) {
         st = err ? err->status : FM_ERR_IO;
         goto done;
     }

@@ -26,6 +26,7 @@ typedef struct {
     int classify;
     int threads;            /* inference threads */
     float conf;             /* detector threshold */
+    int det_w, det_h;       /* detector input size (0: the model's 300x300) */
     int every;              /* files: process every Nth frame (1 = all) */
     int display;            /* SDL window */
     const char *record;     /* annotated video file, or NULL */
