@@ -5,19 +5,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "app/app.h"
 #include "app/watch.h"
 #include "data/crop.h"
 #include "face/classifier.h"
 #include "face/detector.h"
 #include "io/image.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -87,7 +81,7 @@ static int bench_classifier(const unsigned char *bytes, size_t size, const char 
         box = (fm_box){face->x1, face->y1, face->x2, face->y2};
     fm_net *net = fm_classifier_net(c);
     for (int r = -3; r < runs; r++) {
-        double t0 = now_ms();
+        double t0 = fm_now_ms();
         if (fm_crop_face(img, box, cfg->margin, cfg->square, cfg->input_size, crop, &err) !=
             FM_OK) {
             fprintf(stderr, "facemask: %s\n", err.msg);
@@ -95,9 +89,9 @@ static int bench_classifier(const unsigned char *bytes, size_t size, const char 
             break;
         }
         fm_crop_to_input(crop, fm_net_input(net, 0)->data);
-        double t1 = now_ms();
+        double t1 = fm_now_ms();
         fm_net_forward(net, NULL);
-        double t2 = now_ms();
+        double t2 = fm_now_ms();
         if (r < 0)
             continue;
         t[r] = t1 - t0;
@@ -280,9 +274,9 @@ int fm_cmd_bench(int argc, char **argv)
         fm_face faces[256];
         int nfaces = 0;
         for (int r = -3; r < runs; r++) {
-            double t0 = now_ms();
+            double t0 = fm_now_ms();
             fm_image *img = fm_image_decode(bytes, (size_t)size, image, 0, &err);
-            double t1 = now_ms();
+            double t1 = fm_now_ms();
             if (!img) {
                 fprintf(stderr, "facemask: %s\n", err.msg);
                 status = 1;

@@ -96,54 +96,6 @@ static void print_confusion(const fm_confusion *cm, const char *const *names)
     }
 }
 
-/* Classifies every sample; fills the confusion (0 mask, 1 no_mask), AUC and width buckets. */
-static int classify_set(const char *cdir, const fm_dataset *ds, int mask_label, int threads,
-                        fm_confusion *cm, double *auc, fm_bucket *buckets, int *skipped)
-{
-    fm_err err = {0};
-    float *prob = calloc((size_t)ds->n + 1, sizeof *prob), *score = calloc((size_t)ds->n + 1, 4);
-    int *ok = calloc((size_t)ds->n + 1, sizeof *ok), *pos = calloc((size_t)ds->n + 1, sizeof *pos);
-    int *correct = calloc((size_t)ds->n + 1, sizeof *correct);
-    double *width = calloc((size_t)ds->n + 1, sizeof *width);
-    int rc = 1;
-    if (!prob || !score || !ok || !pos || !correct || !width) {
-        fprintf(stderr, "facemask: out of memory\n");
-        goto done;
-    }
-    if (fm_eval_dataset(cdir, ds, threads, prob, ok, skipped, &err) != FM_OK) {
-        fprintf(stderr, "facemask: %s\n", err.msg);
-        goto done;
-    }
-    fm_confusion_init(cm, 2, NULL);
-    int k = 0;
-    for (int i = 0; i < ds->n; i++) {
-        if (!ok[i])
-            continue;
-        int t = ds->samples[i].label == mask_label ? 0 : 1, p = prob[i] >= 0.5f ? 0 : 1;
-        fm_confusion_add(cm, t, p, NULL);
-        score[k] = prob[i];
-        pos[k] = t == 0;
-        correct[k] = t == p;
-        width[k] = ds->samples[i].has_box ? ds->samples[i].box.x2 - ds->samples[i].box.x1 : 1e9;
-        k++;
-    }
-    *auc = 0.0 / 0.0;
-    fm_eval_auc(score, pos, (size_t)k, auc, NULL);
-    if (buckets) {
-        static const double edges[2] = {32, 64};
-        fm_eval_buckets(edges, 2, width, correct, (size_t)k, buckets, NULL);
-    }
-    rc = 0;
-done:
-    free(prob);
-    free(score);
-    free(ok);
-    free(pos);
-    free(correct);
-    free(width);
-    return rc;
-}
-
 static void print_classes(const fm_confusion *cm, double auc, const char *const *names)
 {
     printf("  samples %lld, accuracy %.4f, ROC AUC %.4f\n", fm_confusion_total(cm),
@@ -260,19 +212,19 @@ int fm_cmd_eval(int argc, char **argv)
             fm_dataset_free(ds);
             return 1;
         }
-        fm_confusion cm;
-        double auc;
-        int skipped = 0;
-        rc = classify_set(cdir, ds, mask_label, threads, &cm, &auc, NULL, &skipped);
-        if (rc == 0 && json) {
+        fm_cls_eval r;
+        if (fm_eval_classifier(cdir, ds, mask_label, threads, &r, &err) != FM_OK) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            rc = 1;
+        } else if (json) {
             fm_jsonw_key(&j, "data");
             fm_jsonw_string(&j, data);
             fm_jsonw_key(&j, "skipped");
-            fm_jsonw_int(&j, skipped);
-            json_classes(&j, &cm, auc, names);
-        } else if (rc == 0) {
-            printf("%s (%d unreadable skipped):\n", data, skipped);
-            print_classes(&cm, auc, names);
+            fm_jsonw_int(&j, r.skipped);
+            json_classes(&j, &r.cm, r.auc, names);
+        } else {
+            printf("%s (%d unreadable skipped):\n", data, r.skipped);
+            print_classes(&r.cm, r.auc, names);
         }
         fm_dataset_free(ds);
     } else {
@@ -301,17 +253,19 @@ int fm_cmd_eval(int argc, char **argv)
             }
         }
         ds->n = k;
-        fm_confusion cm;
-        double auc;
-        fm_bucket b[3];
-        int skipped = 0;
-        rc = classify_set(cdir, ds, FM_VOC_WITH_MASK, threads, &cm, &auc, b, &skipped);
+        fm_cls_eval r;
+        if (fm_eval_classifier(cdir, ds, FM_VOC_WITH_MASK, threads, &r, &err) != FM_OK) {
+            fprintf(stderr, "facemask: %s\n", err.msg);
+            rc = 1;
+        }
         fm_dataset_free(ds);
+        const fm_confusion *cmp = &r.cm;
+        const fm_bucket *b = r.by_width;
         if (rc == 0 && !json) {
             printf("classifier on annotated faces >= %d px of %s (%d faces of training images "
                    "left out):\n",
                    min_width, voc, excluded);
-            print_classes(&cm, auc, names);
+            print_classes(cmp, r.auc, names);
             for (int q = 0; q < 3; q++) {
                 char label[32];
                 fm_bucket_label(&b[q], label, sizeof label);
@@ -326,7 +280,7 @@ int fm_cmd_eval(int argc, char **argv)
             fm_jsonw_int(&j, min_width);
             fm_jsonw_key(&j, "excluded_training_faces");
             fm_jsonw_int(&j, excluded);
-            json_classes(&j, &cm, auc, names);
+            json_classes(&j, cmp, r.auc, names);
             fm_jsonw_key(&j, "by_face_width");
             fm_jsonw_array_begin(&j);
             for (int q = 0; q < 3; q++) {

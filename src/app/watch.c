@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "face/classifier.h"
 #include "face/detector.h"
 #include "io/image.h"
@@ -36,13 +37,6 @@ static void on_signal(int sig)
 {
     g_signal = sig;
     g_stop = 1;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 fm_watch_opts fm_watch_default_opts(void)
@@ -205,9 +199,9 @@ static void *capture_main(void *p)
             q_push(&w->in_q, it);
             break;
         }
-        it->t_read0 = now_ms();
+        it->t_read0 = fm_now_ms();
         fm_status st = fm_source_read(w->src, &it->fr, &err);
-        it->t_read1 = now_ms();
+        it->t_read1 = fm_now_ms();
         if (st == FM_SOURCE_END || st != FM_OK) {
             it->eos = 1;
             if (st != FM_SOURCE_END) {
@@ -284,11 +278,11 @@ static void *inference_main(void *p)
             break;
         }
         const fm_image *img = it->fr.image;
-        double t0 = now_ms();
+        double t0 = fm_now_ms();
         int n = fm_detector_run(w->det, img, o->conf, faces, MAX_FACES, NULL);
         if (n > MAX_FACES)
             n = MAX_FACES;
-        double t1 = now_ms();
+        double t1 = fm_now_ms();
         for (int i = 0; i < n; i++)
             dets[i] = (fm_det){{faces[i].x1, faces[i].y1, faces[i].x2, faces[i].y2},
                                faces[i].score,
@@ -305,7 +299,7 @@ static void *inference_main(void *p)
                 }
             }
         }
-        double t2 = now_ms();
+        double t2 = fm_now_ms();
         fm_tracker_update(w->tr, dets, n, it->fr.pts, it->ev, MAX_EV, &it->nev);
         it->ntracks = fm_tracker_tracks(w->tr, it->tracks, MAX_DRAW, 0);
         if (it->ntracks > MAX_DRAW)
@@ -313,7 +307,7 @@ static void *inference_main(void *p)
         fm_tracker_counts(w->tr, &it->counts);
         for (int e = 0; e < it->nev; e++)
             want_snapshot(w, it, &it->ev[e]);
-        double t3 = now_ms();
+        double t3 = fm_now_ms();
         it->det_ms = t1 - t0;
         it->cls_ms = t2 - t1;
         it->trk_ms = t3 - t2;
@@ -496,7 +490,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     int show_status = o->status && isatty(2);
     for (;;) {
         item *it = q_pop(&w.out_q);
-        double t_out0 = now_ms();
+        double t_out0 = fm_now_ms();
         if (it->eos) {
             snprintf(reason, sizeof reason, "%s", it->reason);
             pthread_mutex_lock(&w.events_mu);
@@ -573,7 +567,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
                               NULL);
         pthread_mutex_unlock(&w.events_mu);
 
-        double t_out1 = now_ms();
+        double t_out1 = fm_now_ms();
         frames++;
         classified += it->nclassified;
         series_add(&s_read, it->t_read1 - it->t_read0);

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+
 #define RES10_SIZE 300
 
 struct fm_detector {
@@ -15,13 +17,6 @@ struct fm_detector {
     fm_image *resized; /* 300x300 scratch for the resize */
     int in_w, in_h;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int is_dir(const char *p)
 {
@@ -122,12 +117,12 @@ int fm_detector_run(fm_detector *d, const fm_image *img, float conf, fm_face *fa
                     fm_det_timing *timing)
 {
     static const float mean[3] = {104.0f, 177.0f, 123.0f};
-    double t0 = now_ms();
+    double t0 = fm_now_ms();
     fm_tensor *in = fm_net_input(d->net, 0);
     fm_blob_from_image(img, d->in_w, d->in_h, mean, 1.0f, 0, d->resized, in->data);
-    double t1 = now_ms();
+    double t1 = fm_now_ms();
     fm_net_forward(d->net, NULL);
-    double t2 = now_ms();
+    double t2 = fm_now_ms();
     const fm_tensor *out = fm_net_output(d->net, 0);
     int rows = out->shape.d[2], n = 0;
     float W = (float)img->w, H = (float)img->h;
@@ -153,7 +148,7 @@ int fm_detector_run(fm_detector *d, const fm_image *img, float conf, fm_face *fa
         }
         n++;
     }
-    double t3 = now_ms();
+    double t3 = fm_now_ms();
     if (timing) {
         timing->preprocess_ms = t1 - t0;
         timing->forward_ms = t2 - t1;

@@ -13,6 +13,7 @@
  *      PriorBox outputs (they depend on shapes only).
  * Forward is then one switch per layer with no allocation.
  */
+#include "core/clock.h"
 #include "nn/net.h"
 
 #include <math.h>
@@ -1549,13 +1550,6 @@ const fm_tensor *fm_net_blob(const fm_net *net, const char *name)
     return &val->t;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void run_layer(fm_net *net, layer *L)
 {
     value *out = &net->values[L->out];
@@ -1638,9 +1632,9 @@ fm_status fm_net_forward_range(fm_net *net, int first, int end, fm_err *err)
         if (L->constant)
             continue;
         if (net->profiling) {
-            double t0 = now_ms();
+            double t0 = fm_now_ms();
             run_layer(net, L);
-            L->ms = now_ms() - t0;
+            L->ms = fm_now_ms() - t0;
         } else {
             run_layer(net, L);
         }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/pool.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
@@ -50,13 +51,6 @@ fm_train_opts fm_train_default_opts(void)
     o.square = 1;
     o.augment = 1;
     return o;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static fm_status mkdir_p(const char *dir, fm_err *err)
@@ -384,7 +378,7 @@ static void progress(const char *what, long done, long total, double t0, int qui
 {
     if (quiet || !isatty(2) || total <= 0)
         return;
-    double el = now_s() - t0;
+    double el = (fm_now_ms() / 1e3) - t0;
     double eta = done > 0 ? el * (double)(total - done) / (double)done : 0;
     int width = 30, fill = (int)((double)width * (double)done / (double)total);
     char bar[64];
@@ -516,7 +510,7 @@ static fm_status run_phase(const char *name, fm_tnet *t, const phase_data *d,
             order[usable++] = i;
     long steps_per_epoch = (usable + o->batch - 1) / o->batch;
     for (int epoch = 0; epoch < max_epochs && epoch < MAX_EPOCHS; epoch++) {
-        double t0 = now_s();
+        double t0 = (fm_now_ms() / 1e3);
         /* shuffle (seeded by run seed, phase and epoch) */
         fm_rng r;
         fm_rng_init(&r, fm_aug_seed(o->seed, 1000u + (uint64_t)phase_no, (uint64_t)epoch));
@@ -557,7 +551,7 @@ static fm_status run_phase(const char *name, fm_tnet *t, const phase_data *d,
         if ((st = fm_tnet_predict(t, d->val_x, d->n_val, vprobs, err)) != FM_OK)
             goto done;
         eval_probs(vprobs, d->val_labels, d->val_ok, d->n_val, &log->val_loss[e], &log->val_acc[e]);
-        log->seconds[e] = now_s() - t0;
+        log->seconds[e] = (fm_now_ms() / 1e3) - t0;
         int improved = log->val_loss[e] < best_loss - 1e-5;
         printf("%s epoch %2d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s%s\n",
                name, e + 1, max_epochs, log->train_loss[e], log->train_acc[e], log->val_loss[e],
@@ -656,39 +650,27 @@ done:
     return st;
 }
 
-/* Figures of one evaluated set, as written to the report. */
-typedef struct {
-    const char *name;
-    int n, skipped;
-    fm_confusion cm; /* classes: 0 mask, 1 no_mask (dataset labels) */
-    double auc;
-    int nb;
-    fm_bucket buckets[4];
-} set_result;
-
-static fm_status evaluate_set(const char *model_dir, const char *name, const fm_dataset *ds,
-                              int mask_label, int threads, int by_width, set_result *r,
-                              fm_err *err)
+fm_status fm_eval_classifier(const char *model_dir, const fm_dataset *ds, int mask_label,
+                             int threads, fm_cls_eval *r, fm_err *err)
 {
     memset(r, 0, sizeof *r);
-    r->name = name;
-    r->n = ds->n;
+    r->samples = ds->n;
+    r->auc = NAN;
     float *prob = calloc((size_t)ds->n + 1, sizeof *prob);
     int *ok = calloc((size_t)ds->n + 1, sizeof *ok);
-    int *truth = calloc((size_t)ds->n + 1, sizeof *truth);
     int *pos = calloc((size_t)ds->n + 1, sizeof *pos);
     int *correct = calloc((size_t)ds->n + 1, sizeof *correct);
     double *width = calloc((size_t)ds->n + 1, sizeof *width);
     float *score = calloc((size_t)ds->n + 1, sizeof *score);
     fm_status st = FM_OK;
-    if (!prob || !ok || !truth || !pos || !correct || !width || !score) {
-        st = fm_err_set(err, FM_ERR_NOMEM, "out of memory evaluating %s", name);
+    if (!prob || !ok || !pos || !correct || !width || !score) {
+        st = fm_err_set(err, FM_ERR_NOMEM, "out of memory evaluating %d samples", ds->n);
         goto done;
     }
     if ((st = fm_eval_dataset(model_dir, ds, threads, prob, ok, &r->skipped, err)) != FM_OK)
         goto done;
     fm_confusion_init(&r->cm, 2, NULL);
-    int k = 0;
+    int k = 0, boxed = 0;
     for (int i = 0; i < ds->n; i++) {
         if (!ok[i])
             continue;
@@ -697,23 +679,19 @@ static fm_status evaluate_set(const char *model_dir, const char *name, const fm_
         fm_confusion_add(&r->cm, t, p, NULL);
         score[k] = prob[i];
         pos[k] = t == 0;
-        correct[k] = t == p;
-        width[k] = ds->samples[i].has_box ? ds->samples[i].box.x2 - ds->samples[i].box.x1 : 1e9;
+        if (ds->samples[i].has_box) {
+            correct[boxed] = t == p;
+            width[boxed] = ds->samples[i].box.x2 - ds->samples[i].box.x1;
+            boxed++;
+        }
         k++;
     }
-    r->auc = NAN;
     fm_eval_auc(score, pos, (size_t)k, &r->auc, NULL);
-    if (by_width) {
-        static const double edges[3] = {32, 64, 1e9};
-        r->nb = 3;
-        fm_bucket b[4];
-        if (fm_eval_buckets(edges, 2, width, correct, (size_t)k, b, NULL) == FM_OK)
-            memcpy(r->buckets, b, sizeof b);
-    }
+    static const double edges[2] = {32, 64};
+    fm_eval_buckets(edges, 2, width, correct, (size_t)boxed, r->by_width, NULL);
 done:
     free(prob);
     free(ok);
-    free(truth);
     free(pos);
     free(correct);
     free(width);
@@ -721,17 +699,33 @@ done:
     return st;
 }
 
+/* Figures of one evaluated set, as written to the report. */
+typedef struct {
+    const char *name;
+    int by_width;
+    fm_cls_eval e;
+} set_result;
+
+static fm_status evaluate_set(const char *model_dir, const char *name, const fm_dataset *ds,
+                              int mask_label, int threads, int by_width, set_result *r,
+                              fm_err *err)
+{
+    r->name = name;
+    r->by_width = by_width;
+    return fm_eval_classifier(model_dir, ds, mask_label, threads, &r->e, err);
+}
+
 static void print_set(const set_result *r)
 {
-    fm_class_stats m = fm_confusion_class(&r->cm, 0), u = fm_confusion_class(&r->cm, 1);
+    fm_class_stats m = fm_confusion_class(&r->e.cm, 0), u = fm_confusion_class(&r->e.cm, 1);
     printf("%-28s faces %5lld  accuracy %.4f  mask P/R %.4f/%.4f  no_mask P/R %.4f/%.4f  AUC %.4f\n",
-           r->name, fm_confusion_total(&r->cm), fm_confusion_accuracy(&r->cm), m.precision,
-           m.recall, u.precision, u.recall, r->auc);
-    for (int b = 0; b < r->nb; b++) {
+           r->name, fm_confusion_total(&r->e.cm), fm_confusion_accuracy(&r->e.cm), m.precision,
+           m.recall, u.precision, u.recall, r->e.auc);
+    for (int b = 0; r->by_width && b < 3; b++) {
         char label[32];
-        fm_bucket_label(&r->buckets[b], label, sizeof label);
-        printf("    width %-8s faces %5lld  accuracy %.4f\n", label, r->buckets[b].n,
-               r->buckets[b].accuracy);
+        fm_bucket_label(&r->e.by_width[b], label, sizeof label);
+        printf("    width %-8s faces %5lld  accuracy %.4f\n", label, r->e.by_width[b].n,
+               r->e.by_width[b].accuracy);
     }
 }
 
@@ -741,28 +735,28 @@ static void json_set(fm_jsonw *j, const set_result *r)
     fm_jsonw_key(j, r->name);
     fm_jsonw_object_begin(j);
     fm_jsonw_key(j, "samples");
-    fm_jsonw_int(j, r->n);
+    fm_jsonw_int(j, r->e.samples);
     fm_jsonw_key(j, "skipped");
-    fm_jsonw_int(j, r->skipped);
+    fm_jsonw_int(j, r->e.skipped);
     fm_jsonw_key(j, "accuracy");
-    fm_jsonw_double(j, fm_confusion_accuracy(&r->cm));
+    fm_jsonw_double(j, fm_confusion_accuracy(&r->e.cm));
     fm_jsonw_key(j, "roc_auc");
-    fm_jsonw_double(j, r->auc);
+    fm_jsonw_double(j, r->e.auc);
     fm_jsonw_key(j, "confusion");
-    fm_jsonw_confusion(j, &r->cm, names);
-    if (r->nb) {
+    fm_jsonw_confusion(j, &r->e.cm, names);
+    if (r->by_width) {
         fm_jsonw_key(j, "by_face_width");
         fm_jsonw_array_begin(j);
-        for (int b = 0; b < r->nb; b++) {
+        for (int b = 0; b < 3; b++) {
             char label[32];
-            fm_bucket_label(&r->buckets[b], label, sizeof label);
+            fm_bucket_label(&r->e.by_width[b], label, sizeof label);
             fm_jsonw_object_begin(j);
             fm_jsonw_key(j, "width_px");
             fm_jsonw_string(j, label);
             fm_jsonw_key(j, "faces");
-            fm_jsonw_int(j, r->buckets[b].n);
+            fm_jsonw_int(j, r->e.by_width[b].n);
             fm_jsonw_key(j, "accuracy");
-            fm_jsonw_double(j, r->buckets[b].accuracy);
+            fm_jsonw_double(j, r->e.by_width[b].accuracy);
             fm_jsonw_object_end(j);
         }
         fm_jsonw_array_end(j);
@@ -813,7 +807,7 @@ static void json_counts(fm_jsonw *j, const char *key, const fm_dataset *ds)
 
 fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
 {
-    double t_start = now_s();
+    double t_start = (fm_now_ms() / 1e3);
     fm_status st = FM_OK;
     fm_dataset *cls = NULL, *cls_pool = NULL, *cls_test = NULL, *voc = NULL, *voc_train = NULL,
                *voc_test = NULL, *pool_all = NULL, *train = NULL, *val = NULL;
@@ -950,14 +944,14 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     aug.lowres_min = 12;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     int skipped = 0;
-    double t_feat = now_s();
+    double t_feat = (fm_now_ms() / 1e3);
     for (int v = 0; v < variants; v++) {
         memset(done_counts, 0, sizeof done_counts);
         extract_job j = {o, train, nets, cut_layer, pool_layer, cut_v, pool_v, cut_n, pool_n, v,
                          o->augment ? &aug : NULL,
                          cut_x + (size_t)v * (size_t)train->n * cut_n,
                          pool_x + (size_t)v * (size_t)train->n * pool_n,
-                         v == 0 ? ok : ok_v, done_counts, 0, nthreads, now_s(), &mu};
+                         v == 0 ? ok : ok_v, done_counts, 0, nthreads, (fm_now_ms() / 1e3), &mu};
         fm_pool_run(pool, extract_worker, &j);
         skipped += j.skipped;
         if (v > 0)
@@ -967,11 +961,11 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     {
         memset(done_counts, 0, sizeof done_counts);
         extract_job j = {o, val, nets, cut_layer, pool_layer, cut_v, pool_v, cut_n, pool_n, 0,
-                         NULL, val_cut, val_pool, val_ok, done_counts, 0, nthreads, now_s(), &mu};
+                         NULL, val_cut, val_pool, val_ok, done_counts, 0, nthreads, (fm_now_ms() / 1e3), &mu};
         fm_pool_run(pool, extract_worker, &j);
         skipped += j.skipped;
     }
-    double feat_s = now_s() - t_feat;
+    double feat_s = (fm_now_ms() / 1e3) - t_feat;
     printf("features cached in %.1f s; %d unreadable sample%s skipped\n", feat_s, skipped,
            skipped == 1 ? "" : "s");
     for (int i = 0; i < train->n; i++)
@@ -1052,7 +1046,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         }
         fclose(f);
     }
-    double train_s = now_s() - t_start;
+    double train_s = (fm_now_ms() / 1e3) - t_start;
 
     /* evaluation of the saved model, through the inference path */
     printf("evaluating the saved classifier:\n");
@@ -1069,7 +1063,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     print_set(&r_test);
     if (have_voc)
         print_set(&r_voc);
-    double wall = now_s() - t_start;
+    double wall = (fm_now_ms() / 1e3) - t_start;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double peak_mb = (double)ru.ru_maxrss / 1024.0;
@@ -1205,9 +1199,9 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
             if (!sets[s])
                 continue;
             snprintf(cells[rows][0], 32, "%s", labels_row[s]);
-            snprintf(cells[rows][1], 32, "%.4f", fm_confusion_accuracy(&sets[s]->cm));
-            snprintf(cells[rows][2], 32, "%.4f", fm_confusion_class(&sets[s]->cm, 1).recall);
-            snprintf(cells[rows][3], 32, "%lld", fm_confusion_total(&sets[s]->cm));
+            snprintf(cells[rows][1], 32, "%.4f", fm_confusion_accuracy(&sets[s]->e.cm));
+            snprintf(cells[rows][2], 32, "%.4f", fm_confusion_class(&sets[s]->e.cm, 1).recall);
+            snprintf(cells[rows][3], 32, "%lld", fm_confusion_total(&sets[s]->e.cm));
             rows++;
         }
         for (int r = 0; r < rows; r++)
@@ -1216,7 +1210,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         fm_svg_table table = {rows, 4, cellp, "Results of the saved model"};
         char title[128];
         snprintf(title, sizeof title, "facemask mask classifier, %dx%d input", S, S);
-        fm_svg_report rep = {title, &curves, &shown->cm, names,
+        fm_svg_report rep = {title, &curves, &shown->e.cm, names,
                              have_voc ? "Held-out scene faces >= 16 px" : "Held-out folder images",
                              &table};
         snprintf(path, sizeof path, "%s/report.svg", o->out_dir);

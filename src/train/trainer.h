@@ -27,6 +27,7 @@
 
 #include "core/err.h"
 #include "data/dataset.h"
+#include "eval/metrics.h"
 #include "face/classifier.h"
 
 typedef struct {
@@ -65,5 +66,18 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err);
  * be loaded (its message is printed to stderr and counted in *skipped). */
 fm_status fm_eval_dataset(const char *model_dir, const fm_dataset *ds, int threads,
                           float *mask_prob, int *ok, int *skipped, fm_err *err);
+
+/* A classifier's figures on a labelled set (classes 0 mask, 1 no_mask). */
+typedef struct {
+    int samples, skipped;  /* in the set; not loadable (skipped) */
+    fm_confusion cm;       /* rows true class, columns predicted */
+    double auc;            /* ROC AUC of P(mask) for mask vs no mask */
+    fm_bucket by_width[3]; /* accuracy of boxed samples by face width: < 32, 32-64, >= 64 px */
+} fm_cls_eval;
+
+/* Classifies every sample of ds with the classifier in model_dir (mask_label: the dataset
+ * label that means "mask"; every other label counts as no mask). */
+fm_status fm_eval_classifier(const char *model_dir, const fm_dataset *ds, int mask_label,
+                             int threads, fm_cls_eval *out, fm_err *err);
 
 #endif
