@@ -26,8 +26,6 @@ typedef struct {
 fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err);
 void fm_files_free(fm_file_list *list);
 
-/* Writes s as a JSON string literal (with quotes). */
-void fm_json_string(FILE *f, const char *s);
 
 /* Creates the directories of path's parent (like mkdir -p of dirname). */
 fm_status fm_mkdirs_for(const char *path, fm_err *err);

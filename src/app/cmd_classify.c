@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "eval/report.h"
 #include "face/classifier.h"
 #include "face/detector.h"
 #include "io/image.h"
@@ -85,7 +86,7 @@ int fm_cmd_classify(int argc, char **argv)
         const char *label = p >= 0.5f ? "mask" : "no_mask";
         if (json) {
             printf("{\"image\":");
-            fm_json_string(stdout, files.paths[i]);
+            fm_json_quoted(stdout, files.paths[i]);
             printf(",\"label\":\"%s\",\"mask_prob\":%.4f}\n", label, (double)p);
         } else {
             printf("%s: %s %.2f\n", files.paths[i], label, (double)(p >= 0.5f ? p : 1 - p));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "eval/report.h"
 #include "face/classifier.h"
 #include "face/detector.h"
 #include "io/image.h"
@@ -75,7 +76,7 @@ static void print_json(const char *path, const fm_image *img, const fm_face *fac
                        const face_class *cls, int n)
 {
     printf("{\"image\":");
-    fm_json_string(stdout, path);
+    fm_json_quoted(stdout, path);
     printf(",\"width\":%d,\"height\":%d,\"faces\":[", img->w, img->h);
     for (int i = 0; i < n; i++) {
         const fm_face *f = &faces[i];

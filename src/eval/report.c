@@ -37,7 +37,7 @@ static void jw_newline(fm_jsonw *j)
         fputc(' ', j->f);
 }
 
-static void jw_quoted(FILE *f, const char *s)
+void fm_json_quoted(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -151,7 +151,7 @@ void fm_jsonw_key(fm_jsonw *j, const char *key)
         fputc(',', j->f);
     jw_newline(j);
     j->count[top] = 1;
-    jw_quoted(j->f, key);
+    fm_json_quoted(j->f, key);
     fputs(j->indent ? ": " : ":", j->f);
     j->key_pending = 1;
 }
@@ -161,7 +161,7 @@ void fm_jsonw_string(fm_jsonw *j, const char *s)
     if (!jw_value_begin(j, "string"))
         return;
     if (s)
-        jw_quoted(j->f, s);
+        fm_json_quoted(j->f, s);
     else
         fputs("null", j->f);
     jw_value_end(j);

@@ -66,6 +66,9 @@ typedef struct {
 } fm_jsonw;
 
 /* Starts a document on f (not owned). indent: 0..16 spaces per level. */
+/* Writes s as a JSON string literal, quotes included (escapes ", \\ and control characters). */
+void fm_json_quoted(FILE *f, const char *s);
+
 void fm_jsonw_init(fm_jsonw *j, FILE *f, int indent);
 /* Significant digits for fm_jsonw_double (clamped to 1..17; 17 round-trips a double). */
 void fm_jsonw_set_digits(fm_jsonw *j, int digits);
