@@ -100,6 +100,13 @@ static void run_signal_case(int sig)
         kill(pid, SIGKILL);
         return;
     }
+    char errp[700];
+    snprintf(errp, sizeof errp, "%s/stderr", dir);
+    char *errtext = fm_test_read_file(errp, NULL);
+    FM_CHECK_MSG(errtext && !strstr(errtext, "Sanitizer") && !strstr(errtext, "runtime error") &&
+                     !strstr(errtext, "facemask:"),
+                 "watch printed: %s", errtext ? errtext : "(nothing readable)");
+    free(errtext);
     char *text = fm_test_read_file(ev, NULL);
     FM_CHECK(text != NULL);
     if (!text)
