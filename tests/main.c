@@ -187,7 +187,7 @@ int main(int argc, char **argv)
         return 2;
     }
 #define FM_SUITE(name)                                 \
-    g_suite = #name + 6; /* drop the "suite_" prefix */ \
+    g_suite = &#name[6]; /* drop the "suite_" prefix */ \
     name();
 #include "suites.inc"
 #undef FM_SUITE
