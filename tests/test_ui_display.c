@@ -7,8 +7,6 @@
  * LeakSanitizer would report; the child leaves with _exit, so only our code is leak-checked
  * (the overlay and tracker suites run in the main process). Xvfb belongs to the parent. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +19,14 @@
 #include <SDL.h>
 
 #include "test.h"
+#include "test_x11_util.h"
 #include "ui/display.h"
 #include "ui/overlay.h"
 
+/* The environment SDL reads, saved while a test points it elsewhere. */
 typedef struct {
-    pid_t pid;
-    char display[32];
     char *old_display, *old_driver, *old_wayland;
-} xserver;
+} saved_env;
 
 static char *dup_env(const char *name)
 {
@@ -45,221 +43,45 @@ static void restore_env(const char *name, char *v)
     free(v);
 }
 
-/* Points SDL at X11 on `display` (saving the old environment). */
-static void use_display(xserver *x, const char *display)
+/* Points SDL at X11 on `display` (saving the old environment in e). */
+static void use_display(saved_env *e, const char *display)
 {
-    x->old_display = dup_env("DISPLAY");
-    x->old_driver = dup_env("SDL_VIDEODRIVER");
-    x->old_wayland = dup_env("WAYLAND_DISPLAY");
+    e->old_display = dup_env("DISPLAY");
+    e->old_driver = dup_env("SDL_VIDEODRIVER");
+    e->old_wayland = dup_env("WAYLAND_DISPLAY");
     setenv("DISPLAY", display, 1);
     setenv("SDL_VIDEODRIVER", "x11", 1);
     unsetenv("WAYLAND_DISPLAY");
 }
 
-static void restore_display(xserver *x)
+static void restore_display(saved_env *e)
 {
-    restore_env("DISPLAY", x->old_display);
-    restore_env("SDL_VIDEODRIVER", x->old_driver);
-    restore_env("WAYLAND_DISPLAY", x->old_wayland);
-}
-
-/* Starts `Xvfb -displayfd` (the server picks a free display number and writes it when ready,
- * so parallel runs never collide), waiting at most 15 s. Fails the test and returns 0 when
- * Xvfb is missing or does not come up. */
-static int xvfb_start(xserver *x)
-{
-    memset(x, 0, sizeof *x);
-    int fds[2];
-    if (pipe(fds) != 0) {
-        fm_test_fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
-        return 0;
-    }
-    char log[600];
-    snprintf(log, sizeof log, "%s/xvfb.log", fm_test_tmpdir());
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        char fdarg[16];
-        snprintf(fdarg, sizeof fdarg, "%d", fds[1]);
-        execlp("Xvfb", "Xvfb", "-displayfd", fdarg, "-screen", "0", "1024x768x24", "-nolisten",
-               "tcp", "-noreset", (char *)NULL);
-        dprintf(2, "exec Xvfb: %s\n", strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
-        fm_test_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
-        return 0;
-    }
-    x->pid = pid;
-    char buf[32] = "";
-    size_t n = 0;
-    struct pollfd pfd = {fds[0], POLLIN, 0};
-    for (;;) {
-        int r = poll(&pfd, 1, 15000);
-        if (r <= 0)
-            break;
-        ssize_t got = read(fds[0], buf + n, sizeof buf - 1 - n);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-        buf[n] = '\0';
-        if (strchr(buf, '\n') || n == sizeof buf - 1)
-            break;
-    }
-    close(fds[0]);
-    int num = -1;
-    if (sscanf(buf, "%d", &num) != 1 || num < 0) {
-        int st = 0;
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
-        x->pid = 0;
-        char *text = fm_test_read_file(log, NULL);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-            fm_test_fail(__FILE__, __LINE__,
-                         "Xvfb is not installed (package xvfb; tools/install-deps.sh): %s",
-                         text ? text : "");
-        else
-            fm_test_fail(__FILE__, __LINE__, "Xvfb did not start within 15 s; its log: %s",
-                         text ? text : "(none)");
-        free(text);
-        return 0;
-    }
-    snprintf(x->display, sizeof x->display, ":%d", num);
-    use_display(x, x->display);
-    return 1;
-}
-
-static void xvfb_stop(xserver *x)
-{
-    if (x->pid <= 0)
-        return;
-    restore_display(x);
-    kill(x->pid, SIGTERM);
-    for (int i = 0; i < 100; i++) { /* 5 s, then SIGKILL */
-        if (waitpid(x->pid, NULL, WNOHANG) == x->pid) {
-            x->pid = 0;
-            return;
-        }
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(x->pid, SIGKILL);
-    waitpid(x->pid, NULL, 0);
-    x->pid = 0;
-}
-
-/* ---- xwd screenshots ------------------------------------------------------------ */
-
-typedef struct {
-    int w, h;
-    uint8_t *rgb; /* w * h * 3, R G B */
-} shot;
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static int mask_shift(uint32_t m)
-{
-    int s = 0;
-    while (m && !(m & 1)) {
-        m >>= 1;
-        s++;
-    }
-    return s;
-}
-
-/* The whole X screen as RGB through `xwd -root`; 0 (test failed) on any problem. */
-static int screenshot(const xserver *x, shot *out)
-{
-    char path[600], cmd[1400];
-    snprintf(path, sizeof path, "%s/screen.xwd", fm_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "timeout 20 xwd -root -silent -display %s -out '%s' 2>&1",
-             x->display, path);
-    char *msg = NULL;
-    int st = fm_test_cmd(cmd, &msg);
-    if (st != 0) {
-        fm_test_fail(__FILE__, __LINE__, "xwd failed (status %d%s): %s", st,
-                     st == 127 ? ": not installed, package x11-apps" : "", msg ? msg : "");
-        free(msg);
-        return 0;
-    }
-    free(msg);
-    size_t len = 0;
-    uint8_t *f = (uint8_t *)fm_test_read_file(path, &len);
-    if (!f || len < 100) {
-        fm_test_fail(__FILE__, __LINE__, "cannot read the xwd file %s", path);
-        free(f);
-        return 0;
-    }
-    uint32_t hsize = be32(f), format = be32(f + 8), w = be32(f + 16), h = be32(f + 20);
-    uint32_t order = be32(f + 28), bpp = be32(f + 44), bpl = be32(f + 48);
-    uint32_t rm = be32(f + 56), gm = be32(f + 60), bm = be32(f + 64), ncolors = be32(f + 76);
-    size_t off = (size_t)hsize + (size_t)ncolors * 12;
-    if (format != 2 || (bpp != 32 && bpp != 24) || w == 0 || h == 0 || w > 8192 || h > 8192 ||
-        bpl < w * (bpp / 8) || off + (size_t)bpl * h > len) {
-        fm_test_fail(__FILE__, __LINE__,
-                     "unexpected xwd file: format %u, %u bpp, %ux%u, %u bytes a line, %zu bytes",
-                     format, bpp, w, h, bpl, len);
-        free(f);
-        return 0;
-    }
-    out->w = (int)w;
-    out->h = (int)h;
-    out->rgb = malloc((size_t)w * h * 3);
-    if (!out->rgb) {
-        free(f);
-        return 0;
-    }
-    int rs = mask_shift(rm), gs = mask_shift(gm), bs = mask_shift(bm);
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t xx = 0; xx < w; xx++) {
-            const uint8_t *p = f + off + (size_t)y * bpl + (size_t)xx * (bpp / 8);
-            uint32_t v = 0;
-            for (uint32_t k = 0; k < bpp / 8; k++) /* byte order 0: LSB first */
-                v |= (uint32_t)p[order == 0 ? k : bpp / 8 - 1 - k] << (8 * k);
-            uint8_t *o = out->rgb + ((size_t)y * w + xx) * 3;
-            o[0] = (uint8_t)((v & rm) >> rs);
-            o[1] = (uint8_t)((v & gm) >> gs);
-            o[2] = (uint8_t)((v & bm) >> bs);
-        }
-    free(f);
-    return 1;
-}
-
-typedef struct {
-    int n, x0, y0, x1, y1;
-} region;
-
-/* Pixels within 40 of the colour on every channel, and their bounding box. */
-static region find_colour(const shot *s, fm_color c)
-{
-    region r = {0, 1 << 30, 1 << 30, -1, -1};
-    for (int y = 0; y < s->h; y++)
-        for (int x = 0; x < s->w; x++) {
-            const uint8_t *p = s->rgb + ((size_t)y * s->w + x) * 3;
-            if (abs(p[0] - c.r) <= 40 && abs(p[1] - c.g) <= 40 && abs(p[2] - c.b) <= 40) {
-                r.n++;
-                r.x0 = x < r.x0 ? x : r.x0;
-                r.y0 = y < r.y0 ? y : r.y0;
-                r.x1 = x > r.x1 ? x : r.x1;
-                r.y1 = y > r.y1 ? y : r.y1;
-            }
-        }
-    return r;
+    restore_env("DISPLAY", e->old_display);
+    restore_env("SDL_VIDEODRIVER", e->old_driver);
+    restore_env("WAYLAND_DISPLAY", e->old_wayland);
 }
 
 /* ---- isolation -------------------------------------------------------------------- */
 
-static xserver g_x; /* the running server, for the test bodies */
+static tx_xserver g_x; /* the running server, for the test bodies */
+static saved_env g_env; /* the environment before SDL was pointed at it */
+
+/* Starts Xvfb (g_x) and points SDL at it; 0 (test failed) when it does not come up. */
+static int xvfb_start(void)
+{
+    if (!tx_xvfb_start(&g_x))
+        return 0;
+    use_display(&g_env, g_x.display);
+    return 1;
+}
+
+static void xvfb_stop(void)
+{
+    if (g_x.pid <= 0)
+        return;
+    restore_display(&g_env);
+    tx_xvfb_stop(&g_x);
+}
 
 /* Runs body in a child process within timeout_s seconds; its failures (printed by the child)
  * fail the current test. */
@@ -301,7 +123,6 @@ static void run_isolated(void (*body)(void), int timeout_s)
  * 640x480 between black bars. On the X screen: the green and red boxes, 2x apart and 2x wide. */
 static void shows_annotated_frame(void)
 {
-    xserver *x = &g_x;
     fm_err err = {0};
     fm_image *img = fm_image_new(320, 240, &err);
     fm_display *d = NULL;
@@ -327,8 +148,8 @@ static void shows_annotated_frame(void)
     FM_CHECK_MSG(d != NULL, "open: %s", err.msg);
     if (!d)
         goto done;
-    shot s = {0, 0, NULL};
-    region g = {0, 0, 0, 0, 0}, r = g;
+    tx_shot s = {0, 0, NULL};
+    tx_region g = {0, 0, 0, 0, 0}, r = g;
     /* the window is mapped asynchronously: show until the screen has the frame (<= ~10 s) */
     for (int tries = 0; tries < 40; tries++) {
         FM_CHECK_INT(fm_display_show(d, img, &err), FM_OK);
@@ -336,10 +157,10 @@ static void shows_annotated_frame(void)
         SDL_Delay(tries < 5 ? 50 : 200);
         free(s.rgb);
         s.rgb = NULL;
-        if (!screenshot(x, &s))
+        if (!tx_screenshot(g_x.display, &s))
             break;
-        g = find_colour(&s, FM_RGB(0, 255, 0));
-        r = find_colour(&s, FM_RGB(255, 0, 0));
+        g = tx_find_colour(&s, FM_RGB(0, 255, 0), 40);
+        r = tx_find_colour(&s, FM_RGB(255, 0, 0), 40);
         if (g.n > 1000 && r.n > 1000)
             break;
     }
@@ -387,10 +208,10 @@ done:
 
 static void test_display_shows_annotated_frame(void)
 {
-    if (!xvfb_start(&g_x))
+    if (!xvfb_start())
         return;
     run_isolated(shows_annotated_frame, 60);
-    xvfb_stop(&g_x);
+    xvfb_stop();
 }
 
 /* q and Escape quit, other keys do not; a frame of another size gets a new texture. */
@@ -431,18 +252,17 @@ static void keys_and_resize(void)
 
 static void test_display_keys_and_resize(void)
 {
-    if (!xvfb_start(&g_x))
+    if (!xvfb_start())
         return;
     run_isolated(keys_and_resize, 60);
-    xvfb_stop(&g_x);
+    xvfb_stop();
 }
 
 /* No X server: a clear message, no crash. */
 static void no_server(void)
 {
-    xserver x;
-    memset(&x, 0, sizeof x);
-    use_display(&x, ":65000");
+    saved_env e;
+    use_display(&e, ":65000");
     fm_err err = {0};
     fm_display *d = fm_display_open("facemask", 320, 240, &err);
     FM_CHECK(d == NULL);
@@ -451,7 +271,7 @@ static void no_server(void)
     d = fm_display_open("facemask", 0, 240, &err);
     FM_CHECK(d == NULL);
     FM_CHECK_STR_CONTAINS(err.msg, "display: window size 0x240, expected 1..16384 per side");
-    restore_display(&x);
+    restore_display(&e);
 }
 
 static void test_display_no_server(void)

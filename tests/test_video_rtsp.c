@@ -2,12 +2,9 @@
  * 127.0.0.1 is killed and restarted under a reading fm_source, which must reconnect; a
  * refused connection fails fast; a stalled server trips the timeouts. Every wait is bounded.
  * If the server cannot start, the tests fail (they never skip). */
-#include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,112 +16,6 @@
 #include "test.h"
 #include "test_video_util.h"
 #include "video/source.h"
-
-extern char **environ;
-
-typedef struct {
-    pid_t pid;
-    int out_fd; /* read end of its stdout */
-    int port;
-} rtsp_server;
-
-static const char *server_bin(void)
-{
-    const char *s = getenv("FM_RTSP_SERVER");
-    return s && *s ? s : "build/rtsp_server";
-}
-
-/* Starts the server on `port` (0: any) and waits (at most 10 s) for its "ready PORT" line. */
-static int server_start(const char *clip, int port, rtsp_server *srv, char *why, size_t why_len)
-{
-    srv->pid = -1;
-    srv->out_fd = -1;
-    const char *bin = server_bin();
-    if (access(bin, X_OK) != 0) {
-        snprintf(why, why_len, "%s is missing (%s): build it with `make build/rtsp_server`", bin,
-                 strerror(errno));
-        return 0;
-    }
-    int fds[2];
-    if (pipe(fds) != 0) {
-        snprintf(why, why_len, "pipe: %s", strerror(errno));
-        return 0;
-    }
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", port);
-    char *argv[] = {(char *)bin, (char *)clip, port_s, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    int rc = posix_spawn(&srv->pid, bin, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        srv->pid = -1;
-        snprintf(why, why_len, "cannot start %s: %s", bin, strerror(rc));
-        return 0;
-    }
-    srv->out_fd = fds[0];
-    char line[128];
-    size_t n = 0;
-    double end = tv_now() + 10.0;
-    while (n < sizeof line - 1) {
-        int left_ms = (int)((end - tv_now()) * 1000);
-        if (left_ms <= 0)
-            break;
-        struct pollfd pf = {fds[0], POLLIN, 0};
-        if (poll(&pf, 1, left_ms) <= 0)
-            continue;
-        ssize_t got = read(fds[0], line + n, 1);
-        if (got <= 0)
-            break; /* the server exited */
-        if (line[n] == '\n')
-            break;
-        n++;
-    }
-    line[n] = '\0';
-    if (strncmp(line, "ready ", 6) != 0 || atoi(line + 6) <= 0) {
-        kill(srv->pid, SIGKILL);
-        int st = 0;
-        waitpid(srv->pid, &st, 0);
-        close(srv->out_fd);
-        srv->pid = -1;
-        srv->out_fd = -1;
-        snprintf(why, why_len,
-                 "%s %s %d did not become ready within 10 s (said '%s', exit status %d)", bin, clip,
-                 port, line, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        return 0;
-    }
-    srv->port = atoi(line + 6);
-    return 1;
-}
-
-/* SIGTERM, then up to 5 s for it to exit (SIGKILL after). Returns its exit status or -1. */
-static int server_stop(rtsp_server *srv)
-{
-    if (srv->pid <= 0)
-        return -1;
-    kill(srv->pid, SIGCONT);
-    kill(srv->pid, SIGTERM);
-    int st = 0, done = 0;
-    for (int i = 0; i < 500 && !done; i++) {
-        if (waitpid(srv->pid, &st, WNOHANG) == srv->pid)
-            done = 1;
-        else
-            usleep(10000);
-    }
-    if (!done) {
-        kill(srv->pid, SIGKILL);
-        waitpid(srv->pid, &st, 0);
-    }
-    close(srv->out_fd);
-    srv->pid = -1;
-    srv->out_fd = -1;
-    return done && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* A 30 s H.264 clip, 160x120 at 25 frames/s, a keyframe each second. */
 static int make_rtsp_clip(char *clip, size_t len)
@@ -157,11 +48,41 @@ static int should_stop(void *user)
     return tv_now() > w->deadline;
 }
 
+/* Makes the test clip (its path in clip), serves it on a new server (srv) and opens a source on
+ * it with the settings in o, events counted in w and a deadline budget_s seconds away. NULL
+ * (test failed) when the server does not start or the source does not open; no server is then
+ * left running. */
+static fm_source *serve_and_open(char *clip, size_t clip_len, tv_rtsp_server *srv,
+                                 fm_source_opts o, watch *w, double budget_s)
+{
+    char why[512], url[128];
+    srv->pid = -1;
+    srv->out_fd = -1;
+    if (!make_rtsp_clip(clip, clip_len))
+        return NULL;
+    if (!tv_rtsp_start(clip, 0, srv, why, sizeof why)) {
+        fm_test_fail(__FILE__, __LINE__, "RTSP server: %s", why);
+        return NULL;
+    }
+    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/test", srv->port);
+    memset(w, 0, sizeof *w);
+    w->deadline = tv_now() + budget_s;
+    o.on_event = on_event;
+    o.should_stop = should_stop;
+    o.user = w;
+    fm_err err = {0};
+    fm_source *s = fm_source_open(url, &o, &err);
+    FM_CHECK_MSG(s != NULL, "%s", err.msg);
+    if (!s)
+        tv_rtsp_stop(srv);
+    return s;
+}
+
 typedef struct {
     const char *clip;
     int port;
     double delay;
-    rtsp_server srv;
+    tv_rtsp_server srv;
     int ok;
     char why[512];
 } restart_job;
@@ -172,40 +93,25 @@ static void *restart_main(void *p)
     struct timespec ts = {(time_t)job->delay,
                           (long)((job->delay - (double)(time_t)job->delay) * 1e9)};
     nanosleep(&ts, NULL);
-    job->ok = server_start(job->clip, job->port, &job->srv, job->why, sizeof job->why);
+    job->ok = tv_rtsp_start(job->clip, job->port, &job->srv, job->why, sizeof job->why);
     return NULL;
 }
 
 static void test_rtsp_reconnects_after_server_restart(void)
 {
-    char clip[1024], why[512];
-    if (!make_rtsp_clip(clip, sizeof clip))
-        return;
-    rtsp_server srv;
-    if (!server_start(clip, 0, &srv, why, sizeof why)) {
-        fm_test_fail(__FILE__, __LINE__, "RTSP server: %s", why);
-        return;
-    }
-    char url[128];
-    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/test", srv.port);
-
-    watch w = {{0}, tv_now() + 25.0};
+    char clip[1024];
+    tv_rtsp_server srv;
+    watch w;
     fm_source_opts o = fm_source_opts_default();
     o.reconnect_initial = 0.25;
     o.reconnect_max = 1.0;
     o.reconnect_attempts = 15;
     o.open_timeout = 5;
     o.read_timeout = 3;
-    o.on_event = on_event;
-    o.should_stop = should_stop;
-    o.user = &w;
-    fm_err err = {0};
-    fm_source *s = fm_source_open(url, &o, &err);
-    FM_CHECK_MSG(s != NULL, "%s", err.msg);
-    if (!s) {
-        server_stop(&srv);
+    fm_source *s = serve_and_open(clip, sizeof clip, &srv, o, &w, 25.0);
+    if (!s)
         return;
-    }
+    fm_err err = {0};
     FM_CHECK_INT(fm_source_is_live(s), 1);
     FM_CHECK_INT(fm_source_get_kind(s), FM_SOURCE_NETWORK);
     FM_CHECK_INT(fm_source_width(s), 160);
@@ -225,7 +131,7 @@ static void test_rtsp_reconnects_after_server_restart(void)
     }
     FM_CHECK_MSG(st == FM_OK, "before the restart: status %d: %s", (int)st, err.msg);
     int port = srv.port;
-    FM_CHECK_INT(server_stop(&srv), 0);
+    FM_CHECK_INT(tv_rtsp_stop(&srv), 0);
 
     restart_job job = {clip, port, 1.0, {-1, -1, 0}, 0, ""};
     pthread_t th;
@@ -265,7 +171,7 @@ static void test_rtsp_reconnects_after_server_restart(void)
     fm_frame_clear(&fr);
     fm_source_close(s);
     if (job.ok)
-        FM_CHECK_INT(server_stop(&job.srv), 0);
+        FM_CHECK_INT(tv_rtsp_stop(&job.srv), 0);
 }
 
 static int free_port(void)
@@ -312,30 +218,18 @@ static void test_rtsp_refused_fails_fast(void)
 
 static void test_rtsp_stalled_server_times_out(void)
 {
-    char clip[1024], why[512];
-    if (!make_rtsp_clip(clip, sizeof clip))
-        return;
-    rtsp_server srv;
-    if (!server_start(clip, 0, &srv, why, sizeof why)) {
-        fm_test_fail(__FILE__, __LINE__, "RTSP server: %s", why);
-        return;
-    }
-    char url[128];
-    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/test", srv.port);
-    watch w = {{0}, tv_now() + 20.0};
+    char clip[1024];
+    tv_rtsp_server srv;
+    watch w;
     fm_source_opts o = fm_source_opts_default();
     o.reconnect_initial = 0.1;
     o.reconnect_max = 0.2;
     o.reconnect_attempts = 2;
     o.open_timeout = 1;
     o.read_timeout = 1;
-    o.on_event = on_event;
-    o.should_stop = should_stop;
-    o.user = &w;
-    fm_err err = {0};
-    fm_source *s = fm_source_open(url, &o, &err);
-    FM_CHECK_MSG(s != NULL, "%s", err.msg);
+    fm_source *s = serve_and_open(clip, sizeof clip, &srv, o, &w, 20.0);
     if (s) {
+        fm_err err = {0};
         fm_frame fr = {0};
         fm_status st;
         int n = 0;
@@ -359,7 +253,7 @@ static void test_rtsp_stalled_server_times_out(void)
         fm_frame_clear(&fr);
         fm_source_close(s);
     }
-    server_stop(&srv);
+    tv_rtsp_stop(&srv);
 }
 
 void suite_video_rtsp(void);

@@ -1,16 +1,26 @@
 /* test_video_util.h - helpers shared by the video suites: clips made with the ffmpeg command,
- * ffprobe queries, flat-grey stills whose level identifies the frame. */
+ * ffprobe queries, flat-grey stills whose level identifies the frame, and the test RTSP server
+ * (build/rtsp_server) started and stopped. */
 #ifndef FM_TEST_VIDEO_UTIL_H
 #define FM_TEST_VIDEO_UTIL_H
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "io/image.h"
 #include "test.h"
 #include "video/source.h"
+
+extern char **environ;
 
 static inline double tv_now(void)
 {
@@ -128,6 +138,116 @@ static inline fm_status tv_read_all(fm_source *s, long long *count, double *leve
     }
     fm_frame_clear(&fr);
     return st;
+}
+
+/* A running build/rtsp_server. */
+typedef struct {
+    pid_t pid; /* -1 when none runs */
+    int out_fd; /* read end of its stdout */
+    int port;
+} tv_rtsp_server;
+
+static inline const char *tv_rtsp_server_bin(void)
+{
+    const char *s = getenv("FM_RTSP_SERVER");
+    return s && *s ? s : "build/rtsp_server";
+}
+
+/* Starts build/rtsp_server (FM_RTSP_SERVER overrides it) serving `clip` at
+ * rtsp://127.0.0.1:PORT/test on `port` (0: any free one) and waits at most 10 s for its
+ * "ready PORT" line; srv->port is then the port. Returns 0 with the reason in `why` (the server
+ * is not left running). */
+static inline int tv_rtsp_start(const char *clip, int port, tv_rtsp_server *srv, char *why,
+                                size_t why_len)
+{
+    srv->pid = -1;
+    srv->out_fd = -1;
+    const char *bin = tv_rtsp_server_bin();
+    if (access(bin, X_OK) != 0) {
+        snprintf(why, why_len, "%s is missing (%s): build it with `make build/rtsp_server`", bin,
+                 strerror(errno));
+        return 0;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(why, why_len, "pipe: %s", strerror(errno));
+        return 0;
+    }
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    char *argv[] = {(char *)bin, (char *)clip, port_s, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    int rc = posix_spawn(&srv->pid, bin, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        srv->pid = -1;
+        snprintf(why, why_len, "cannot start %s: %s", bin, strerror(rc));
+        return 0;
+    }
+    srv->out_fd = fds[0];
+    char line[128];
+    size_t n = 0;
+    double end = tv_now() + 10.0;
+    while (n < sizeof line - 1) {
+        int left_ms = (int)((end - tv_now()) * 1000);
+        if (left_ms <= 0)
+            break;
+        struct pollfd pf = {fds[0], POLLIN, 0};
+        if (poll(&pf, 1, left_ms) <= 0)
+            continue;
+        ssize_t got = read(fds[0], line + n, 1);
+        if (got <= 0)
+            break; /* the server exited */
+        if (line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    if (strncmp(line, "ready ", 6) != 0 || atoi(line + 6) <= 0) {
+        kill(srv->pid, SIGKILL);
+        int st = 0;
+        waitpid(srv->pid, &st, 0);
+        close(srv->out_fd);
+        srv->pid = -1;
+        srv->out_fd = -1;
+        snprintf(why, why_len,
+                 "%s %s %d did not become ready within 10 s (said '%s', exit status %d)", bin, clip,
+                 port, line, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return 0;
+    }
+    srv->port = atoi(line + 6);
+    return 1;
+}
+
+/* SIGCONT (in case a test stopped it), SIGTERM, then up to 5 s for it to exit (SIGKILL after).
+ * Returns its exit status, -1 if killed or not running. */
+static inline int tv_rtsp_stop(tv_rtsp_server *srv)
+{
+    if (srv->pid <= 0)
+        return -1;
+    kill(srv->pid, SIGCONT);
+    kill(srv->pid, SIGTERM);
+    int st = 0, done = 0;
+    for (int i = 0; i < 500 && !done; i++) {
+        if (waitpid(srv->pid, &st, WNOHANG) == srv->pid)
+            done = 1;
+        else
+            usleep(10000);
+    }
+    if (!done) {
+        kill(srv->pid, SIGKILL);
+        waitpid(srv->pid, &st, 0);
+    }
+    close(srv->out_fd);
+    srv->pid = -1;
+    srv->out_fd = -1;
+    return done && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif

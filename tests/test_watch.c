@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include "io/image.h"
 #include "test.h"
 #include "test_video_util.h"
+#include "test_x11_util.h"
 
 extern char **environ;
 
@@ -774,94 +774,6 @@ static int still_clip(const char *still, int seconds, const char *clip)
     return tv_sh(cmd);
 }
 
-typedef struct {
-    pid_t pid;
-    int out_fd; /* read end of its stdout */
-    int port;
-} rtsp_server;
-
-/* Starts build/rtsp_server (FM_RTSP_SERVER) on `port` (0: any) and waits at most 10 s for
- * its "ready PORT" line. */
-static int server_start(const char *clip, int port, rtsp_server *srv, char *why, size_t why_len)
-{
-    srv->pid = -1;
-    srv->out_fd = -1;
-    const char *bin = getenv("FM_RTSP_SERVER");
-    if (!bin || !*bin)
-        bin = "build/rtsp_server";
-    if (access(bin, X_OK) != 0) {
-        snprintf(why, why_len, "%s is missing (%s): build it with `make build/rtsp_server`", bin,
-                 strerror(errno));
-        return 0;
-    }
-    int fds[2];
-    if (pipe(fds) != 0) {
-        snprintf(why, why_len, "pipe: %s", strerror(errno));
-        return 0;
-    }
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", port);
-    char *argv[] = {(char *)bin, (char *)clip, port_s, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    int rc = posix_spawn(&srv->pid, bin, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        srv->pid = -1;
-        snprintf(why, why_len, "cannot start %s: %s", bin, strerror(rc));
-        return 0;
-    }
-    srv->out_fd = fds[0];
-    char line[128];
-    size_t n = 0;
-    double end = tv_now() + 10.0;
-    while (n < sizeof line - 1) {
-        int left_ms = (int)((end - tv_now()) * 1000);
-        if (left_ms <= 0)
-            break;
-        struct pollfd pf = {fds[0], POLLIN, 0};
-        if (poll(&pf, 1, left_ms) <= 0)
-            continue;
-        if (read(fds[0], line + n, 1) <= 0)
-            break; /* the server exited */
-        if (line[n] == '\n')
-            break;
-        n++;
-    }
-    line[n] = '\0';
-    if (strncmp(line, "ready ", 6) != 0 || atoi(line + 6) <= 0) {
-        kill(srv->pid, SIGKILL);
-        waitpid(srv->pid, NULL, 0);
-        close(srv->out_fd);
-        srv->pid = -1;
-        srv->out_fd = -1;
-        snprintf(why, why_len, "%s %s %d did not become ready within 10 s (said '%s')", bin, clip,
-                 port, line);
-        return 0;
-    }
-    srv->port = atoi(line + 6);
-    return 1;
-}
-
-/* SIGTERM, then up to 5 s (SIGKILL after). Returns its exit status, -1 if killed or absent. */
-static int server_stop(rtsp_server *srv)
-{
-    if (srv->pid <= 0)
-        return -1;
-    kill(srv->pid, SIGTERM);
-    int st;
-    int done = wait_exit(srv->pid, 5, &st);
-    close(srv->out_fd);
-    srv->pid = -1;
-    srv->out_fd = -1;
-    return done && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* 1 while the child runs; once it has exited, 0 with its status (and *pid = -1). */
 static int still_running(pid_t *pid, int *status)
 {
@@ -881,11 +793,11 @@ static void test_watch_rtsp_server_restart(void)
     snprintf(log, sizeof log, "%s/watch.log", fm_test_tmpdir());
     if (!still_clip(still, 30, clip))
         return;
-    rtsp_server srv = {-1, -1, 0}, srv2 = {-1, -1, 0};
+    tv_rtsp_server srv = {-1, -1, 0}, srv2 = {-1, -1, 0};
     pid_t pid = -1;
     int status = 0;
     event_log lg = {NULL, 0, NULL};
-    if (!server_start(clip, 0, &srv, why, sizeof why)) {
+    if (!tv_rtsp_start(clip, 0, &srv, why, sizeof why)) {
         fm_test_fail(__FILE__, __LINE__, "RTSP server: %s", why);
         return;
     }
@@ -916,9 +828,9 @@ static void test_watch_rtsp_server_restart(void)
     if (!ok)
         goto done;
     double t_drop = tv_now() - t0;
-    FM_CHECK_INT(server_stop(&srv), 0);
+    FM_CHECK_INT(tv_rtsp_stop(&srv), 0);
     sleep_s(1.0);
-    if (!server_start(clip, port, &srv2, why, sizeof why)) {
+    if (!tv_rtsp_start(clip, port, &srv2, why, sizeof why)) {
         fm_test_fail(__FILE__, __LINE__, "RTSP server restart on port %d: %s", port, why);
         goto done;
     }
@@ -991,189 +903,14 @@ done:
         free(text);
     }
     events_free(&lg);
-    server_stop(&srv);
-    server_stop(&srv2);
+    tv_rtsp_stop(&srv);
+    tv_rtsp_stop(&srv2);
 }
 
 /* ---- 4. the window, under a private Xvfb ---------------------------------------------------- */
 
-typedef struct {
-    pid_t pid;
-    char display[32];
-} xserver;
-
-/* `Xvfb -displayfd` (it picks a free display and writes its number when ready), at most 15 s. */
-static int xvfb_start(xserver *x)
-{
-    memset(x, 0, sizeof *x);
-    int fds[2];
-    if (pipe(fds) != 0) {
-        fm_test_fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
-        return 0;
-    }
-    char log[1100];
-    snprintf(log, sizeof log, "%s/xvfb.log", fm_test_tmpdir());
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        char fdarg[16];
-        snprintf(fdarg, sizeof fdarg, "%d", fds[1]);
-        execlp("Xvfb", "Xvfb", "-displayfd", fdarg, "-screen", "0", "1024x768x24", "-nolisten",
-               "tcp", "-noreset", (char *)NULL);
-        dprintf(2, "exec Xvfb: %s\n", strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
-        fm_test_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
-        return 0;
-    }
-    x->pid = pid;
-    char buf[32] = "";
-    size_t n = 0;
-    struct pollfd pfd = {fds[0], POLLIN, 0};
-    while (n < sizeof buf - 1 && poll(&pfd, 1, 15000) > 0) {
-        ssize_t got = read(fds[0], buf + n, sizeof buf - 1 - n);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-        buf[n] = '\0';
-        if (strchr(buf, '\n'))
-            break;
-    }
-    close(fds[0]);
-    int num = -1;
-    if (sscanf(buf, "%d", &num) != 1 || num < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        x->pid = 0;
-        char *text = fm_test_read_file(log, NULL);
-        fm_test_fail(__FILE__, __LINE__, "Xvfb did not start within 15 s (package xvfb): %s",
-                     text ? text : "(no log)");
-        free(text);
-        return 0;
-    }
-    snprintf(x->display, sizeof x->display, ":%d", num);
-    return 1;
-}
-
-static void xvfb_stop(xserver *x)
-{
-    if (x->pid <= 0)
-        return;
-    kill(x->pid, SIGTERM);
-    int st;
-    wait_exit(x->pid, 5, &st);
-    x->pid = 0;
-}
-
-typedef struct {
-    int w, h;
-    uint8_t *rgb; /* R G B */
-} shot;
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static int mask_shift(uint32_t m)
-{
-    int s = 0;
-    while (m && !(m & 1)) {
-        m >>= 1;
-        s++;
-    }
-    return s;
-}
-
-/* The X screen through `xwd -root` (a TrueColor ZPixmap, as Xvfb gives). */
-static int screenshot(const xserver *x, shot *out)
-{
-    char path[1100], cmd[2400];
-    snprintf(path, sizeof path, "%s/screen.xwd", fm_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "timeout 20 xwd -root -silent -display %s -out '%s' 2>&1",
-             x->display, path);
-    char *msg = NULL;
-    int st = fm_test_cmd(cmd, &msg);
-    if (st != 0) {
-        fm_test_fail(__FILE__, __LINE__, "xwd failed (status %d%s): %s", st,
-                     st == 127 ? ": not installed, package x11-apps" : "", msg ? msg : "");
-        free(msg);
-        return 0;
-    }
-    free(msg);
-    size_t len = 0;
-    uint8_t *f = (uint8_t *)fm_test_read_file(path, &len);
-    if (!f || len < 100) {
-        fm_test_fail(__FILE__, __LINE__, "cannot read the xwd file %s", path);
-        free(f);
-        return 0;
-    }
-    uint32_t hsize = be32(f), format = be32(f + 8), w = be32(f + 16), h = be32(f + 20);
-    uint32_t order = be32(f + 28), bpp = be32(f + 44), bpl = be32(f + 48);
-    uint32_t rm = be32(f + 56), gm = be32(f + 60), bm = be32(f + 64), ncolors = be32(f + 76);
-    size_t off = (size_t)hsize + (size_t)ncolors * 12;
-    if (format != 2 || (bpp != 32 && bpp != 24) || w == 0 || h == 0 || w > 8192 || h > 8192 ||
-        bpl < w * (bpp / 8) || off + (size_t)bpl * h > len) {
-        fm_test_fail(__FILE__, __LINE__, "unexpected xwd file: format %u, %u bpp, %ux%u", format,
-                     bpp, w, h);
-        free(f);
-        return 0;
-    }
-    out->w = (int)w;
-    out->h = (int)h;
-    out->rgb = malloc((size_t)w * h * 3);
-    if (!out->rgb) {
-        free(f);
-        return 0;
-    }
-    int rs = mask_shift(rm), gs = mask_shift(gm), bs = mask_shift(bm);
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t xx = 0; xx < w; xx++) {
-            const uint8_t *p = f + off + (size_t)y * bpl + (size_t)xx * (bpp / 8);
-            uint32_t v = 0;
-            for (uint32_t k = 0; k < bpp / 8; k++)
-                v |= (uint32_t)p[order == 0 ? k : bpp / 8 - 1 - k] << (8 * k);
-            uint8_t *o = out->rgb + ((size_t)y * w + xx) * 3;
-            o[0] = (uint8_t)((v & rm) >> rs);
-            o[1] = (uint8_t)((v & gm) >> gs);
-            o[2] = (uint8_t)((v & bm) >> bs);
-        }
-    free(f);
-    return 1;
-}
-
-typedef struct {
-    int n, x0, y0, x1, y1;
-} region;
-
-/* Pixels within tol of the colour on every channel, and their bounding box. */
-static region find_colour(const shot *s, fm_color c, int tol)
-{
-    region r = {0, 1 << 30, 1 << 30, -1, -1};
-    for (int y = 0; y < s->h; y++)
-        for (int x = 0; x < s->w; x++) {
-            const uint8_t *p = s->rgb + ((size_t)y * (size_t)s->w + (size_t)x) * 3;
-            if (abs(p[0] - c.r) <= tol && abs(p[1] - c.g) <= tol && abs(p[2] - c.b) <= tol) {
-                r.n++;
-                r.x0 = x < r.x0 ? x : r.x0;
-                r.y0 = y < r.y0 ? y : r.y0;
-                r.x1 = x > r.x1 ? x : r.x1;
-                r.y1 = y > r.y1 ? y : r.y1;
-            }
-        }
-    return r;
-}
-
 /* Pixels of row y, columns x0..x1, within tol of the colour. */
-static int row_count(const shot *s, int y, int x0, int x1, fm_color c, int tol)
+static int row_count(const tx_shot *s, int y, int x0, int x1, fm_color c, int tol)
 {
     int n = 0;
     for (int x = x0 < 0 ? 0 : x0; y >= 0 && y < s->h && x <= x1 && x < s->w; x++) {
@@ -1226,13 +963,13 @@ static void test_watch_display(void)
     snprintf(log, sizeof log, "%s/watch.log", fm_test_tmpdir());
     if (!still_clip(still, 30, clip))
         return;
-    xserver x;
-    if (!xvfb_start(&x))
+    tx_xserver x;
+    if (!tx_xvfb_start(&x))
         return;
     char **env = display_env(x.display, envstore);
     pid_t pid = -1;
     int status = 0;
-    shot s = {0, 0, NULL};
+    tx_shot s = {0, 0, NULL};
     watch_args a;
     args_init(&a, clip);
     args_add(&a, "--display");
@@ -1242,18 +979,18 @@ static void test_watch_display(void)
     if (!env || (pid = spawn(a.argv, env, log)) < 0)
         goto done;
 
-    region g = {0, 0, 0, 0, 0}, r = g, bar = g;
+    tx_region g = {0, 0, 0, 0, 0}, r = g, bar = g;
     int found = 0;
     double end = tv_now() + limit_s(20);
     while (!found && tv_now() < end && still_running(&pid, &status)) {
         sleep_s(0.2);
         free(s.rgb);
         s.rgb = NULL;
-        if (!screenshot(&x, &s))
+        if (!tx_screenshot(x.display, &s))
             break;
-        g = find_colour(&s, FM_RGB(0, 255, 0), 40);
-        r = find_colour(&s, FM_RGB(255, 0, 0), 40);
-        bar = find_colour(&s, FM_RGB(24, 24, 24), 4);
+        g = tx_find_colour(&s, FM_RGB(0, 255, 0), 40);
+        r = tx_find_colour(&s, FM_RGB(255, 0, 0), 40);
+        bar = tx_find_colour(&s, FM_RGB(24, 24, 24), 4);
         found = g.n > 500 && r.n > 500 && bar.n > 640 * 8;
     }
     FM_CHECK_MSG(found,
@@ -1310,7 +1047,7 @@ done:
     }
     free(s.rgb);
     free(env);
-    xvfb_stop(&x);
+    tx_xvfb_stop(&x);
 }
 
 void suite_watch(void);
