@@ -1,6 +1,7 @@
 /* The test runner: runs every suite_* the build found, prints one line per
  * failure and a closing "N passed, N failed". */
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,18 @@ char *fm_test_read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
+}
+
+void fm_test_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fm_test_fail(__FILE__, __LINE__, "cannot write %s: %s", path, strerror(errno));
+        return;
+    }
+    int bad = fputs(text, f) == EOF;
+    if (fclose(f) != 0 || bad)
+        fm_test_fail(__FILE__, __LINE__, "cannot write %s", path);
 }
 
 int fm_test_cmd(const char *cmd, char **out)

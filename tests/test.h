@@ -39,6 +39,8 @@ float fm_test_randf(uint64_t *state, float lo, float hi);
 
 /* Reads a whole file (NUL-terminated); NULL if it cannot. Caller frees. */
 char *fm_test_read_file(const char *path, size_t *len);
+/* Writes `text` as the whole file `path`; a test failure if it cannot. */
+void fm_test_write_text(const char *path, const char *text);
 /* Runs a shell command, captures stdout into *out (caller frees) and returns its exit status. */
 int fm_test_cmd(const char *cmd, char **out);
 

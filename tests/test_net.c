@@ -23,16 +23,6 @@ static const char *res10_model(void)
     return g_model;
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    FM_CHECK(f != NULL);
-    if (!f)
-        return;
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A tiny model: conv 1x1 (2 -> 2) + BatchNorm + Scale + ReLU, then an Eltwise
  * sum with the input, written with facemask's own encoder. */
 static const char *tiny_proto =
@@ -56,7 +46,7 @@ static void write_tiny(const char *dir, char *proto, char *model, size_t size, i
 {
     snprintf(proto, size, "%s/tiny.prototxt", dir);
     snprintf(model, size, "%s/tiny.caffemodel", dir);
-    write_text(proto, tiny_proto);
+    fm_test_write_text(proto, tiny_proto);
     fm_caffe_blob conv_blobs[2] = {{wrong_shape ? fm_shape4(4, 1, 1, 1) : fm_shape4(2, 2, 1, 1),
                                     4, w_conv},
                                    {fm_shape1(2), 2, b_conv}};
@@ -280,12 +270,13 @@ static void test_inner_product(void)
     char proto[512], model[512];
     snprintf(proto, sizeof proto, "%s/ip.prototxt", dir);
     snprintf(model, sizeof model, "%s/ip.caffemodel", dir);
-    write_text(proto, "input: \"data\"\ninput_shape { dim: 2 dim: 3 dim: 1 dim: 1 }\n"
-                      "layer { name: \"fc\" type: \"InnerProduct\" bottom: \"data\" top: \"fc\"\n"
-                      "  inner_product_param { num_output: 2 } }\n"
-                      "layer { name: \"relu\" type: \"ReLU\" bottom: \"fc\" top: \"fc\" }\n"
-                      "layer { name: \"drop\" type: \"Dropout\" bottom: \"fc\" top: \"fc\" }\n"
-                      "layer { name: \"prob\" type: \"Softmax\" bottom: \"fc\" top: \"prob\" }\n");
+    fm_test_write_text(proto,
+                       "input: \"data\"\ninput_shape { dim: 2 dim: 3 dim: 1 dim: 1 }\n"
+                       "layer { name: \"fc\" type: \"InnerProduct\" bottom: \"data\" top: \"fc\"\n"
+                       "  inner_product_param { num_output: 2 } }\n"
+                       "layer { name: \"relu\" type: \"ReLU\" bottom: \"fc\" top: \"fc\" }\n"
+                       "layer { name: \"drop\" type: \"Dropout\" bottom: \"fc\" top: \"fc\" }\n"
+                       "layer { name: \"prob\" type: \"Softmax\" bottom: \"fc\" top: \"prob\" }\n");
     float w[6] = {1, -1, 2, 0.5f, 0.25f, -3}, b[2] = {0.5f, 1};
     fm_caffe_blob blobs[2] = {{fm_shape2(2, 3), 6, w}, {fm_shape1(2), 2, b}};
     fm_caffe_layer layers[1] = {{"fc", "InnerProduct", 2, blobs}};

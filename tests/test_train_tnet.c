@@ -21,16 +21,6 @@
 #include "train/optim.h"
 #include "train/tnet.h"
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    FM_CHECK(f != NULL);
-    if (!f)
-        return;
-    fputs(text, f);
-    fclose(f);
-}
-
 static const char *tiny_proto =
     "name: \"tiny\"\n"
     "input: \"data\"\n"
@@ -82,7 +72,7 @@ static void write_tiny(const char *proto_text, char *proto, char *model, size_t 
     const char *dir = fm_test_tmpdir();
     snprintf(proto, size, "%s/tiny.prototxt", dir);
     snprintf(model, size, "%s/tiny.caffemodel", dir);
-    write_text(proto, proto_text);
+    fm_test_write_text(proto, proto_text);
     uint64_t s = seed;
     fm_caffe_blob blobs[NLAYERS][2];
     fm_caffe_layer layers[NLAYERS];
@@ -610,7 +600,7 @@ static void test_tnet_errors(void)
                                             "layer { name: \"extra\" type: \"ReLU\" bottom: \"pool\" top: \"pool2\" }");
     char proto2[512];
     snprintf(proto2, sizeof proto2, "%s/other.prototxt", fm_test_tmpdir());
-    write_text(proto2, p2);
+    fm_test_write_text(proto2, p2);
     fm_err err = {0};
     fm_net *b = fm_net_load(proto2, model, NULL, &err);
     FM_CHECK_MSG(b != NULL, "%s", err.msg);
