@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "core/file.h"
 #include "io/pbwire.h"
 
 enum {
@@ -685,38 +685,10 @@ fm_caffemodel *fm_caffemodel_decode(const uint8_t *buf, size_t len, const char *
 
 fm_caffemodel *fm_caffemodel_read(const char *path, fm_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fm_err_set(err, FM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf;
+    size_t size;
+    if (fm_read_file(path, FM_CAFFEMODEL_MAX_BYTES, NULL, &buf, &size, err) != FM_OK)
         return NULL;
-    }
-    struct stat stt;
-    if (fstat(fileno(f), &stt) != 0 || !S_ISREG(stt.st_mode)) {
-        fm_err_set(err, FM_ERR_IO, "%s: not a regular file", path);
-        fclose(f);
-        return NULL;
-    }
-    if ((unsigned long long)stt.st_size > FM_CAFFEMODEL_MAX_BYTES) {
-        fm_err_set(err, FM_ERR_LIMIT, "%s: %lld bytes exceeds the %u-byte limit", path,
-                   (long long)stt.st_size, FM_CAFFEMODEL_MAX_BYTES);
-        fclose(f);
-        return NULL;
-    }
-    size_t size = (size_t)stt.st_size;
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) {
-        fm_err_set(err, FM_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
-        fclose(f);
-        return NULL;
-    }
-    size_t got = fread(buf, 1, size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != size) {
-        fm_err_set(err, FM_ERR_IO, "%s: read %zu of %zu bytes", path, got, size);
-        free(buf);
-        return NULL;
-    }
     fm_caffemodel *m = fm_caffemodel_decode(buf, size, path, err);
     free(buf);
     return m;

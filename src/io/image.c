@@ -333,25 +333,29 @@ static fm_image *decode_jpeg(const uint8_t *buf, size_t len, const char *source,
 
 /* ---- PNG decoding --------------------------------------------------------------------------------- */
 
+#define PNG_MSG_LEN 256
+
+/* libpng's error callback, reading and writing: keeps the first message in the char[PNG_MSG_LEN]
+ * given to png_create_*_struct as the error pointer, then unwinds to the setjmp. */
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+    char *keep = png_get_error_ptr(png);
+    if (keep[0] == '\0')
+        snprintf(keep, PNG_MSG_LEN, "%s", msg);
+    png_longjmp(png, 1);
+}
+
 typedef struct {
     png_structp png;
     png_infop info;
     const uint8_t *buf;
     size_t len, pos;
-    char msg[256];
+    char msg[PNG_MSG_LEN];
     int truncated;
     fm_image *img;
     png_bytep *rows;
     int orientation;
 } png_dec;
-
-static void png_on_error(png_structp png, png_const_charp msg)
-{
-    png_dec *d = png_get_error_ptr(png);
-    if (d->msg[0] == '\0')
-        snprintf(d->msg, sizeof d->msg, "%s", msg);
-    png_longjmp(png, 1);
-}
 
 /* Benign errors arrive as warnings; the ones about missing or extra image data mean the
  * pixels are incomplete, so they end decoding. Others (bad ancillary chunks) are ignored. */
@@ -443,7 +447,7 @@ static fm_image *decode_png(const uint8_t *buf, size_t len, const char *source, 
     d->buf = buf;
     d->len = len;
     d->orientation = 1;
-    d->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d, png_on_error, png_on_warning);
+    d->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d->msg, png_on_error, png_on_warning);
     if (d->png)
         d->info = png_create_info_struct(d->png);
     if (!d->png || !d->info) {
@@ -637,16 +641,8 @@ typedef struct {
     png_structp png;
     png_infop info;
     FILE *f;
-    char msg[256];
+    char msg[PNG_MSG_LEN];
 } png_enc;
-
-static void png_enc_on_error(png_structp png, png_const_charp msg)
-{
-    png_enc *e = png_get_error_ptr(png);
-    if (e->msg[0] == '\0')
-        snprintf(e->msg, sizeof e->msg, "%s", msg);
-    png_longjmp(png, 1);
-}
 
 static void png_enc_on_warning(png_structp png, png_const_charp msg)
 {
@@ -678,7 +674,7 @@ fm_status fm_image_save_png(const fm_image *img, const char *path, fm_err *err)
     e.f = fopen(path, "wb");
     if (!e.f)
         return fm_err_set(err, FM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    e.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &e, png_enc_on_error, png_enc_on_warning);
+    e.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, e.msg, png_on_error, png_enc_on_warning);
     if (e.png)
         e.info = png_create_info_struct(e.png);
     if (!e.png || !e.info) {

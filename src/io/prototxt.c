@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
+
+#include "core/file.h"
 
 /* ---- arena ---- */
 
@@ -645,39 +646,11 @@ fm_ptxt *fm_ptxt_parse(const char *text, size_t len, const char *filename, fm_er
 
 fm_ptxt *fm_ptxt_read(const char *path, fm_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fm_err_set(err, FM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf;
+    size_t size;
+    if (fm_read_file(path, FM_PTXT_MAX_BYTES, NULL, &buf, &size, err) != FM_OK)
         return NULL;
-    }
-    struct stat stt;
-    if (fstat(fileno(f), &stt) != 0 || !S_ISREG(stt.st_mode)) {
-        fm_err_set(err, FM_ERR_IO, "%s: not a regular file", path);
-        fclose(f);
-        return NULL;
-    }
-    if ((unsigned long long)stt.st_size > FM_PTXT_MAX_BYTES) {
-        fm_err_set(err, FM_ERR_LIMIT, "%s: %lld bytes exceeds the %u-byte limit", path,
-                   (long long)stt.st_size, FM_PTXT_MAX_BYTES);
-        fclose(f);
-        return NULL;
-    }
-    size_t size = (size_t)stt.st_size;
-    char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        fm_err_set(err, FM_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
-        fclose(f);
-        return NULL;
-    }
-    size_t got = fread(buf, 1, size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != size) {
-        fm_err_set(err, FM_ERR_IO, "%s: read %zu of %zu bytes", path, got, size);
-        free(buf);
-        return NULL;
-    }
-    fm_ptxt *doc = fm_ptxt_parse(buf, size, path, err);
+    fm_ptxt *doc = fm_ptxt_parse((const char *)buf, size, path, err);
     free(buf);
     return doc;
 }
