@@ -224,6 +224,27 @@ static fm_status scan_shape(const fm_pb_field *sf, blob_scan *b, fm_err *err)
     return FM_OK;
 }
 
+/* A blob's `data` (size 4: floats) or `double_data` (size 8: doubles), packed or one value:
+ * adds its number of values to *n. */
+static fm_status count_values(const fm_pb_field *f, size_t size, const char *name, size_t *n,
+                              fm_err *err)
+{
+    if (f->wire == FM_PB_LEN) {
+        if (f->len % size)
+            return fm_err_set(err, FM_ERR_PARSE,
+                              "packed %s data at byte %zu has %zu bytes, not a multiple of %zu",
+                              size == 4 ? "float" : "double", f->data_offset, f->len, size);
+        *n += f->len / size;
+    } else if (f->wire == (size == 4 ? FM_PB_I32 : FM_PB_I64)) {
+        (*n)++;
+    } else {
+        return wire_mismatch(err, "blob", f, name,
+                             size == 4 ? "32-bit or length-delimited"
+                                       : "64-bit or length-delimited");
+    }
+    return FM_OK;
+}
+
 /* First pass over a BlobProto: shape, element counts, which data form. */
 static fm_status scan_blob(const fm_pb_field *bf, blob_scan *b, fm_err *err)
 {
@@ -245,32 +266,12 @@ static fm_status scan_blob(const fm_pb_field *bf, blob_scan *b, fm_err *err)
             b->legacy[f.field - 1] = (int32_t)(uint32_t)f.u; /* int32 on the wire */
             break;
         case BLOB_DATA:
-            if (f.wire == FM_PB_LEN) {
-                if (f.len % 4)
-                    return fm_err_set(err, FM_ERR_PARSE,
-                                      "packed float data at byte %zu has %zu bytes, not a "
-                                      "multiple of 4",
-                                      f.data_offset, f.len);
-                b->n_float += f.len / 4;
-            } else if (f.wire == FM_PB_I32) {
-                b->n_float++;
-            } else {
-                return wire_mismatch(err, "blob", &f, "data", "32-bit or length-delimited");
-            }
+            if ((st = count_values(&f, 4, "data", &b->n_float, err)) != FM_OK)
+                return st;
             break;
         case BLOB_DOUBLE_DATA:
-            if (f.wire == FM_PB_LEN) {
-                if (f.len % 8)
-                    return fm_err_set(err, FM_ERR_PARSE,
-                                      "packed double data at byte %zu has %zu bytes, not a "
-                                      "multiple of 8",
-                                      f.data_offset, f.len);
-                b->n_double += f.len / 8;
-            } else if (f.wire == FM_PB_I64) {
-                b->n_double++;
-            } else {
-                return wire_mismatch(err, "blob", &f, "double_data", "64-bit or length-delimited");
-            }
+            if ((st = count_values(&f, 8, "double_data", &b->n_double, err)) != FM_OK)
+                return st;
             break;
         case BLOB_SHAPE:
             if (f.wire != FM_PB_LEN)
