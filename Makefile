@@ -6,16 +6,24 @@
 # Libraries come from Debian packages through pkg-config.
 
 CC      ?= cc
-PKGS    := libjpeg libpng libavformat libavcodec libavutil libswscale libavdevice sdl2
+IMG_PKGS   := libjpeg libpng
+VIDEO_PKGS := libavformat libavcodec libavutil libswscale sdl2
+PKGS    := $(IMG_PKGS) $(VIDEO_PKGS) libavdevice
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 # libavdevice is compiled against but loaded with dlopen only for cameras (src/video/source.c)
-PKG_LIBS   := $(shell pkg-config --libs $(filter-out libavdevice,$(PKGS)))
+PKG_LIBS   := $(shell pkg-config --libs $(IMG_PKGS) $(VIDEO_PKGS))
+IMG_LIBS   := $(shell pkg-config --libs $(IMG_PKGS))
+VIDEO_LIBS := $(shell pkg-config --libs $(VIDEO_PKGS))
 
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS_COMMON := $(CSTD) $(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP -pthread
 LDLIBS  := $(PKG_LIBS) -lm -pthread -ldl
+# The facemask executable links only the image libraries; the video pipeline (FFmpeg, SDL2) is
+# the plugin facemask-video.so beside it, loaded by `watch` and `bench --source`
+# (src/app/watch_plugin.c). The executable exports its symbols for the plugin (-rdynamic).
+EXE_LDLIBS := $(IMG_LIBS) -lm -pthread -ldl -rdynamic
 
 REL_FLAGS  := -O2 -g -fno-math-errno
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -23,12 +31,14 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/video/*.c src/track/*.c src/ui/*.c))
 APP_SRC  := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
+PLUGIN_SRC := $(sort $(wildcard src/video/*.c src/ui/*.c)) src/app/watch.c
+EXE_SRC  := $(filter-out $(PLUGIN_SRC),$(LIB_SRC) $(APP_SRC))
 
 .PHONY: all asan test test-release test-asan fuzz clean models
 
-all: build/facemask build/tests
+all: build/facemask build/facemask-video.so build/tests
 
-asan: build-asan/facemask build-asan/tests
+asan: build-asan/facemask build-asan/facemask-video.so build-asan/tests
 
 # --- object rules, one tree per flavour -----------------------------------
 build/obj/%.o: %.c
@@ -39,6 +49,18 @@ build-asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) $(CFLAGS) -c $< -o $@
 
+build/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(REL_FLAGS) -fPIC $(CFLAGS) -c $< -o $@
+
+build-asan/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -fPIC $(CFLAGS) -c $< -o $@
+
+EXE_OBJ_REL   := $(EXE_SRC:%.c=build/obj/%.o)
+EXE_OBJ_ASAN  := $(EXE_SRC:%.c=build-asan/obj/%.o)
+PLUGIN_OBJ_REL  := $(PLUGIN_SRC:%.c=build/pic/%.o)
+PLUGIN_OBJ_ASAN := $(PLUGIN_SRC:%.c=build-asan/pic/%.o)
 LIB_OBJ_REL   := $(LIB_SRC:%.c=build/obj/%.o)
 LIB_OBJ_ASAN  := $(LIB_SRC:%.c=build-asan/obj/%.o)
 APP_OBJ_REL   := $(APP_SRC:%.c=build/obj/%.o)
@@ -55,14 +77,20 @@ build/gen/suites.inc: $(TEST_SRC)
 build/obj/tests/main.o build-asan/obj/tests/main.o: build/gen/suites.inc
 build/obj/tests/%.o build-asan/obj/tests/%.o: CFLAGS += -Ibuild/gen -Itests
 
-build/facemask: $(APP_OBJ_REL) $(LIB_OBJ_REL)
-	$(CC) $(REL_FLAGS) $^ -o $@ $(LDLIBS)
+build/facemask: $(EXE_OBJ_REL)
+	$(CC) $(REL_FLAGS) $^ -o $@ $(EXE_LDLIBS)
+
+build/facemask-video.so: $(PLUGIN_OBJ_REL)
+	$(CC) $(REL_FLAGS) -shared $^ -o $@ $(VIDEO_LIBS) -lm -pthread -ldl
 
 build/tests: $(TEST_OBJ_REL) $(LIB_OBJ_REL) | build/rtsp_server
 	$(CC) $(REL_FLAGS) $^ -o $@ $(LDLIBS)
 
-build-asan/facemask: $(APP_OBJ_ASAN) $(LIB_OBJ_ASAN)
-	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+build-asan/facemask: $(EXE_OBJ_ASAN)
+	$(CC) $(ASAN_FLAGS) $^ -o $@ $(EXE_LDLIBS)
+
+build-asan/facemask-video.so: $(PLUGIN_OBJ_ASAN)
+	$(CC) $(ASAN_FLAGS) -shared $^ -o $@ $(VIDEO_LIBS) -lm -pthread -ldl
 
 build-asan/tests: $(TEST_OBJ_ASAN) $(LIB_OBJ_ASAN) | build/rtsp_server
 	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
@@ -79,13 +107,13 @@ build/rtsp_server: tests/helpers/rtsp_server.c
 # FM_SHARED points at the shared models and data (default ../shared).
 # Both builds are made (in parallel with -j), then the suites run one after the
 # other; tools/run-tests.sh prints one combined closing line.
-test: build/tests build/facemask build-asan/tests build-asan/facemask
+test: build/tests build/facemask build/facemask-video.so build-asan/tests build-asan/facemask build-asan/facemask-video.so
 	tools/run-tests.sh $(TESTS)
 
-test-release: build/tests build/facemask
+test-release: build/tests build/facemask build/facemask-video.so
 	FM_BIN=build/facemask ./build/tests
 
-test-asan: build-asan/tests build-asan/facemask
+test-asan: build-asan/tests build-asan/facemask build-asan/facemask-video.so
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	FM_BIN=build-asan/facemask FM_SANITIZED=1 ./build-asan/tests
 

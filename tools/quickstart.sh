@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SHARED="${FM_SHARED:-../shared}"
 tools/install-deps.sh
-make -j"$(nproc)" build/facemask
+make -j"$(nproc)" build/facemask build/facemask-video.so
 make models
 mkdir -p out/demo
 build/facemask detect --json --out out/demo "$SHARED/demo" | tee out/demo/detections.jsonl

@@ -132,7 +132,7 @@ static int bench_pipeline(const char *source, const char *model_dir, const char 
         o.status = 0;
         fm_watch_stats s;
         fm_err err = {0};
-        if (fm_watch_run(&o, &s, &err) != FM_OK) {
+        if (fm_watch_start(&o, &s, &err) != FM_OK) {
             fprintf(stderr, "facemask: %s\n", err.msg);
             return 1;
         }

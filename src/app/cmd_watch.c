@@ -106,7 +106,7 @@ int fm_cmd_watch(int argc, char **argv)
     }
     fm_watch_stats s;
     fm_err err = {0};
-    if (fm_watch_run(&o, &s, &err) != FM_OK) {
+    if (fm_watch_start(&o, &s, &err) != FM_OK) {
         fprintf(stderr, "facemask: %s\n", err.msg);
         return 1;
     }

@@ -39,20 +39,6 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-fm_watch_opts fm_watch_default_opts(void)
-{
-    fm_watch_opts o;
-    memset(&o, 0, sizeof o);
-    o.classify = 1;
-    o.threads = 2;
-    o.conf = 0.5f;
-    o.every = 1;
-    o.summary_every = 10;
-    o.status = 1;
-    o.folder_fps = 10;
-    return o;
-}
-
 /* ---- frames in flight ----------------------------------------------------------------- */
 
 typedef struct {

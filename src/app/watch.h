@@ -62,7 +62,13 @@ typedef struct {
 fm_watch_opts fm_watch_default_opts(void);
 /* Runs until the source ends or a stop is asked; fills *stats. A source that cannot be
  * opened, or models that cannot be loaded, are errors before anything runs. A live source that
- * gives up reconnecting ends the run with FM_OK and end_reason "error" (the reason is logged). */
+ * gives up reconnecting ends the run with FM_OK and end_reason "error" (the reason is logged).
+ * It lives in the video plugin (facemask-video.so, with FFmpeg and SDL2), so image commands
+ * never load those libraries; commands call it through fm_watch_start. */
 fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *err);
+
+/* Loads the video plugin from beside the executable (once) and runs fm_watch_run from it.
+ * A missing plugin is an error that names the file. */
+fm_status fm_watch_start(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *err);
 
 #endif
