@@ -299,6 +299,41 @@ int fm_cmd_eval(int argc, char **argv)
             fm_jsonw_object_end(&j);
         }
 
+        /* A2: how masks worn below the nose (mask_weared_incorrect) are labelled; they are
+         * neither right nor wrong for the figures above, but a user wants to know */
+        fm_dataset *inc = rc == 0 ? fm_dataset_from_voc(voc, min_width, &err) : NULL;
+        if (inc) {
+            fm_dataset_drop_label(inc, FM_VOC_WITH_MASK);
+            fm_dataset_drop_label(inc, FM_VOC_WITHOUT_MASK);
+            int m = 0;
+            for (int i = 0; i < inc->n; i++) {
+                if (in_set(&trained, inc->samples[i].path))
+                    free(inc->samples[i].path);
+                else
+                    inc->samples[m++] = inc->samples[i];
+            }
+            inc->n = m;
+            fm_cls_eval ri;
+            if (inc->n > 0 && fm_eval_classifier(cdir, inc, FM_VOC_WITH_MASK, threads, &ri, &err) ==
+                                  FM_OK) {
+                long long as_mask = ri.cm.counts[1][0], total = fm_confusion_total(&ri.cm);
+                if (json) {
+                    fm_jsonw_key(&j, "incorrectly_worn");
+                    fm_jsonw_object_begin(&j);
+                    fm_jsonw_key(&j, "faces");
+                    fm_jsonw_int(&j, total);
+                    fm_jsonw_key(&j, "labelled_mask");
+                    fm_jsonw_int(&j, as_mask);
+                    fm_jsonw_object_end(&j);
+                } else {
+                    printf("masks worn incorrectly (mask_weared_incorrect, >= %d px; not counted "
+                           "above): %lld of %lld labelled mask\n",
+                           min_width, as_mask, total);
+                }
+            }
+            fm_dataset_free(inc);
+        }
+
         /* B: detect + classify end to end */
         fm_voc_dir vd;
         fm_net_opts no = fm_net_default_opts();
