@@ -510,7 +510,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
             if (save_snapshot(&w, img, it->snap_id[k], it->fr.index, &serr) != FM_OK)
                 fprintf(stderr, "\nfacemask: %s\n", serr.msg);
         }
-        if (o->display && !display) {
+        if (o->display && !display && st == FM_OK) {
             int dw = img->w, dh = img->h;
             while (dw > 1600 || dh > 1000) {
                 dw /= 2;

@@ -4,6 +4,7 @@
 #define SDL_MAIN_HANDLED
 #include <SDL.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_SIDE 16384
 
@@ -33,6 +34,20 @@ fm_display *fm_display_open(const char *title, int w, int h, fm_err *err)
     SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
     if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
         fm_err_set(err, FM_ERR_IO, "display: cannot start SDL video: %s", SDL_GetError());
+        free(d);
+        return NULL;
+    }
+    /* With no X11 or Wayland session SDL falls back to an invisible "offscreen" window; a
+     * user who asked for a window should hear that there is no screen instead. */
+    const char *driver = SDL_GetCurrentVideoDriver();
+    const char *asked = getenv("SDL_VIDEODRIVER");
+    if (driver && (!asked || !*asked) &&
+        (strcmp(driver, "offscreen") == 0 || strcmp(driver, "dummy") == 0)) {
+        fm_err_set(err, FM_ERR_IO,
+                   "display: no graphical session (DISPLAY and WAYLAND_DISPLAY are not set); "
+                   "run without --display, or with SDL_VIDEODRIVER=%s to draw off screen",
+                   driver);
+        SDL_QuitSubSystem(SDL_INIT_VIDEO);
         free(d);
         return NULL;
     }
