@@ -346,6 +346,22 @@ static void status_line(const watch *w, long long frames, double fps, double lat
 
 /* ---- the run ---------------------------------------------------------------------------- */
 
+/* A frame of another size than the recording (an image folder): scaled to fit, centred on
+ * black, so the recording keeps one size. */
+static void letterbox(const fm_image *src, fm_image *canvas)
+{
+    memset(canvas->data, 0, (size_t)canvas->stride * (size_t)canvas->h);
+    double sx = (double)canvas->w / src->w, sy = (double)canvas->h / src->h;
+    double sc = sx < sy ? sx : sy;
+    int w = (int)(src->w * sc + 0.5), h = (int)(src->h * sc + 0.5);
+    w = w < 1 ? 1 : (w > canvas->w ? canvas->w : w);
+    h = h < 1 ? 1 : (h > canvas->h ? canvas->h : h);
+    fm_image view = {w, h, canvas->stride,
+                     canvas->data + (size_t)((canvas->h - h) / 2) * (size_t)canvas->stride +
+                         (size_t)((canvas->w - w) / 2) * 3};
+    fm_resize_bilinear(src, &view);
+}
+
 static fm_status save_snapshot(const watch *w, const fm_image *img, int id, long long frame,
                                fm_err *err)
 {
@@ -367,6 +383,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     item *items = NULL;
     FILE *events_file = NULL;
     fm_writer *writer = NULL;
+    fm_image *rec_canvas = NULL; /* the recording's size, for frames of another size */
     fm_display *display = NULL;
     series s_read = {0}, s_det = {0}, s_cls = {0}, s_trk = {0}, s_out = {0}, s_lat = {0};
     int threads_started = 0;
@@ -534,14 +551,20 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
                 fps = 25;
             if (!w.live && o->every > 1)
                 fps /= o->every;
-            if (!(writer = fm_writer_open(o->record, img->w, img->h, fps, err))) {
+            if (!(writer = fm_writer_open(o->record, img->w, img->h, fps, err)) ||
+                !(rec_canvas = fm_image_new(img->w, img->h, err))) {
                 st = err ? err->status : FM_ERR_IO;
                 g_stop = 1;
             }
         }
         if (writer) {
             fm_err werr = {0};
-            if (fm_writer_write(writer, img, &werr) != FM_OK)
+            const fm_image *frame = img;
+            if (img->w != rec_canvas->w || img->h != rec_canvas->h) {
+                letterbox(img, rec_canvas);
+                frame = rec_canvas;
+            }
+            if (fm_writer_write(writer, frame, &werr) != FM_OK)
                 fprintf(stderr, "\nfacemask: %s\n", werr.msg);
         }
         pthread_mutex_lock(&w.events_mu);
@@ -610,6 +633,7 @@ done:
             st = fm_err_set(err, werr.status, "%s", werr.msg);
     }
     fm_display_close(display);
+    fm_image_free(rec_canvas);
     for (int i = 0; items && i < POOL_ITEMS; i++)
         fm_frame_clear(&items[i].fr);
     free(items);
