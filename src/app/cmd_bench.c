@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "app/app.h"
 #include "app/watch.h"
+#include "core/file.h"
 #include "data/crop.h"
 #include "face/classifier.h"
 #include "face/detector.h"
@@ -53,10 +54,7 @@ static int bench_classifier(const unsigned char *bytes, size_t size, const char 
                             const fm_face *face)
 {
     char cdir[4200];
-    if (cls_dir)
-        snprintf(cdir, sizeof cdir, "%s", cls_dir);
-    else
-        snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+    fm_classifier_dir(cls_dir, mdir, cdir, sizeof cdir);
     fm_err err = {0};
     fm_net_opts opts = fm_net_default_opts();
     opts.threads = threads;
@@ -224,22 +222,13 @@ int fm_cmd_bench(int argc, char **argv)
         image = default_image(imgbuf, sizeof imgbuf);
     fm_models_dir(model_dir, mdir, sizeof mdir);
 
-    FILE *f = fopen(image, "rb");
-    if (!f) {
-        fprintf(stderr, "facemask: %s: cannot open image\n", image);
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    fm_err rerr = {0};
+    if (fm_read_file(image, (size_t)1 << 30, "an image", &bytes, &size, &rerr) != FM_OK) {
+        fprintf(stderr, "facemask: %s\n", rerr.msg);
         return 1;
     }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = size > 0 ? malloc((size_t)size) : NULL;
-    if (!bytes || fread(bytes, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "facemask: %s: cannot read image\n", image);
-        fclose(f);
-        free(bytes);
-        return 1;
-    }
-    fclose(f);
 
     int status = 0;
     char list[256];
@@ -275,7 +264,7 @@ int fm_cmd_bench(int argc, char **argv)
         int nfaces = 0;
         for (int r = -3; r < runs; r++) {
             double t0 = fm_now_ms();
-            fm_image *img = fm_image_decode(bytes, (size_t)size, image, 0, &err);
+            fm_image *img = fm_image_decode(bytes, size, image, 0, &err);
             double t1 = fm_now_ms();
             if (!img) {
                 fprintf(stderr, "facemask: %s\n", err.msg);
@@ -312,7 +301,7 @@ int fm_cmd_bench(int argc, char **argv)
             }
         }
         if (status == 0 && classify)
-            status = bench_classifier(bytes, (size_t)size, image, mdir, cls_dir, threads, runs,
+            status = bench_classifier(bytes, size, image, mdir, cls_dir, threads, runs,
                                       nfaces > 0 ? &faces[0] : NULL);
         free(t);
         fm_detector_free(det);

@@ -63,10 +63,7 @@ int fm_cmd_classify(int argc, char **argv)
     }
     char mdir[4096], cdir[4200];
     fm_models_dir(model_dir, mdir, sizeof mdir);
-    if (cls_dir)
-        snprintf(cdir, sizeof cdir, "%s", cls_dir);
-    else
-        snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+    fm_classifier_dir(cls_dir, mdir, cdir, sizeof cdir);
     fm_net_opts opts = fm_net_default_opts();
     opts.threads = threads;
     fm_classifier *c = files.n ? fm_classifier_load(cdir, &opts, &err) : NULL;

@@ -166,10 +166,7 @@ int fm_cmd_detect(int argc, char **argv)
     fm_classifier *cls = NULL;
     if (det && classify) {
         char cdir[4200];
-        if (cls_dir)
-            snprintf(cdir, sizeof cdir, "%s", cls_dir);
-        else
-            snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+        fm_classifier_dir(cls_dir, mdir, cdir, sizeof cdir);
         cls = fm_classifier_load(cdir, &opts, &err);
         if (!cls && cls_dir) {
             fprintf(stderr, "facemask: %s\n", err.msg);

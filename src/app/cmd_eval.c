@@ -173,10 +173,7 @@ int fm_cmd_eval(int argc, char **argv)
     }
     char mdir[4096], cdir[4200], path[4300];
     fm_models_dir(model_dir, mdir, sizeof mdir);
-    if (cls_dir)
-        snprintf(cdir, sizeof cdir, "%s", cls_dir);
-    else
-        snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+    fm_classifier_dir(cls_dir, mdir, cdir, sizeof cdir);
     fm_err err = {0};
     snprintf(path, sizeof path, "%s/classifier.cfg", cdir);
     fm_classifier_cfg cfg;

@@ -408,10 +408,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         goto done;
     }
     if (o->classify) {
-        if (o->classifier_dir)
-            snprintf(cdir, sizeof cdir, "%s", o->classifier_dir);
-        else
-            snprintf(cdir, sizeof cdir, "%s/mask", mdir);
+        fm_classifier_dir(o->classifier_dir, mdir, cdir, sizeof cdir);
         fm_net_opts co = no;
         co.threads = 1; /* faces are small: one thread each is faster than splitting */
         if (!(w.cls = fm_classifier_load(cdir, &co, err))) {

@@ -13,6 +13,15 @@ struct fm_classifier {
     fm_image *crop; /* S x S */
 };
 
+const char *fm_classifier_dir(const char *dir, const char *models_dir, char *buf, size_t size)
+{
+    if (dir)
+        snprintf(buf, size, "%s", dir);
+    else
+        snprintf(buf, size, "%s/mask", models_dir);
+    return buf;
+}
+
 fm_status fm_classifier_cfg_read(const char *path, fm_classifier_cfg *cfg, fm_err *err)
 {
     FILE *f = fopen(path, "r");

@@ -45,6 +45,9 @@ float fm_classifier_crop(fm_classifier *c, const fm_image *crop);
 fm_status fm_classifier_face(fm_classifier *c, const fm_image *img, const fm_face *face,
                              float *mask_prob, fm_err *err);
 
+/* The classifier folder: dir if given, else <models_dir>/mask. Writes into buf; returns buf. */
+const char *fm_classifier_dir(const char *dir, const char *models_dir, char *buf, size_t size);
+
 /* Reads / writes a classifier.cfg. */
 fm_status fm_classifier_cfg_read(const char *path, fm_classifier_cfg *cfg, fm_err *err);
 fm_status fm_classifier_cfg_write(const char *path, const fm_classifier_cfg *cfg, fm_err *err);

@@ -14,10 +14,12 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/pool.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "io/caffemodel.h"
+#include "io/prototxt.h"
 #include "nn/net.h"
 #include "train/optim.h"
 #include "train/tnet.h"
@@ -176,35 +178,16 @@ static fm_dataset *filter_voc(const fm_dataset *ds, uint64_t seed, float fractio
 
 /* ---- the model files ------------------------------------------------------------------ */
 
-static char *read_text(const char *path, fm_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fm_err_set(err, FM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        fclose(f);
-        fm_err_set(err, FM_ERR_IO, "%s: cannot read", path);
-        return NULL;
-    }
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* The base prototxt's layers up to (not including) its 'Logits' classifier, with our
  * input size and head. */
 static fm_status write_prototxt(const char *base_proto, int S, const char *out, fm_err *err)
 {
-    char *text = read_text(base_proto, err);
-    if (!text)
-        return FM_ERR_IO;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    fm_status rst = fm_read_file(base_proto, FM_PTXT_MAX_BYTES, "a prototxt", &buf, &len, err);
+    if (rst != FM_OK)
+        return rst;
+    char *text = (char *)buf; /* NUL-terminated by fm_read_file */
     char *first = strstr(text, "\nlayer {");
     char *logits = strstr(text, "name: \"Logits\"");
     char *end = NULL;
