@@ -308,49 +308,9 @@ void fm_teltwise_backward(const fm_eltwise_param *p, const fm_fmap *dz, int inde
 
 /* ---- pooling ------------------------------------------------------------------ */
 
-typedef struct {
-    int kh, kw, sh, sw, ph, pw;
-} win;
-
-static win get_win(const fm_pool_param *p, int H, int W)
-{
-    win w;
-    if (p->global) {
-        w.kh = H;
-        w.kw = W;
-        w.sh = w.sw = 1;
-        w.ph = w.pw = 0;
-    } else {
-        w.kh = p->kernel_h;
-        w.kw = p->kernel_w;
-        w.sh = p->stride_h;
-        w.sw = p->stride_w;
-        w.ph = p->pad_h;
-        w.pw = p->pad_w;
-    }
-    return w;
-}
-
-/* Window of output (oy, ox): clipped bounds and the averaging factor. */
-static float window(const win *w, int H, int W, int oy, int ox, int *ys, int *ye, int *xs, int *xe)
-{
-    int y0 = oy * w->sh - w->ph, y1 = y0 + w->kh;
-    int x0 = ox * w->sw - w->pw, x1 = x0 + w->kw;
-    if (y1 > H + w->ph)
-        y1 = H + w->ph;
-    if (x1 > W + w->pw)
-        x1 = W + w->pw;
-    int area = (y1 - y0) * (x1 - x0);
-    *ys = y0 < 0 ? 0 : y0;
-    *xs = x0 < 0 ? 0 : x0;
-    *ye = y1 > H ? H : y1;
-    *xe = x1 > W ? W : x1;
-    return (float)(1.0 / area);
-}
-
 void fm_tpool_forward(const fm_pool_param *p, const fm_fmap *x, fm_fmap *y)
 {
-    win w = get_win(p, x->h, x->w);
+    fm_pooling_window w = fm_pooling_geometry(p, x->h, x->w);
     int ave = p->method == FM_POOL_AVE;
     for (int n = 0; n < x->n; n++)
         for (int c = 0; c < x->c; c++) {
@@ -359,7 +319,7 @@ void fm_tpool_forward(const fm_pool_param *p, const fm_fmap *x, fm_fmap *y)
             for (int oy = 0; oy < y->h; oy++)
                 for (int ox = 0; ox < y->w; ox++) {
                     int ys, ye, xs, xe;
-                    float inv = window(&w, x->h, x->w, oy, ox, &ys, &ye, &xs, &xe);
+                    float inv = fm_pooling_clip(&w, x->h, x->w, oy, ox, &ys, &ye, &xs, &xe);
                     float acc = ave ? 0.0f : -FLT_MAX;
                     for (int yy = ys; yy < ye; yy++)
                         for (int xx = xs; xx < xe; xx++) {
@@ -377,7 +337,7 @@ void fm_tpool_forward(const fm_pool_param *p, const fm_fmap *x, fm_fmap *y)
 void fm_tpool_backward(const fm_pool_param *p, const fm_fmap *x, const fm_fmap *dy, fm_fmap *dx,
                        int add)
 {
-    win w = get_win(p, x->h, x->w);
+    fm_pooling_window w = fm_pooling_geometry(p, x->h, x->w);
     int ave = p->method == FM_POOL_AVE;
     if (!add)
         fm_fmap_zero(dx);
@@ -388,7 +348,7 @@ void fm_tpool_backward(const fm_pool_param *p, const fm_fmap *x, const fm_fmap *
             for (int oy = 0; oy < dy->h; oy++)
                 for (int ox = 0; ox < dy->w; ox++) {
                     int ys, ye, xs, xe;
-                    float inv = window(&w, x->h, x->w, oy, ox, &ys, &ye, &xs, &xe);
+                    float inv = fm_pooling_clip(&w, x->h, x->w, oy, ox, &ys, &ye, &xs, &xe);
                     float g = gp[(size_t)oy * dy->w + ox];
                     if (ave) {
                         float v = g * inv;

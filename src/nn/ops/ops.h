@@ -90,6 +90,15 @@ typedef struct {
  * the padded input; average pooling divides by the window clipped to input + pad. */
 fm_status fm_pool_shape(const fm_pool_param *p, const fm_shape *in, fm_shape *out, fm_err *err);
 void fm_pool_forward(const fm_pool_param *p, const fm_tensor *in, fm_tensor *out, fm_pool *pool);
+/* The window geometry for an H x W input (global pooling resolved), and the window of output
+ * (oy, ox) clipped to the input: [*ys, *ye) x [*xs, *xe). Returns OpenCV's averaging factor,
+ * 1 / (the window clipped to the input plus its padding). Shared by inference and training. */
+typedef struct {
+    int kh, kw, sh, sw, ph, pw;
+} fm_pooling_window;
+fm_pooling_window fm_pooling_geometry(const fm_pool_param *p, int H, int W);
+float fm_pooling_clip(const fm_pooling_window *w, int H, int W, int oy, int ox, int *ys, int *ye,
+                      int *xs, int *xe);
 
 /* ---- Eltwise (eltwise.c) ---------------------------------------------- */
 typedef enum { FM_ELTWISE_PROD = 0, FM_ELTWISE_SUM = 1, FM_ELTWISE_MAX = 2 } fm_eltwise_op;

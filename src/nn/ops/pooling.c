@@ -28,16 +28,12 @@
 
 #include "nn/ops/ops.h"
 
-typedef struct {
-    int kh, kw, sh, sw, ph, pw;
-} win_t;
-
-static win_t effective(const fm_pool_param *p, const fm_shape *in)
+fm_pooling_window fm_pooling_geometry(const fm_pool_param *p, int H, int W)
 {
-    win_t w;
+    fm_pooling_window w;
     if (p->global) {
-        w.kh = in->d[2];
-        w.kw = in->d[3];
+        w.kh = H;
+        w.kw = W;
         w.sh = w.sw = 1;
         w.ph = w.pw = 0;
     } else {
@@ -49,6 +45,23 @@ static win_t effective(const fm_pool_param *p, const fm_shape *in)
         w.pw = p->pad_w;
     }
     return w;
+}
+
+float fm_pooling_clip(const fm_pooling_window *w, int H, int W, int oy, int ox, int *ys, int *ye,
+                      int *xs, int *xe)
+{
+    int y0 = oy * w->sh - w->ph, y1 = y0 + w->kh;
+    int x0 = ox * w->sw - w->pw, x1 = x0 + w->kw;
+    if (y1 > H + w->ph)
+        y1 = H + w->ph;
+    if (x1 > W + w->pw)
+        x1 = W + w->pw;
+    int area = (y1 - y0) * (x1 - x0);
+    *ys = y0 < 0 ? 0 : y0;
+    *xs = x0 < 0 ? 0 : x0;
+    *ye = y1 > H ? H : y1;
+    *xe = x1 > W ? W : x1;
+    return (float)(1.0 / area);
 }
 
 static int out_size(int in, int k, int s, int pad)
@@ -68,7 +81,7 @@ fm_status fm_pool_shape(const fm_pool_param *p, const fm_shape *in, fm_shape *ou
     if (p->method != FM_POOL_MAX && p->method != FM_POOL_AVE)
         return fm_err_set(err, FM_ERR_UNSUPPORTED, "pooling: method %d is not MAX (0) or AVE (1)",
                           (int)p->method);
-    win_t w = effective(p, in);
+    fm_pooling_window w = fm_pooling_geometry(p, in->d[2], in->d[3]);
     if (w.kh < 1 || w.kw < 1 || w.sh < 1 || w.sw < 1)
         return fm_err_set(err, FM_ERR_ARG, "pooling: kernel %dx%d and stride %dx%d must be positive",
                           w.kh, w.kw, w.sh, w.sw);
@@ -91,7 +104,7 @@ struct pool_job {
     float *y;
     size_t planes;
     int H, W, OH, OW;
-    win_t w;
+    fm_pooling_window w;
     int ave;
     int ref;
 };
@@ -118,23 +131,9 @@ static float pool_window(const float *x, int W, int ys, int ye, int xs, int xe, 
 /* One output element with full clipping. */
 static float pool_at(const struct pool_job *j, const float *x, int oy, int ox)
 {
-    const win_t *w = &j->w;
-    int ys = oy * w->sh - w->ph, ye = ys + w->kh;
-    int xs = ox * w->sw - w->pw, xe = xs + w->kw;
-    if (ye > j->H + w->ph)
-        ye = j->H + w->ph;
-    if (xe > j->W + w->pw)
-        xe = j->W + w->pw;
-    int area = (ye - ys) * (xe - xs);
-    if (ys < 0)
-        ys = 0;
-    if (xs < 0)
-        xs = 0;
-    if (ye > j->H)
-        ye = j->H;
-    if (xe > j->W)
-        xe = j->W;
-    return pool_window(x, j->W, ys, ye, xs, xe, j->ave, (float)(1.0 / area));
+    int ys, ye, xs, xe;
+    float inv = fm_pooling_clip(&j->w, j->H, j->W, oy, ox, &ys, &ye, &xs, &xe);
+    return pool_window(x, j->W, ys, ye, xs, xe, j->ave, inv);
 }
 
 static void pool_plane_ref(const struct pool_job *j, const float *x, float *y)
@@ -146,7 +145,7 @@ static void pool_plane_ref(const struct pool_job *j, const float *x, float *y)
 
 static void pool_plane_fast(const struct pool_job *j, const float *x, float *y)
 {
-    const win_t *w = &j->w;
+    const fm_pooling_window *w = &j->w;
     /* Interior columns: the window lies inside [0, W) horizontally. */
     int ox0 = (w->pw + w->sw - 1) / w->sw;
     int ox1 = j->W - w->kw + w->pw >= 0 ? (j->W - w->kw + w->pw) / w->sw + 1 : 0;
@@ -228,7 +227,7 @@ void fm_pool_forward(const fm_pool_param *p, const fm_tensor *in, fm_tensor *out
     j.W = in->shape.d[3];
     j.OH = out->shape.d[2];
     j.OW = out->shape.d[3];
-    j.w = effective(p, &in->shape);
+    j.w = fm_pooling_geometry(p, in->shape.d[2], in->shape.d[3]);
     j.ave = p->method == FM_POOL_AVE;
     j.ref = force && *force && strcmp(force, "0") != 0;
     if (j.planes == 0)
