@@ -62,7 +62,7 @@ static void test_events_scenario_exact(void)
     int nte = 0;
     fm_track_counts c;
     for (int i = 0; i < 4; i++) {
-        fm_det d = {{10, 20, 50, 70}, 0.875f, probs[i]};
+        fm_det d = {{10, 20, 50, 70}, 0.875f, probs[i], 0, {{0}}};
         if (i == 2)
             d.box = (fm_box){5, 15, 55, 75};
         FM_CHECK_INT(fm_tracker_update(tr, &d, 1, i * 0.5, te, 8, &nte), FM_OK);

@@ -16,7 +16,7 @@ typedef struct {
 
 static fm_det det_at(float cx, float cy, float side, float prob)
 {
-    fm_det d = {{cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2}, 0.9f, prob};
+    fm_det d = {{cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2}, 0.9f, prob, 0, {{0}}};
     return d;
 }
 
@@ -444,8 +444,8 @@ static void test_tracker_bad_input(void)
         return;
     fm_track_event ev[8];
     int nev;
-    fm_det d[3] = {det_at(100, 100, 50, 0.9f), {{10, 10, 5, 20}, 0.9f, 0.5f},
-                   {{NAN, 0, 10, 10}, 0.9f, 0.5f}};
+    fm_det d[3] = {det_at(100, 100, 50, 0.9f), {{10, 10, 5, 20}, 0.9f, 0.5f, 0, {{0}}},
+                   {{NAN, 0, 10, 10}, 0.9f, 0.5f, 0, {{0}}}};
     int want[3];
     FM_CHECK_INT(fm_tracker_plan(tr, d, 3, 0.0, want), 1);
     FM_CHECK_INT(want[1] + want[2], 0);

@@ -162,6 +162,24 @@ static void put_box(fm_events *ev, const char *k, const fm_box *b)
     put(ev, "]", 1);
 }
 
+/* "landmarks":[[x,y],...] (1 decimal, pixels), only for a detector that gives them. */
+static void put_landmarks(fm_events *ev, const fm_track_event *te)
+{
+    int n = te->nlandmarks > FM_DET_MAX_LANDMARKS ? FM_DET_MAX_LANDMARKS : te->nlandmarks;
+    if (n <= 0)
+        return;
+    key(ev, "landmarks");
+    put(ev, "[", 1);
+    for (int k = 0; k < n; k++) {
+        put(ev, k ? ",[" : "[", k ? 2 : 1);
+        put_fixed(ev, te->landmarks[k][0], 1);
+        put(ev, ",", 1);
+        put_fixed(ev, te->landmarks[k][1], 1);
+        put(ev, "]", 1);
+    }
+    put(ev, "]", 1);
+}
+
 static fm_status finish(fm_events *ev, fm_err *err)
 {
     put(ev, "}\n", 2);
@@ -197,6 +215,7 @@ fm_status fm_events_track(fm_events *ev, const fm_track_event *te, fm_err *err)
         put_box(ev, "max_box", &te->box);
         key(ev, "score");
         put_fixed(ev, te->score, 3);
+        put_landmarks(ev, te);
         key(ev, "first_seen");
         put_fixed(ev, te->first_seen, 3);
         key(ev, "last_seen");
@@ -214,6 +233,7 @@ fm_status fm_events_track(fm_events *ev, const fm_track_event *te, fm_err *err)
         put_box(ev, "box", &te->box);
         key(ev, "score");
         put_fixed(ev, te->score, 3);
+        put_landmarks(ev, te);
         key(ev, "first_seen");
         put_fixed(ev, te->first_seen, 3);
     }

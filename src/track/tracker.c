@@ -26,6 +26,8 @@ typedef struct {
     long long frames_mask, frames_no_mask;
     fm_box max_box;
     float max_score, max_area;
+    int nlm, max_nlm; /* landmarks of the last matched detection and of max_box's */
+    float lm[FM_DET_MAX_LANDMARKS][2], max_lm[FM_DET_MAX_LANDMARKS][2];
     long long last_class_frame;
     float class_side; /* sqrt(area) of the box at the last classification */
 } track;
@@ -410,11 +412,15 @@ static fm_track_event make_event(const fm_tracker *t, const track *tr, fm_track_
         ev.mask_prob = tr->votes ? (float)(tr->sum_prob / tr->votes) : -1.0f;
         ev.box = tr->max_box;
         ev.score = tr->max_score;
+        ev.nlandmarks = tr->max_nlm;
+        memcpy(ev.landmarks, tr->max_lm, sizeof ev.landmarks);
     } else {
         ev.label = tr->label;
         ev.mask_prob = tr->votes ? tr->ema : -1.0f;
         ev.box = tr->box;
         ev.score = tr->score;
+        ev.nlandmarks = tr->nlm;
+        memcpy(ev.landmarks, tr->lm, sizeof ev.landmarks);
     }
     ev.first_seen = tr->first_t;
     ev.last_seen = tr->last_t;
@@ -461,6 +467,10 @@ static void apply_detection(fm_tracker *t, track *tr, const fm_det *d, int di, d
     motion_update(t, tr, &d->box, now);
     tr->box = d->box;
     tr->score = d->score;
+    tr->nlm = d->nlandmarks < 0 ? 0
+                                : (d->nlandmarks > FM_DET_MAX_LANDMARKS ? FM_DET_MAX_LANDMARKS
+                                                                        : d->nlandmarks);
+    memcpy(tr->lm, d->landmarks, sizeof tr->lm);
     if (tr->hits == 0) {
         tr->first_t = now;
         tr->first_frame = t->frame;
@@ -475,6 +485,8 @@ static void apply_detection(fm_tracker *t, track *tr, const fm_det *d, int di, d
         tr->max_area = area;
         tr->max_box = d->box;
         tr->max_score = d->score;
+        tr->max_nlm = tr->nlm;
+        memcpy(tr->max_lm, tr->lm, sizeof tr->max_lm);
     }
     if (prob_valid(d->mask_prob)) {
         float pr = d->mask_prob;
@@ -619,6 +631,8 @@ int fm_tracker_tracks(const fm_tracker *t, fm_track_info *out, int max, unsigned
             o->hits = tr->hits;
             o->missed = tr->missed;
             o->det = tr->det;
+            o->nlandmarks = tr->missed == 0 ? tr->nlm : 0;
+            memcpy(o->landmarks, tr->lm, sizeof o->landmarks);
         }
         n++;
     }

@@ -69,11 +69,15 @@ const char *fm_label_str(fm_label label);
  * [0, 1] (or NaN) means the same. */
 #define FM_DET_UNCLASSIFIED (-1.0f)
 
+#define FM_DET_MAX_LANDMARKS 5
+
 /* One detection of one frame. */
 typedef struct {
     fm_box box;      /* a box with x2 <= x1, y2 <= y1 or a non-finite corner is ignored */
     float score;     /* detector confidence, 0..1 (reported, not used for matching) */
     float mask_prob; /* classifier's P(mask), 0..1, or FM_DET_UNCLASSIFIED */
+    int nlandmarks;  /* 0 (res10, or none) .. FM_DET_MAX_LANDMARKS; carried, not used */
+    float landmarks[FM_DET_MAX_LANDMARKS][2]; /* (x, y) pixels: YuNet's eyes, nose, mouth */
 } fm_det;
 
 typedef struct {
@@ -132,6 +136,8 @@ typedef struct {
                            classifications; -1 when it had none */
     fm_box box;         /* appear/label: the box this frame; leave: the largest box seen */
     float score;        /* detector score of `box` */
+    int nlandmarks;     /* landmarks of `box`'s detection (0: none, e.g. res10) */
+    float landmarks[FM_DET_MAX_LANDMARKS][2];
     /* the track's history, filled for every type */
     double first_seen, last_seen;    /* seconds of the first and the last matched detection */
     long long first_frame, last_frame;
@@ -167,6 +173,8 @@ typedef struct {
     int hits;         /* matched frames */
     int missed;       /* updates since the last match (0: matched in the last update) */
     int det;          /* index into the last update's dets, -1 when not matched */
+    int nlandmarks;   /* the matched detection's landmarks (0 when not matched or none) */
+    float landmarks[FM_DET_MAX_LANDMARKS][2];
 } fm_track_info;
 
 #define FM_TRACKS_ALL 1u /* fm_tracker_tracks flag: also tentative and unmatched tracks */
