@@ -133,6 +133,7 @@ models:
 	@mkdir -p models
 	@test -e models/res10 || ln -s ../../shared/models/res10 models/res10
 	@test -e models/mobilenet_v2 || ln -s ../../shared/models/mobilenet_v2 models/mobilenet_v2
+	@test -e models/yunet || ln -s ../../shared/models/yunet models/yunet
 
 clean:
 	rm -rf build build-asan build-fuzz

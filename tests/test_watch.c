@@ -123,7 +123,8 @@ static void args_init(watch_args *a, const char *source)
     memset(a, 0, sizeof *a);
     snprintf(a->models, sizeof a->models, "%s/models", fm_test_shared());
     const char *fixed[] = {fm_test_bin(), "watch",      "--source",        source, "--model-dir",
-                           a->models,     "--classifier", classifier_dir(), "--quiet"};
+                           a->models,     "--classifier", classifier_dir(), "--quiet",
+                           "--detector",  "res10"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         a->argv[a->n++] = (char *)fixed[i];
 }
@@ -403,7 +404,7 @@ static int count_str(const char *hay, const char *needle)
 static int check_stills(const char *bg, const char *nm, const char *m, const char *both)
 {
     char cmd[6000], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s detect --json --model-dir '%s/models' --classifier '%s' "
+    snprintf(cmd, sizeof cmd, "%s detect --detector res10 --json --model-dir '%s/models' --classifier '%s' "
              "'%s' '%s' '%s' '%s'",
              fm_test_bin(), fm_test_shared(), classifier_dir(), bg, nm, m, both);
     int rc = fm_test_cmd(cmd, &out);

@@ -33,7 +33,8 @@ fm_status fm_mkdirs_for(const char *path, fm_err *err);
 /* Parses a positive integer / float option value; prints an error naming opt on failure. */
 int fm_parse_int(const char *opt, const char *s, int lo, int hi, int *out);
 int fm_parse_float(const char *opt, const char *s, float lo, float hi, float *out);
-/* "N" (N x N) or "WxH", each 64..4096; prints an error naming opt on failure. */
-int fm_parse_size(const char *opt, const char *s, int *w, int *h);
+/* --det-size: "N" gives (N, 0), N from 32 to 4096; "WxH" gives (W, H), each 64..4096. Which
+ * forms a detector accepts is its own check (fm_detector_spec). Prints an error naming opt. */
+int fm_parse_det_size(const char *opt, const char *s, int *w, int *h);
 
 #endif

@@ -38,9 +38,13 @@ static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: facemask bench [--image PATH] [--runs N] [--threads 1,2] [--layers]\n"
                "                      [--model-dir DIR] [--classifier DIR | --no-classify]\n"
+               "                      [--detector yunet|res10|FILE] [--det-size N|WxH]\n"
                "  Times each stage of face detection (decode, preprocess, forward, postprocess)\n"
                "  over N runs after 3 warm-up runs, for each thread count; prints the median\n"
-               "  and the 10th/90th percentiles in milliseconds, one line per stage.\n"
+               "  and the 10th/90th percentiles in milliseconds, one line per stage, named\n"
+               "  after the detector (\"yunet forward\", \"res10 forward\", ...).\n"
+               "  --detector D      yunet (default), res10, or a YuNet-layout .onnx file\n"
+               "  --det-size S      YuNet: long side (default 640); res10: S x S or WxH\n"
                "  --layers also prints the median time of every layer of the network.\n"
                "  Then the mask classifier on the biggest face found: crop + preprocess and\n"
                "  forward, per face.\n"
@@ -115,7 +119,8 @@ done:
 
 /* The watch pipeline over a file, once per thread count. */
 static int bench_pipeline(const char *source, const char *model_dir, const char *cls_dir,
-                          int classify, const char *threads_arg)
+                          int classify, const char *threads_arg, const char *detector,
+                          int det_w, int det_h)
 {
     char list[256];
     snprintf(list, sizeof list, "%s", threads_arg);
@@ -125,6 +130,9 @@ static int bench_pipeline(const char *source, const char *model_dir, const char 
             return 2;
         o.source = source;
         o.model_dir = model_dir;
+        o.detector = detector;
+        o.det_w = det_w;
+        o.det_h = det_h;
         o.classifier_dir = cls_dir;
         o.classify = classify;
         o.status = 0;
@@ -179,8 +187,8 @@ static const char *default_image(char *buf, size_t size)
 int fm_cmd_bench(int argc, char **argv)
 {
     const char *image = NULL, *model_dir = NULL, *threads_arg = "1,2", *cls_dir = NULL;
-    const char *source = NULL;
-    int runs = 30, layers = 0, classify = 1;
+    const char *source = NULL, *detector = NULL;
+    int runs = 30, layers = 0, classify = 1, det_w = 0, det_h = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -206,6 +214,13 @@ int fm_cmd_bench(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--no-classify") == 0) {
             classify = 0;
+        } else if (strcmp(a, "--detector") == 0 && val) {
+            detector = val;
+            i++;
+        } else if (strcmp(a, "--det-size") == 0 && val) {
+            if (!fm_parse_det_size(a, val, &det_w, &det_h))
+                return 2;
+            i++;
         } else if (strcmp(a, "--source") == 0 && val) {
             source = val;
             i++;
@@ -216,7 +231,8 @@ int fm_cmd_bench(int argc, char **argv)
         }
     }
     if (source)
-        return bench_pipeline(source, model_dir, cls_dir, classify, threads_arg);
+        return bench_pipeline(source, model_dir, cls_dir, classify, threads_arg, detector, det_w,
+                              det_h);
     char imgbuf[4096], mdir[4096];
     if (!image)
         image = default_image(imgbuf, sizeof imgbuf);
@@ -243,12 +259,24 @@ int fm_cmd_bench(int argc, char **argv)
         fm_err err = {0};
         fm_net_opts opts = fm_net_default_opts();
         opts.threads = threads;
-        fm_detector *det = fm_detector_create(mdir, &opts, &err);
+        fm_detector_spec spec = {detector, mdir, det_w, det_h};
+        fm_detector *det = fm_detector_create(&spec, &opts, &err);
         if (!det) {
             fprintf(stderr, "facemask: %s\n", err.msg);
             status = 1;
             break;
         }
+        /* one run first: YuNet plans its net for the image's padded size */
+        fm_image *first = fm_image_decode(bytes, size, image, 0, &err);
+        int settled = first ? fm_detector_run(det, first, 0.5f, NULL, 0, NULL) : -1;
+        fm_image_free(first);
+        if (settled < 0) {
+            fprintf(stderr, "facemask: %s\n", first ? fm_detector_error(det) : err.msg);
+            fm_detector_free(det);
+            status = 1;
+            break;
+        }
+        const char *dname = fm_detector_name(det);
         fm_net *net = fm_detector_net(det);
         fm_net_set_profiling(net, layers);
         int nl = fm_net_num_layers(net);
@@ -274,6 +302,11 @@ int fm_cmd_bench(int argc, char **argv)
             fm_det_timing tm;
             nfaces = fm_detector_run(det, img, 0.5f, faces, 256, &tm);
             fm_image_free(img);
+            if (nfaces < 0) {
+                fprintf(stderr, "facemask: %s\n", fm_detector_error(det));
+                status = 1;
+                break;
+            }
             if (r < 0)
                 continue;
             dec[r] = t1 - t0;
@@ -285,12 +318,18 @@ int fm_cmd_bench(int argc, char **argv)
                 lay[(size_t)k * runs + r] = fm_net_layer_ms(net, k);
         }
         if (status == 0) {
-            report("res10 decode", threads, dec, runs);
-            report("res10 preprocess", threads, pre, runs);
-            report("res10 forward", threads, fwd, runs);
-            report("res10 postprocess", threads, post, runs);
-            report("res10 total", threads, total, runs);
-            printf("facemask res10 threads=%d faces=%d\n", threads, nfaces);
+            char what[64];
+            snprintf(what, sizeof what, "%s decode", dname);
+            report(what, threads, dec, runs);
+            snprintf(what, sizeof what, "%s preprocess", dname);
+            report(what, threads, pre, runs);
+            snprintf(what, sizeof what, "%s forward", dname);
+            report(what, threads, fwd, runs);
+            snprintf(what, sizeof what, "%s postprocess", dname);
+            report(what, threads, post, runs);
+            snprintf(what, sizeof what, "%s total", dname);
+            report(what, threads, total, runs);
+            printf("facemask %s threads=%d faces=%d\n", dname, threads, nfaces);
             if (layers) {
                 for (int k = 0; k < nl; k++) {
                     double *v = lay + (size_t)k * runs;

@@ -14,12 +14,15 @@
 static void detect_usage(FILE *f)
 {
     fprintf(f,
-            "usage: facemask detect [--json] [--out DIR] [--conf 0.5] [--threads N]\n"
+            "usage: facemask detect [--json] [--out DIR] [--landmarks] [--conf 0.5] [--threads N]\n"
             "                       [--model-dir DIR] [--classifier DIR | --no-classify]\n"
-            "                       [--det-size N|WxH] IMAGE|DIR...\n"
+            "                       [--detector yunet|res10|FILE] [--det-size N|WxH] IMAGE|DIR...\n"
             "  --json           one JSON line per image on stdout:\n"
             "                   {\"image\":...,\"width\":W,\"height\":H,\"faces\":[{\"box\":[x1,y1,x2,y2],\"score\":S}]}\n"
+            "                   YuNet faces also have \"landmarks\":[[x,y],...] after \"score\": right\n"
+            "                   eye, left eye, nose tip, right and left mouth corner (pixels)\n"
             "  --out DIR        write an annotated copy of each image under DIR\n"
+            "  --landmarks      also draw the 5 landmarks on the annotated copies (YuNet)\n"
             "  --conf F         keep faces scoring at least F (0..1, default 0.5)\n"
             "  --threads N      inference threads (default 1)\n"
             "  --model-dir DIR  models folder (default $FACEMASK_MODELS, else the project's models/)\n"
@@ -27,7 +30,10 @@ static void detect_usage(FILE *f)
             "                   \"label\" (mask, no_mask, or unknown when it cannot be cropped)\n"
             "                   and \"mask_prob\"\n"
             "  --no-classify    faces only\n"
-            "  --det-size S     run the face detector at S x S (or WxH) instead of its native\n"
+            "  --detector D     the face detector: yunet (default; <models>/yunet/yunet_n_640_640.onnx),\n"
+            "                   res10 (OpenCV's res10 SSD), or the path of a YuNet-layout .onnx file\n"
+            "  --det-size S     YuNet: the long side the image is scaled to (default 640, >= 32; one\n"
+            "                   number, not WxH). res10: run at S x S (or WxH) instead of its native\n"
             "                   300x300: slower, but finds more small faces (600 finds 38%% more\n"
             "                   annotated faces on mask_det)\n"
             "Directories are walked recursively for .jpg, .jpeg and .png files, in sorted order.\n");
@@ -44,7 +50,8 @@ static const char *label_of(const face_class *c)
     return !c->have ? "unknown" : (c->mask_prob >= 0.5f ? "mask" : "no_mask");
 }
 
-static void annotate(fm_image *img, const fm_face *faces, const face_class *cls, int n)
+static void annotate(fm_image *img, const fm_face *faces, const face_class *cls, int n,
+                     int landmarks)
 {
     int side = img->w < img->h ? img->w : img->h;
     int thick = side / 300 + 1;
@@ -70,6 +77,9 @@ static void annotate(fm_image *img, const fm_face *faces, const face_class *cls,
         fm_draw_rect(img, x1, y1, x2, y2, color, thick);
         fm_draw_label(img, x1, y1, label, fg, color, scale);
     }
+    for (int i = 0; landmarks && i < n; i++) /* on top of every box and label */
+        fm_draw_landmarks(img, (const float (*)[2])faces[i].landmarks, faces[i].nlandmarks,
+                          thick + 1);
 }
 
 static void print_json(const char *path, const fm_image *img, const fm_face *faces,
@@ -82,6 +92,13 @@ static void print_json(const char *path, const fm_image *img, const fm_face *fac
         const fm_face *f = &faces[i];
         printf("%s{\"box\":[%.2f,%.2f,%.2f,%.2f],\"score\":%.4f", i ? "," : "", (double)f->x1,
                (double)f->y1, (double)f->x2, (double)f->y2, (double)f->score);
+        if (f->nlandmarks > 0) {
+            printf(",\"landmarks\":[");
+            for (int k = 0; k < f->nlandmarks; k++)
+                printf("%s[%.2f,%.2f]", k ? "," : "", (double)f->landmarks[k][0],
+                       (double)f->landmarks[k][1]);
+            printf("]");
+        }
         if (cls && cls[i].have)
             printf(",\"label\":\"%s\",\"mask_prob\":%.4f", label_of(&cls[i]),
                    (double)cls[i].mask_prob);
@@ -97,7 +114,8 @@ int fm_cmd_detect(int argc, char **argv)
     int json = 0, threads = 1;
     float conf = 0.5f;
     const char *out_dir = NULL, *model_dir = NULL, *cls_dir = NULL;
-    int classify = 1, det_w = 0, det_h = 0;
+    int classify = 1, det_w = 0, det_h = 0, landmarks = 0;
+    const char *detector = NULL;
     fm_file_list files = {0};
     int status = 0, ninputs = 0;
     fm_err err = {0};
@@ -122,8 +140,13 @@ int fm_cmd_detect(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--no-classify") == 0) {
             classify = 0;
+        } else if (strcmp(a, "--landmarks") == 0) {
+            landmarks = 1;
+        } else if (strcmp(a, "--detector") == 0 && val) {
+            detector = val;
+            i++;
         } else if (strcmp(a, "--det-size") == 0 && val) {
-            if (!fm_parse_size("--det-size", val, &det_w, &det_h))
+            if (!fm_parse_det_size("--det-size", val, &det_w, &det_h))
                 goto usage_error;
             i++;
         } else if (strcmp(a, "--conf") == 0 && val) {
@@ -154,10 +177,8 @@ int fm_cmd_detect(int argc, char **argv)
     fm_models_dir(model_dir, mdir, sizeof mdir);
     fm_net_opts opts = fm_net_default_opts();
     opts.threads = threads;
-    fm_net_opts dopts = opts;
-    if (det_w)
-        dopts.input_shape = fm_shape4(1, 3, det_h, det_w);
-    fm_detector *det = files.n ? fm_detector_create(mdir, &dopts, &err) : NULL;
+    fm_detector_spec spec = {detector, mdir, det_w, det_h};
+    fm_detector *det = files.n ? fm_detector_create(&spec, &opts, &err) : NULL;
     if (files.n && !det) {
         fprintf(stderr, "facemask: %s\n", err.msg);
         fm_files_free(&files);
@@ -188,6 +209,12 @@ int fm_cmd_detect(int argc, char **argv)
             continue;
         }
         int n = fm_detector_run(det, img, conf, faces, MAX_FACES, NULL);
+        if (n < 0) {
+            fprintf(stderr, "facemask: %s: %s\n", path, fm_detector_error(det));
+            status = 1;
+            fm_image_free(img);
+            continue;
+        }
         if (n > MAX_FACES)
             n = MAX_FACES;
         for (int k = 0; cls && k < n; k++) {
@@ -211,7 +238,7 @@ int fm_cmd_detect(int argc, char **argv)
             printf("\n");
         }
         if (out_dir) {
-            annotate(img, faces, cls ? fcls : NULL, n);
+            annotate(img, faces, cls ? fcls : NULL, n, landmarks);
             size_t len = strlen(out_dir) + strlen(files.rel[i]) + 2;
             char *dst = malloc(len);
             if (!dst) {

@@ -24,12 +24,15 @@ static void eval_usage(FILE *f)
     fprintf(f,
             "usage: facemask eval --data DIR [--classifier DIR] [--threads N] [--json]\n"
             "       facemask eval --voc DIR [--classifier DIR] [--conf 0.2] [--all-images]\n"
-            "                     [--min-width 16] [--det-size N|WxH] [--threads N] [--json]\n"
+            "                     [--min-width 16] [--detector yunet|res10|FILE]\n"
+            "                     [--det-size N|WxH] [--threads N] [--json]\n"
             "  --data DIR    one folder per class of face crops\n"
             "  --voc DIR     scenes: images/*.jpg with annotations/*.xml (PASCAL VOC)\n"
             "  --conf F      detector threshold for the end-to-end AP (default 0.2)\n"
             "  --all-images  also use the scene images the classifier was trained on\n"
-            "  --det-size S  run the face detector at S x S (or WxH) instead of 300x300\n");
+            "  --detector D  the face detector: yunet (default), res10, or a YuNet-layout .onnx\n"
+            "  --det-size S  YuNet: the long side images are scaled to (default 640, one number);\n"
+            "                res10: run at S x S (or WxH) instead of 300x300\n");
 }
 
 /* Names of images listed in <classifier>/trained_on.txt (one per line, # comments). */
@@ -122,6 +125,7 @@ int fm_cmd_eval(int argc, char **argv)
 {
     const char *data = NULL, *voc = NULL, *cls_dir = NULL, *model_dir = NULL;
     int threads = 2, json = 0, all_images = 0, min_width = 16, det_w = 0, det_h = 0;
+    const char *detector = NULL;
     float conf = 0.2f;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -145,8 +149,11 @@ int fm_cmd_eval(int argc, char **argv)
                 return 2;
             i++;
         } else if (strcmp(a, "--det-size") == 0 && v) {
-            if (!fm_parse_size(a, v, &det_w, &det_h))
+            if (!fm_parse_det_size(a, v, &det_w, &det_h))
                 return 2;
+            i++;
+        } else if (strcmp(a, "--detector") == 0 && v) {
+            detector = v;
             i++;
         } else if (strcmp(a, "--min-width") == 0 && v) {
             if (!fm_parse_int(a, v, 0, 100000, &min_width))
@@ -335,15 +342,13 @@ int fm_cmd_eval(int argc, char **argv)
         fm_voc_dir vd;
         fm_net_opts no = fm_net_default_opts();
         no.threads = threads;
-        fm_net_opts dno = no;
-        if (det_w)
-            dno.input_shape = fm_shape4(1, 3, det_h, det_w);
+        fm_detector_spec dspec = {detector, mdir, det_w, det_h};
         fm_detector *det = NULL;
         fm_classifier *cls = NULL;
         fm_eval_image *imgs = NULL;
         int nimg = 0, bad = 0;
         if (rc == 0 && fm_voc_list(voc, &vd, &err) == FM_OK) {
-            det = fm_detector_create(mdir, &dno, &err);
+            det = fm_detector_create(&dspec, &no, &err);
             cls = det ? fm_classifier_load(cdir, &no, &err) : NULL;
             imgs = calloc((size_t)vd.n + 1, sizeof *imgs);
             if (!det || !cls || !imgs) {
@@ -367,8 +372,16 @@ int fm_cmd_eval(int argc, char **argv)
                     bad++;
                     continue;
                 }
-                fm_eval_gt *gt = calloc((size_t)v.n_objects + 1, sizeof *gt);
                 int n = fm_detector_run(det, img, conf, faces, 512, NULL);
+                if (n < 0) {
+                    fprintf(stderr, "facemask: %s: %s\n", vd.items[i].image,
+                            fm_detector_error(det));
+                    fm_image_free(img);
+                    fm_voc_free(&v);
+                    bad++;
+                    continue;
+                }
+                fm_eval_gt *gt = calloc((size_t)v.n_objects + 1, sizeof *gt);
                 n = n > 512 ? 512 : n;
                 fm_eval_det *dets = calloc((size_t)n + 1, sizeof *dets);
                 if (!gt || !dets) {

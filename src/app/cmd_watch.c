@@ -12,7 +12,7 @@ static void watch_usage(FILE *f)
             "                      [--snapshots DIR] [--blur] [--every N] [--conf 0.5]\n"
             "                      [--threads N] [--summary-every SEC] [--max-frames N]\n"
             "                      [--model-dir DIR] [--classifier DIR | --no-classify] [--quiet]\n"
-            "                      [--det-size N|WxH]\n"
+            "                      [--detector yunet|res10|FILE] [--det-size N|WxH] [--landmarks]\n"
             "  --source SRC      a camera (0, 1, ... or /dev/videoN), a video file, an\n"
             "                    rtsp:// http:// rtmp:// udp:// URL, or a folder of images\n"
             "  --display         show the annotated video in a window (q or Esc to stop)\n"
@@ -21,6 +21,11 @@ static void watch_usage(FILE *f)
             "                    reconnects, end (schema: docs/events.md)\n"
             "  --snapshots DIR   one JPEG of each person seen without a mask\n"
             "  --blur            pixelate faces in every image output\n"
+            "  --detector D      the face detector: yunet (default), res10, or a YuNet .onnx file\n"
+            "  --det-size S      YuNet: the long side frames are scaled to (default 640, one\n"
+            "                    number); res10: its input S x S or WxH (default 300x300)\n"
+            "  --landmarks       draw YuNet's 5 face landmarks in the window and recording\n"
+            "                    (events carry them either way)\n"
             "  --every N         files: process every Nth frame (live sources always take the\n"
             "                    newest frame and count the ones skipped)\n"
             "Ctrl-C stops cleanly: the recording is finalised and the events end with a summary.\n");
@@ -37,6 +42,11 @@ int fm_cmd_watch(int argc, char **argv)
         } else if (strcmp(a, "--source") == 0 && v) {
             o.source = v;
             i++;
+        } else if (strcmp(a, "--detector") == 0 && v) {
+            o.detector = v;
+            i++;
+        } else if (strcmp(a, "--landmarks") == 0) {
+            o.landmarks = 1;
         } else if (strcmp(a, "--display") == 0) {
             o.display = 1;
         } else if (strcmp(a, "--record") == 0 && v) {
@@ -87,7 +97,7 @@ int fm_cmd_watch(int argc, char **argv)
         } else if (strcmp(a, "--no-classify") == 0) {
             o.classify = 0;
         } else if (strcmp(a, "--det-size") == 0 && v) {
-            if (!fm_parse_size(a, v, &o.det_w, &o.det_h))
+            if (!fm_parse_det_size(a, v, &o.det_w, &o.det_h))
                 return 2;
             i++;
         } else if (strcmp(a, "--quiet") == 0) {

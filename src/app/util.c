@@ -202,22 +202,23 @@ int fm_parse_float(const char *opt, const char *s, float lo, float hi, float *ou
     return 1;
 }
 
-int fm_parse_size(const char *opt, const char *s, int *w, int *h)
+int fm_parse_det_size(const char *opt, const char *s, int *w, int *h)
 {
     int a = 0, b = 0, used = 0;
     if (s && sscanf(s, "%dx%d%n", &a, &b, &used) == 2 && s[used] == '\0') {
-        /* WxH */
-    } else if (s && sscanf(s, "%d%n", &a, &used) == 1 && s[used] == '\0') {
-        b = a;
-    } else {
-        a = 0;
+        if (a >= 64 && a <= 4096 && b >= 64 && b <= 4096) {
+            *w = a;
+            *h = b;
+            return 1;
+        }
+    } else if (s && sscanf(s, "%d%n", &a, &used) == 1 && s[used] == '\0' && a >= 32 &&
+               a <= 4096) {
+        *w = a;
+        *h = 0;
+        return 1;
     }
-    if (a < 64 || a > 4096 || b < 64 || b > 4096) {
-        fprintf(stderr, "facemask: %s expects N or WxH with sides from 64 to 4096, got '%s'\n",
-                opt, s ? s : "");
-        return 0;
-    }
-    *w = a;
-    *h = b;
-    return 1;
+    fprintf(stderr,
+            "facemask: %s expects N (32 to 4096) or WxH (sides from 64 to 4096), got '%s'\n",
+            opt, s ? s : "");
+    return 0;
 }

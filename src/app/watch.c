@@ -140,6 +140,7 @@ typedef struct {
     double last_pts;
     char drop_reason[256]; /* why the live source last dropped: the reconnect event's reason */
     char source_error[512];
+    char det_error[512]; /* why the detector failed (the inference thread stops the run) */
     /* snapshots already taken, by track id */
     unsigned char *snapped;
     int snapped_cap;
@@ -266,13 +267,21 @@ static void *inference_main(void *p)
         const fm_image *img = it->fr.image;
         double t0 = fm_now_ms();
         int n = fm_detector_run(w->det, img, o->conf, faces, MAX_FACES, NULL);
+        if (n < 0) {
+            if (!w->det_error[0])
+                snprintf(w->det_error, sizeof w->det_error, "%s", fm_detector_error(w->det));
+            g_stop = 1; /* the capture thread ends the stream; this frame has no faces */
+            n = 0;
+        }
         if (n > MAX_FACES)
             n = MAX_FACES;
         double t1 = fm_now_ms();
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             dets[i] = (fm_det){{faces[i].x1, faces[i].y1, faces[i].x2, faces[i].y2},
                                faces[i].score,
-                               FM_DET_UNCLASSIFIED};
+                               FM_DET_UNCLASSIFIED, faces[i].nlandmarks, {{0}}};
+            memcpy(dets[i].landmarks, faces[i].landmarks, sizeof dets[i].landmarks);
+        }
         it->nclassified = 0;
         if (w->cls && n > 0) {
             fm_tracker_plan(w->tr, dets, n, it->fr.pts, want);
@@ -400,10 +409,8 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     fm_models_dir(o->model_dir, mdir, sizeof mdir);
     fm_net_opts no = fm_net_default_opts();
     no.threads = o->threads < 1 ? 1 : o->threads;
-    fm_net_opts dno = no;
-    if (o->det_w > 0 && o->det_h > 0)
-        dno.input_shape = fm_shape4(1, 3, o->det_h, o->det_w);
-    if (!(w.det = fm_detector_create(mdir, &dno, err))) {
+    fm_detector_spec dspec = {o->detector, mdir, o->det_w, o->det_h};
+    if (!(w.det = fm_detector_create(&dspec, &no, err))) {
         st = err ? err->status : FM_ERR_IO;
         goto done;
     }
@@ -518,6 +525,8 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         if (o->blur)
             fm_overlay_blur(img, it->tracks, it->ntracks);
         fm_overlay_tracks(img, it->tracks, it->ntracks);
+        if (o->landmarks)
+            fm_overlay_landmarks(img, it->tracks, it->ntracks);
         fm_overlay_status(img, fps_now, &it->counts);
         for (int k = 0; k < it->nsnap; k++) {
             fm_err serr = {0};
@@ -617,6 +626,8 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     snprintf(stats->end_reason, sizeof stats->end_reason, "%s", reason);
     if (w.source_error[0] && st == FM_OK)
         fprintf(stderr, "facemask: %s\n", w.source_error);
+    if (w.det_error[0] && st == FM_OK)
+        st = fm_err_set(err, FM_ERR_FORMAT, "%s", w.det_error);
 
 done_queues:
     (void)threads_started;

@@ -21,12 +21,15 @@
 
 typedef struct {
     const char *source;     /* camera index, /dev/videoN, file, URL or folder */
-    const char *model_dir;  /* res10/ (and mask/ unless classifier_dir) */
+    const char *model_dir;  /* yunet/ or res10/ (and mask/ unless classifier_dir) */
+    const char *detector;   /* "yunet" (NULL too), "res10", or a YuNet .onnx (fm_detector_spec) */
     const char *classifier_dir; /* NULL: <model_dir>/mask; "" or classify == 0: none */
     int classify;
     int threads;            /* inference threads */
     float conf;             /* detector threshold */
-    int det_w, det_h;       /* detector input size (0: the model's 300x300) */
+    int det_w, det_h;       /* --det-size as fm_parse_det_size gives it ("N": det_h 0);
+                             * 0: the model's default (YuNet 640 long side, res10 300x300) */
+    int landmarks;          /* draw YuNet's 5 landmarks on the image outputs */
     int every;              /* files: process every Nth frame (1 = all) */
     int display;            /* SDL window */
     const char *record;     /* annotated video file, or NULL */

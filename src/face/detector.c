@@ -1,5 +1,6 @@
 #include "face/detector.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +10,19 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "face/yunet.h"
 
 #define RES10_SIZE 300
 
 struct fm_detector {
+    fm_detector_kind kind;
+    fm_err err;        /* the last failed run */
+    /* res10 */
     fm_net *net;
-    fm_image *resized; /* 300x300 scratch for the resize */
+    fm_image *resized; /* in_w x in_h scratch for the resize */
     int in_w, in_h;
+    /* yunet */
+    fm_yunet *yunet;
 };
 
 static int is_dir(const char *p)
@@ -54,39 +61,108 @@ const char *fm_models_dir(const char *dir, char *buf, size_t size)
     return buf;
 }
 
-fm_detector *fm_detector_create(const char *model_dir, const fm_net_opts *opts, fm_err *err)
+static fm_status res10_create(fm_detector *d, const fm_detector_spec *spec,
+                              const fm_net_opts *opts, fm_err *err)
 {
+    const char *model_dir = spec->model_dir ? spec->model_dir : "models";
     char proto[4096], weights[4096];
     snprintf(proto, sizeof proto, "%s/res10/deploy.prototxt", model_dir);
     snprintf(weights, sizeof weights, "%s/res10/res10_300x300_ssd_iter_140000.caffemodel",
              model_dir);
+    fm_net_opts o = opts ? *opts : fm_net_default_opts();
+    o.release_weights = 1; /* the packed copies are all inference needs */
+    o.input_shape.ndim = 0;
+    if (spec->size_w > 0) {
+        int w = spec->size_w, h = spec->size_h > 0 ? spec->size_h : spec->size_w;
+        if (w < 64 || w > 4096 || h < 64 || h > 4096)
+            return fm_err_set(err, FM_ERR_ARG,
+                              "res10: det size %dx%d (expected sides from 64 to 4096)", w, h);
+        o.input_shape = fm_shape4(1, 3, h, w);
+    }
+    d->net = fm_net_load(proto, weights, &o, err);
+    if (!d->net)
+        return err ? err->status : FM_ERR_IO;
+    const fm_tensor *in = fm_net_input(d->net, 0);
+    if (fm_net_num_inputs(d->net) != 1 || in->shape.ndim != 4 || in->shape.d[0] != 1 ||
+        in->shape.d[1] != 3 || fm_net_num_outputs(d->net) != 1 ||
+        fm_net_output(d->net, 0)->shape.ndim != 4 || fm_net_output(d->net, 0)->shape.d[3] != 7)
+        return fm_err_set(err, FM_ERR_FORMAT,
+                          "%s: not an SSD face detector (expected one 1x3xHxW input and one "
+                          "DetectionOutput)",
+                          proto);
+    d->in_h = in->shape.d[2];
+    d->in_w = in->shape.d[3];
+    d->resized = fm_image_new(d->in_w, d->in_h, err);
+    return d->resized ? FM_OK : (err ? err->status : FM_ERR_NOMEM);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static fm_status yunet_create(fm_detector *d, const fm_detector_spec *spec,
+                              const fm_net_opts *opts, fm_err *err)
+{
+    const char *name = spec->detector && *spec->detector ? spec->detector : "yunet";
+    char path[4096];
+    struct stat st;
+    if (strcmp(name, "yunet") == 0) {
+        snprintf(path, sizeof path, "%s/yunet/yunet_n_640_640.onnx",
+                 spec->model_dir ? spec->model_dir : "models");
+        if (stat(path, &st) != 0)
+            return fm_err_set(err, FM_ERR_IO,
+                              "%s: cannot open YuNet: %s (expected the models folder to have "
+                              "yunet/; `make models` links it)",
+                              path, strerror(errno));
+    } else {
+        if (stat(name, &st) != 0) {
+            if (!strchr(name, '/') && !ends_with(name, ".onnx"))
+                return fm_err_set(err, FM_ERR_ARG,
+                                  "unknown detector '%s' (expected yunet, res10 or the path of "
+                                  "a YuNet .onnx file)",
+                                  name);
+            return fm_err_set(err, FM_ERR_IO,
+                              "%s: cannot open detector: %s (expected yunet, res10 or the path "
+                              "of a YuNet .onnx file)",
+                              name, strerror(errno));
+        }
+        if (S_ISDIR(st.st_mode))
+            return fm_err_set(err, FM_ERR_ARG,
+                              "%s: detector is a directory (expected yunet, res10 or the path of "
+                              "a YuNet .onnx file)",
+                              name);
+        snprintf(path, sizeof path, "%s", name);
+    }
+    if (spec->size_h > 0)
+        return fm_err_set(err, FM_ERR_ARG,
+                          "yunet: det size %dx%d: YuNet takes one number, the long side of the "
+                          "scaled image (e.g. 640), not WxH",
+                          spec->size_w, spec->size_h);
+    int size = spec->size_w > 0 ? spec->size_w : FM_YUNET_DET_SIZE;
+    if (size < FM_YUNET_MIN_SIZE || size > FM_YUNET_MAX_SIZE)
+        return fm_err_set(err, FM_ERR_ARG, "yunet: det size %d (expected %d to %d)", size,
+                          FM_YUNET_MIN_SIZE, FM_YUNET_MAX_SIZE);
+    d->yunet = fm_yunet_create(path, size, opts, err);
+    return d->yunet ? FM_OK : (err ? err->status : FM_ERR_IO);
+}
+
+fm_detector *fm_detector_create(const fm_detector_spec *spec, const fm_net_opts *opts,
+                                fm_err *err)
+{
+    fm_detector_spec def = {NULL, NULL, 0, 0};
+    if (!spec)
+        spec = &def;
     fm_detector *d = calloc(1, sizeof *d);
     if (!d) {
         fm_err_set(err, FM_ERR_NOMEM, "out of memory creating the detector");
         return NULL;
     }
-    fm_net_opts o = opts ? *opts : fm_net_default_opts();
-    o.release_weights = 1; /* the packed copies are all inference needs */
-    d->net = fm_net_load(proto, weights, &o, err);
-    if (!d->net) {
-        free(d);
-        return NULL;
-    }
-    const fm_tensor *in = fm_net_input(d->net, 0);
-    if (fm_net_num_inputs(d->net) != 1 || in->shape.ndim != 4 || in->shape.d[0] != 1 ||
-        in->shape.d[1] != 3 || fm_net_num_outputs(d->net) != 1 ||
-        fm_net_output(d->net, 0)->shape.ndim != 4 || fm_net_output(d->net, 0)->shape.d[3] != 7) {
-        fm_err_set(err, FM_ERR_FORMAT,
-                   "%s: not an SSD face detector (expected one 1x3xHxW input and one "
-                   "DetectionOutput)",
-                   proto);
-        fm_detector_free(d);
-        return NULL;
-    }
-    d->in_h = in->shape.d[2];
-    d->in_w = in->shape.d[3];
-    d->resized = fm_image_new(d->in_w, d->in_h, err);
-    if (!d->resized) {
+    int res10 = spec->detector && strcmp(spec->detector, "res10") == 0;
+    d->kind = res10 ? FM_DETECTOR_RES10 : FM_DETECTOR_YUNET;
+    fm_status st = res10 ? res10_create(d, spec, opts, err) : yunet_create(d, spec, opts, err);
+    if (st != FM_OK) {
         fm_detector_free(d);
         return NULL;
     }
@@ -99,12 +175,41 @@ void fm_detector_free(fm_detector *d)
         return;
     fm_net_free(d->net);
     fm_image_free(d->resized);
+    fm_yunet_free(d->yunet);
     free(d);
 }
 
 fm_net *fm_detector_net(fm_detector *d)
 {
-    return d->net;
+    return d->yunet ? fm_yunet_net(d->yunet) : d->net;
+}
+
+fm_detector_kind fm_detector_kind_of(const fm_detector *d)
+{
+    return d->kind;
+}
+
+const char *fm_detector_name(const fm_detector *d)
+{
+    return d->kind == FM_DETECTOR_RES10 ? "res10" : "yunet";
+}
+
+const char *fm_detector_error(const fm_detector *d)
+{
+    return d->err.msg;
+}
+
+int fm_detector_detect_file(fm_detector *d, const char *path, float conf, fm_face *faces,
+                            int max, fm_err *err)
+{
+    fm_image *img = fm_image_load(path, 0, err);
+    if (!img)
+        return -1;
+    int n = fm_detector_run(d, img, conf, faces, max, NULL);
+    fm_image_free(img);
+    if (n < 0)
+        fm_err_set(err, d->err.status, "%s: %s", path, d->err.msg);
+    return n;
 }
 
 /* Clamps into [lo, hi]; + 0.0f turns -0 into +0 so it prints as 0.00. */
@@ -116,6 +221,10 @@ static float clampf(float v, float lo, float hi)
 int fm_detector_run(fm_detector *d, const fm_image *img, float conf, fm_face *faces, int max,
                     fm_det_timing *timing)
 {
+    if (d->yunet) {
+        d->err.msg[0] = '\0';
+        return fm_yunet_run(d->yunet, img, conf, faces, max, timing, &d->err);
+    }
     static const float mean[3] = {104.0f, 177.0f, 123.0f};
     double t0 = fm_now_ms();
     fm_tensor *in = fm_net_input(d->net, 0);
@@ -131,6 +240,7 @@ int fm_detector_run(fm_detector *d, const fm_image *img, float conf, fm_face *fa
         if (!(row[2] >= conf))
             continue;
         fm_face f;
+        memset(&f, 0, sizeof f);
         f.score = row[2];
         f.x1 = clampf(row[3] * W, 0, W);
         f.y1 = clampf(row[4] * H, 0, H);
@@ -155,4 +265,12 @@ int fm_detector_run(fm_detector *d, const fm_image *img, float conf, fm_face *fa
         timing->postprocess_ms = t3 - t2;
     }
     return n;
+}
+
+void fm_draw_landmarks(fm_image *img, const float (*lm)[2], int n, int radius)
+{
+    static const fm_color colors[5] = {{0, 0, 255}, {255, 0, 0}, {0, 255, 0}, {255, 0, 255},
+                                       {255, 255, 0}};
+    for (int k = 0; k < n && k < 5; k++)
+        fm_draw_dot(img, lm[k][0], lm[k][1], radius, colors[k]);
 }

@@ -7,6 +7,7 @@
 #include "io/image.h"
 
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 static void fill_box(fm_image *img, long long x1, long long y1, long long x2, long long y2,
@@ -45,6 +46,20 @@ static void fill_box(fm_image *img, long long x1, long long y1, long long x2, lo
 void fm_draw_fill(fm_image *img, int x1, int y1, int x2, int y2, fm_color color)
 {
     fill_box(img, x1, y1, x2, y2, color);
+}
+
+void fm_draw_dot(fm_image *img, float x, float y, int radius, fm_color color)
+{
+    if (!(x > -1e6f && x < 1e6f && y > -1e6f && y < 1e6f))
+        return; /* far outside (or not finite): nothing of it is in the image */
+    long long r = radius < 0 ? 0 : radius;
+    long long cx = (long long)floorf(x), cy = (long long)floorf(y);
+    for (long long dy = -r; dy <= r; dy++) {
+        long long half = 0; /* the widest dx with dx^2 + dy^2 <= r^2 (+ r for a rounder disc) */
+        while ((half + 1) * (half + 1) + dy * dy <= r * r + r)
+            half++;
+        fill_box(img, cx - half, cy + dy, cx + half, cy + dy, color);
+    }
 }
 
 void fm_draw_rect(fm_image *img, int x1, int y1, int x2, int y2, fm_color color, int thickness)

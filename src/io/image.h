@@ -81,6 +81,9 @@ void fm_blob_from_image(const fm_image *img, int W, int H, const float mean[3], 
  * a border wider than half the box fills it. */
 void fm_draw_rect(fm_image *img, int x1, int y1, int x2, int y2, fm_color color, int thickness);
 void fm_draw_fill(fm_image *img, int x1, int y1, int x2, int y2, fm_color color);
+/* A filled disc of `radius` pixels (0: one pixel) centred on the pixel holding (x, y), e.g. a
+ * face landmark; clipped like the rest (a point off the image draws what is inside, if any). */
+void fm_draw_dot(fm_image *img, float x, float y, int radius, fm_color color);
 /* Text in the built-in font (printable ASCII; others are drawn as '?'). Each glyph cell is
  * FM_FONT_W x FM_FONT_H pixels times `scale`; (x, y) is the top-left corner of the first cell. */
 #define FM_FONT_W 6

@@ -1,6 +1,8 @@
 /* overlay.c - track boxes, labels, status bar and pixelation on fm_image. */
 #include "ui/overlay.h"
 
+#include "face/detector.h"
+
 #include <math.h>
 #include <stdio.h>
 
@@ -153,4 +155,13 @@ void fm_overlay_blur(fm_image *img, const fm_track_info *tracks, int n)
 {
     for (int i = 0; i < n; i++)
         fm_overlay_pixelate(img, tracks[i].box, FM_OVERLAY_BLUR_CELLS);
+}
+
+void fm_overlay_landmarks(fm_image *img, const fm_track_info *tracks, int n)
+{
+    int ts, thick;
+    fm_overlay_scale(img->h, &ts, &thick);
+    for (int i = 0; i < n; i++)
+        fm_draw_landmarks(img, (const float (*)[2])tracks[i].landmarks, tracks[i].nlandmarks,
+                          thick + 1);
 }

@@ -36,6 +36,10 @@ char *fm_overlay_text(const fm_track_info *tr, char *buf, size_t size);
  * (below it at the top edge). */
 void fm_overlay_tracks(fm_image *img, const fm_track_info *tracks, int n);
 
+/* --landmarks: each track's landmarks (YuNet's eyes, nose, mouth corners; none for res10) as
+ * small filled dots, one colour per point (fm_draw_landmarks), radius thickness + 1. */
+void fm_overlay_landmarks(fm_image *img, const fm_track_info *tracks, int n);
+
 /* A dark bar across the top with white text:
  * "FPS 29.8  people 12  mask 9  no_mask 2  compliance 82% (60s)"; people, mask and no_mask
  * are the run's totals, compliance is over the tracker's window ("--" when nobody in it has a
