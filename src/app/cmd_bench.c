@@ -249,7 +249,7 @@ int fm_cmd_bench(int argc, char **argv)
     int status = 0;
     char list[256];
     snprintf(list, sizeof list, "%s", threads_arg);
-    printf("facemask bench image=%s runs=%d\n", image, runs);
+    int header = 0; /* printed once a detector loaded, so a bad --detector is one line */
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         int threads;
         if (!fm_parse_int("--threads", tok, 1, 64, &threads)) {
@@ -276,6 +276,8 @@ int fm_cmd_bench(int argc, char **argv)
             status = 1;
             break;
         }
+        if (!header++)
+            printf("facemask bench image=%s runs=%d\n", image, runs);
         const char *dname = fm_detector_name(det);
         fm_net *net = fm_detector_net(det);
         fm_net_set_profiling(net, layers);
