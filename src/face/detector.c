@@ -1,3 +1,4 @@
+#include "caffe/caffe.h"
 #include "face/detector.h"
 
 #include <limits.h>
@@ -67,7 +68,7 @@ fm_detector *fm_detector_create(const char *model_dir, const fm_net_opts *opts, 
     }
     fm_net_opts o = opts ? *opts : fm_net_default_opts();
     o.release_weights = 1; /* the packed copies are all inference needs */
-    d->net = fm_net_load(proto, weights, &o, err);
+    d->net = fm_caffe_load_net(proto, weights, &o, err);
     if (!d->net) {
         free(d);
         return NULL;
