@@ -85,14 +85,18 @@ typedef struct {
     int kernel_h, kernel_w;
     int stride_h, stride_w;
     int pad_h, pad_w;
+    int floor_mode; /* 1: ONNX/PyTorch floor output size (ceil_mode 0); 0: Caffe's ceil */
 } fm_pool_param;
-/* Caffe's (and OpenCV's) output size: ceil mode, last window clipped to start inside
- * the padded input; average pooling divides by the window clipped to input + pad. */
+/* Output size: Caffe's (and OpenCV's) ceil mode, last window clipped to start inside the
+ * padded input; or with floor_mode, floor((in + 2*pad - kernel) / stride) + 1, every window
+ * inside the padded input. Average pooling divides by the window clipped to input + pad. */
 fm_status fm_pool_shape(const fm_pool_param *p, const fm_shape *in, fm_shape *out, fm_err *err);
 void fm_pool_forward(const fm_pool_param *p, const fm_tensor *in, fm_tensor *out, fm_pool *pool);
 /* The window geometry for an H x W input (global pooling resolved), and the window of output
  * (oy, ox) clipped to the input: [*ys, *ye) x [*xs, *xe). Returns OpenCV's averaging factor,
- * 1 / (the window clipped to the input plus its padding). Shared by inference and training. */
+ * 1 / (the window clipped to the input plus its padding). Shared by inference and training.
+ * Valid for every output fm_pool_shape gives in either rounding mode (floor mode's windows
+ * are never clipped by the padding end, so the same rule holds). */
 typedef struct {
     int kh, kw, sh, sw, ph, pw;
 } fm_pooling_window;
