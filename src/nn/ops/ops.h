@@ -23,7 +23,9 @@
 typedef enum {
     FM_ACT_NONE = 0,
     FM_ACT_RELU,  /* max(x, 0), or x * slope for x < 0 when slope != 0 (leaky) */
-    FM_ACT_RELU6  /* min(max(x, 0), 6) */
+    FM_ACT_RELU6, /* min(max(x, 0), 6) */
+    FM_ACT_SIGMOID /* 1 / (1 + exp(-x)); within 1e-6 relative of that in float (the SIMD
+                    * paths use a polynomial exp); 0 below about -87.3, never NaN for finite x */
 } fm_act;
 
 typedef struct {
@@ -73,7 +75,7 @@ fm_status fm_affine_shape(const fm_shape *in, int channels, fm_shape *out, fm_er
 void fm_affine_forward(const fm_tensor *in, const float *scale, const float *bias, fm_activation act,
                        fm_tensor *out, fm_pool *pool);
 
-/* ---- ReLU / ReLU6 (relu.c) ------------------------------------------- */
+/* ---- ReLU / ReLU6 / Sigmoid (relu.c) ----------------------------------- */
 /* Elementwise activation; in place allowed. */
 void fm_act_forward(const fm_tensor *in, fm_activation act, fm_tensor *out, fm_pool *pool);
 
