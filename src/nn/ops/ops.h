@@ -106,6 +106,19 @@ fm_pooling_window fm_pooling_geometry(const fm_pool_param *p, int H, int W);
 float fm_pooling_clip(const fm_pooling_window *w, int H, int W, int oy, int ox, int *ys, int *ye,
                       int *xs, int *xe);
 
+/* ---- Resize (resize.c): ONNX Resize, nearest, asymmetric, floor ---------- */
+typedef struct {
+    float scale_h, scale_w; /* output / input size along H and W, in (0, 16] */
+} fm_resize_param;
+/* in: (N, C, H, W); out: (N, C, floor(H * scale_h), floor(W * scale_w)). Errors name the
+ * scales for one out of range, and the sizes for an empty output. */
+fm_status fm_resize_shape(const fm_resize_param *p, const fm_shape *in, fm_shape *out, fm_err *err);
+/* out[y][x] = in[min(floor(y / scale_h), H-1)][min(floor(x / scale_w), W-1)] (the division in
+ * float). out must not overlap in. */
+void fm_resize_forward_ref(const fm_resize_param *p, const fm_tensor *in, fm_tensor *out);
+/* The same, with a fast path for scale 2 x 2; planes split over the pool (may be NULL). */
+void fm_resize_forward(const fm_resize_param *p, const fm_tensor *in, fm_tensor *out, fm_pool *pool);
+
 /* ---- Eltwise (eltwise.c) ---------------------------------------------- */
 typedef enum { FM_ELTWISE_PROD = 0, FM_ELTWISE_SUM = 1, FM_ELTWISE_MAX = 2 } fm_eltwise_op;
 typedef struct {
