@@ -149,6 +149,9 @@ void fm_reshape_forward(const fm_tensor *in, fm_tensor *out);
 /* ---- Permute (permute.c) ------------------------------------------------ */
 fm_status fm_permute_shape(const fm_shape *in, const int *order, int norder, fm_shape *out,
                            fm_err *err);
+/* Any order, strided reads (the reference). */
+void fm_permute_forward_ref(const fm_tensor *in, const int *order, int norder, fm_tensor *out);
+/* The same; NCHW -> NHWC (0, 2, 3, 1) and 3-D (0, 2, 1) as a tiled transpose. */
 void fm_permute_forward(const fm_tensor *in, const int *order, int norder, fm_tensor *out);
 
 /* ---- Normalize (normalize.c): SSD's L2 normalisation ------------------- */
