@@ -233,6 +233,11 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
                               nm, info->type, fm_net_value_name(net, info->in[k]), cut);
         L->in[k] = v;
     }
+    if (info->act.act == FM_ACT_SIGMOID) /* no backward for it in grad_ops.c / vec.c */
+        return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                          "layer '%s' (%s): a sigmoid activation cannot be trained (supported: "
+                          "ReLU, ReLU6)",
+                          nm, info->type);
     L->act = info->act;
     tvalue out;
     if (!value_dims(net, info->out, &out))
