@@ -62,6 +62,7 @@ typedef struct fm_node {
     fm_priorbox_param prior;
     fm_detout_param det;
     fm_ip_param ip;
+    fm_resize_param resize;
     /* weights (owned) */
     float *w; /* conv / ip weights; affine scale; normalize scale */
     float *b; /* bias / shift */

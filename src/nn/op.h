@@ -34,7 +34,8 @@
     X(PRIORBOX,    "PriorBox",        0,       0,        0)        \
     X(SOFTMAX,     "Softmax",         1,       0,        1)        \
     X(DETOUT,      "DetectionOutput", 0,       0,        0)        \
-    X(IP,          "InnerProduct",    0,       1,        1)
+    X(IP,          "InnerProduct",    0,       1,        1)        \
+    X(RESIZE,      "Resize",          0,       0,        0)
 
 typedef enum {
 #define FM_OP_ENUM(id, name, in_place, fuses_act, trainable) FM_LAYER_##id,

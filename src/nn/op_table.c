@@ -156,6 +156,12 @@ static fm_status shape_IP(fm_graph *g, fm_node *n, fm_err *err)
     return st != FM_OK ? st : fm_ip_shape(&n->ip, IN_SHAPE(g, n, 0), OUT_SHAPE(g, n), err);
 }
 
+static fm_status shape_RESIZE(fm_graph *g, fm_node *n, fm_err *err)
+{
+    fm_status st = need_inputs(n, 1, err);
+    return st != FM_OK ? st : fm_resize_shape(&n->resize, IN_SHAPE(g, n, 0), OUT_SHAPE(g, n), err);
+}
+
 /* ---- prepare steps -------------------------------------------------------- */
 
 static fm_status prepare_CONV(fm_graph *g, fm_node *n, int threads, int reference, size_t *scratch,
@@ -206,6 +212,7 @@ static fm_status prepare_fused_act(fm_graph *g, fm_node *n, int threads, int ref
 #define prepare_NORMALIZE NULL
 #define prepare_SOFTMAX NULL
 #define prepare_IP prepare_fused_act
+#define prepare_RESIZE NULL
 
 /* ---- kernels ---------------------------------------------------------------- */
 
@@ -250,7 +257,10 @@ static void run_RESHAPE(const fm_op_ctx *c)
 
 static void run_PERMUTE(const fm_op_ctx *c)
 {
-    fm_permute_forward(c->in[0], c->node->dims, c->node->ndims, c->out);
+    if (c->reference)
+        fm_permute_forward_ref(c->in[0], c->node->dims, c->node->ndims, c->out);
+    else
+        fm_permute_forward(c->in[0], c->node->dims, c->node->ndims, c->out);
 }
 
 static void run_NORMALIZE(const fm_op_ctx *c)
@@ -278,6 +288,14 @@ static void run_DETOUT(const fm_op_ctx *c)
 static void run_IP(const fm_op_ctx *c)
 {
     fm_ip_forward(&c->node->ip, c->in[0], c->node->w, c->node->b, c->out, c->pool);
+}
+
+static void run_RESIZE(const fm_op_ctx *c)
+{
+    if (c->reference)
+        fm_resize_forward_ref(&c->node->resize, c->in[0], c->out);
+    else
+        fm_resize_forward(&c->node->resize, c->in[0], c->out, c->pool);
 }
 
 /* ---- the table ------------------------------------------------------------- */
