@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/caffemodel.h"
+#include "caffe/caffemodel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

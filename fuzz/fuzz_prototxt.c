@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "io/prototxt.h"
+#include "caffe/prototxt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

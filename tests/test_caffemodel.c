@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/caffemodel.h"
-#include "io/pbwire.h"
-#include "io/prototxt.h"
+#include "caffe/caffemodel.h"
+#include "core/pbwire.h"
+#include "caffe/prototxt.h"
 #include "test.h"
 
 #define FIXTURES "tests/fixtures/caffe/"

@@ -421,6 +421,17 @@ static void test_conv_random(void)
         {"mbv2 1x1 expand", 1, 24, 14, 14, 144, 1, 1, 0, 1, 1, 1, FM_ACT_RELU6},
         {"mbv2 1x1 project", 1, 144, 14, 14, 24, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
         {"res10 3x3 38x38-like", 1, 32, 38, 38, 32, 3, 1, 1, 1, 1, 1, FM_ACT_RELU},
+        /* YuNet-n's layer kinds, scaled down */
+        {"yunet stem 3x3/s2", 1, 3, 31, 41, 16, 3, 2, 1, 1, 1, 1, FM_ACT_RELU},
+        {"yunet 1x1 16->16", 1, 16, 23, 29, 16, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
+        {"yunet 1x1 16->64", 1, 16, 12, 21, 64, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
+        {"yunet 1x1 64->64", 1, 64, 15, 20, 64, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
+        {"yunet dw 3x3 relu", 1, 16, 23, 29, 16, 3, 1, 1, 1, 16, 1, FM_ACT_RELU},
+        {"yunet head 1x1 64->1", 1, 64, 15, 20, 1, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
+        {"yunet head 3x3 1 ch sigmoid", 1, 1, 15, 20, 1, 3, 1, 1, 1, 1, 1, FM_ACT_SIGMOID},
+        {"yunet head dw 4 ch", 1, 4, 15, 20, 4, 3, 1, 1, 1, 4, 1, FM_ACT_NONE},
+        {"yunet head dw 10 ch sigmoid", 1, 10, 9, 19, 10, 3, 1, 1, 1, 10, 1, FM_ACT_SIGMOID},
+        {"3x3 sigmoid gemm", 1, 8, 11, 13, 20, 3, 1, 1, 1, 1, 1, FM_ACT_SIGMOID},
     };
     int ncases = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < ncases; i++)

@@ -7,6 +7,7 @@
 
 #include "face/classifier.h"
 #include "io/image.h"
+#include "caffe/caffe.h"
 #include "nn/net.h"
 #include "test.h"
 
@@ -24,7 +25,7 @@ static void check_logits(int reference)
     o.keep_all_blobs = 1;
     o.reference = reference;
     fm_err err = {0};
-    fm_net *net = fm_net_load(proto, model, &o, &err);
+    fm_net *net = fm_caffe_load_net(proto, model, &o, &err);
     FM_CHECK_MSG(net != NULL, "%s", err.msg);
     fm_image *tmp = fm_image_new(224, 224, &err);
     int images = 0;

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/caffemodel.h"
+#include "caffe/caffemodel.h"
+#include "caffe/caffe.h"
 #include "nn/net.h"
 #include "test.h"
 
@@ -87,7 +88,7 @@ static void run_tiny(int fold, int fuse, int reference, int keep)
     o.reference = reference;
     o.keep_all_blobs = keep;
     fm_err err = {0};
-    fm_net *net = fm_net_load(proto, model, &o, &err);
+    fm_net *net = fm_caffe_load_net(proto, model, &o, &err);
     FM_CHECK_MSG(net != NULL, "%s", err.msg);
     if (!net)
         return;
@@ -131,7 +132,7 @@ static void expect_load_error(const char *proto, const char *model, const char *
                               const char *needle2)
 {
     fm_err err = {0};
-    fm_net *net = fm_net_load(proto, model, NULL, &err);
+    fm_net *net = fm_caffe_load_net(proto, model, NULL, &err);
     FM_CHECK(net == NULL);
     fm_net_free(net);
     FM_CHECK(strchr(err.msg, '\n') == NULL);
@@ -185,7 +186,7 @@ static void test_error_syntax(void)
     char p[512];
     patched_res10("  name: \"conv1_h\"", "  name: \"conv1_h\" }}", p, sizeof p);
     fm_err err = {0};
-    fm_net *net = fm_net_load(p, res10_model(), NULL, &err);
+    fm_net *net = fm_caffe_load_net(p, res10_model(), NULL, &err);
     FM_CHECK(net == NULL);
     /* line:col of the stray brace; the file name first */
     FM_CHECK_STR_CONTAINS(err.msg, "patched.prototxt:");
@@ -229,9 +230,9 @@ static void test_res10_fast_vs_reference(void)
     ref.reference = 1;
     ref.fold_batchnorm = 0;
     ref.fuse_activations = 0;
-    fm_net *a = fm_net_load(res10_proto(), res10_model(), &fast, &err);
+    fm_net *a = fm_caffe_load_net(res10_proto(), res10_model(), &fast, &err);
     FM_CHECK_MSG(a != NULL, "%s", err.msg);
-    fm_net *b = fm_net_load(res10_proto(), res10_model(), &ref, &err);
+    fm_net *b = fm_caffe_load_net(res10_proto(), res10_model(), &ref, &err);
     FM_CHECK_MSG(b != NULL, "%s", err.msg);
     if (!a || !b) {
         fm_net_free(a);
@@ -283,7 +284,7 @@ static void test_inner_product(void)
     fm_caffemodel m = {"ip", 1, layers};
     fm_err err = {0};
     FM_CHECK_MSG(fm_caffemodel_write(&m, model, &err) == FM_OK, "%s", err.msg);
-    fm_net *net = fm_net_load(proto, model, NULL, &err);
+    fm_net *net = fm_caffe_load_net(proto, model, NULL, &err);
     FM_CHECK_MSG(net != NULL, "%s", err.msg);
     if (!net)
         return;

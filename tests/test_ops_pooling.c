@@ -94,6 +94,60 @@ static void test_pool_last_window_dropped(void)
     FM_CHECK_INT(os.d[3], 2);
 }
 
+/* floor_mode (ONNX ceil_mode 0): floor((in + 2 * pad - kernel) / stride) + 1. */
+static void test_pool_floor_mode(void)
+{
+    float x[25], y[9];
+    iota(x, 25);
+    /* 5x5, max 2x2 s2: floor(3 / 2) + 1 = 2 (ceil mode: 3); the last row and column unread */
+    fm_shape in = fm_shape4(1, 1, 5, 5), os;
+    fm_pool_param p = pp(FM_POOL_MAX, 2, 2, 0);
+    p.floor_mode = 1;
+    FM_CHECK_INT(fm_pool_shape(&p, &in, &os, NULL), FM_OK);
+    FM_CHECK(fm_shape_eq(&os, &(fm_shape){4, {1, 1, 2, 2}}));
+    fm_tensor ti = {in, x}, to = {os, y};
+    fm_pool_forward(&p, &ti, &to, NULL);
+    const float want[4] = {7, 9, 17, 19};
+    FM_CHECK_CLOSE(y, want, 4, 0, 0);
+    setenv("FM_FORCE_REF", "1", 1);
+    memset(y, 0, sizeof y);
+    fm_pool_forward(&p, &ti, &to, NULL);
+    unsetenv("FM_FORCE_REF");
+    FM_CHECK_CLOSE(y, want, 4, 0, 0);
+
+    /* 4x4, 3x3 s2 p1: floor(3 / 2) + 1 = 2 (ceil mode: 3); every window whole in the
+     * padded input, so the average divides by 9 */
+    iota(x, 16);
+    in = fm_shape4(1, 1, 4, 4);
+    p = pp(FM_POOL_MAX, 3, 2, 1);
+    p.floor_mode = 1;
+    FM_CHECK_INT(fm_pool_shape(&p, &in, &os, NULL), FM_OK);
+    FM_CHECK(fm_shape_eq(&os, &(fm_shape){4, {1, 1, 2, 2}}));
+    to.shape = os;
+    ti.shape = in;
+    fm_pool_forward(&p, &ti, &to, NULL);
+    const float want_max[4] = {6, 8, 14, 16};
+    FM_CHECK_CLOSE(y, want_max, 4, 0, 0);
+    p.method = FM_POOL_AVE;
+    fm_pool_forward(&p, &ti, &to, NULL);
+    const float want_ave[4] = {14.0f / 9, (2 + 3 + 4 + 6 + 7 + 8) / 9.0f,
+                               (5 + 6 + 9 + 10 + 13 + 14) / 9.0f,
+                               (6 + 7 + 8 + 10 + 11 + 12 + 14 + 15 + 16) / 9.0f};
+    FM_CHECK_CLOSE(y, want_ave, 4, 0, 1e-6);
+
+    /* the kernel still has to fit: 1 wide, kernel 2, no pad is an error in both modes */
+    fm_err err = {0};
+    in = fm_shape4(1, 1, 4, 1);
+    p = pp(FM_POOL_MAX, 2, 2, 0);
+    p.floor_mode = 1;
+    FM_CHECK_INT(fm_pool_shape(&p, &in, &os, &err), FM_ERR_SHAPE);
+    FM_CHECK_STR_CONTAINS(err.msg, "larger than the padded input");
+    /* global pooling ignores the rounding */
+    p.global = 1;
+    FM_CHECK_INT(fm_pool_shape(&p, &in, &os, NULL), FM_OK);
+    FM_CHECK(fm_shape_eq(&os, &(fm_shape){4, {1, 1, 1, 1}}));
+}
+
 static void test_pool_global(void)
 {
     float x[2 * 6], y[2];
@@ -164,7 +218,7 @@ static void test_pool_golden_opencv(void)
     golden_case("ave_global", g);
 }
 
-/* The optimised path (interior columns, threads) against the reference. */
+/* The optimised path (interior columns, threads) against the reference, both rounding modes. */
 static void test_pool_fast_vs_ref(void)
 {
     uint64_t rng = 7;
@@ -176,8 +230,10 @@ static void test_pool_fast_vs_ref(void)
     float *x = malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++)
         x[i] = fm_test_randf(&rng, -3, 3);
-    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
-        fm_pool_param p = pp((fm_pool_method)cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3]);
+    for (size_t u = 0; u < 2 * sizeof cfg / sizeof cfg[0]; u++) {
+        const int *cf = cfg[u / 2];
+        fm_pool_param p = pp((fm_pool_method)cf[0], cf[1], cf[2], cf[3]);
+        p.floor_mode = (int)(u % 2);
         fm_shape os;
         FM_CHECK_INT(fm_pool_shape(&p, &in, &os, NULL), FM_OK);
         size_t m = fm_shape_count(&os);
@@ -196,6 +252,52 @@ static void test_pool_fast_vs_ref(void)
     fm_pool_free(pool);
 }
 
+/* Max 2x2 stride 2 (YuNet's pooling) has its own fast path (AVX2 and scalar):
+ * against the reference on odd and even sizes, both rounding modes, each ISA
+ * level this CPU has, 1 and 3 threads. Exact: same comparisons. */
+static void test_pool_max2_fast_vs_ref(void)
+{
+    uint64_t rng = 11;
+    fm_pool *pool = fm_pool_create(3, NULL);
+    const int hw[][2] = {{2, 2}, {3, 17}, {8, 16}, {37, 41}, {30, 64}, {17, 33}, {120, 160}, {5, 2}};
+    const char *isas[] = {"scalar", "avx2", "avx512"};
+    for (size_t s = 0; s < sizeof hw / sizeof hw[0]; s++) {
+        fm_shape in = fm_shape4(1, 3, hw[s][0], hw[s][1]);
+        size_t n = fm_shape_count(&in);
+        float *x = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            x[i] = fm_test_randf(&rng, -3, 3);
+        for (int fl = 0; fl < 2; fl++) {
+            fm_pool_param p = pp(FM_POOL_MAX, 2, 2, 0);
+            p.floor_mode = fl;
+            fm_shape os;
+            FM_CHECK_INT(fm_pool_shape(&p, &in, &os, NULL), FM_OK);
+            FM_CHECK_INT(os.d[2], fl ? hw[s][0] / 2 : (hw[s][0] + 1) / 2);
+            FM_CHECK_INT(os.d[3], fl ? hw[s][1] / 2 : (hw[s][1] + 1) / 2);
+            size_t m = fm_shape_count(&os);
+            float *a = malloc(m * sizeof(float)), *b = malloc(m * sizeof(float));
+            fm_tensor ti = {in, x}, ta = {os, a}, tb = {os, b};
+            setenv("FM_FORCE_REF", "1", 1);
+            fm_pool_forward(&p, &ti, &ta, NULL);
+            unsetenv("FM_FORCE_REF");
+            for (int isa = 0; isa < 3; isa++)
+                for (int t = 0; t < 2; t++) {
+                    setenv("FM_ISA", isas[isa], 1);
+                    memset(b, 0, m * sizeof(float));
+                    fm_pool_forward(&p, &ti, &tb, t ? pool : NULL);
+                    FM_CHECK_MSG(fm_check_close_at(__FILE__, __LINE__, "max2", b, a, m, 0, 0),
+                                 "%dx%d floor_mode %d isa %s threads %d", hw[s][0], hw[s][1], fl,
+                                 isas[isa], t ? 3 : 1);
+                }
+            unsetenv("FM_ISA");
+            free(a);
+            free(b);
+        }
+        free(x);
+    }
+    fm_pool_free(pool);
+}
+
 extern void suite_ops_pooling(void);
 void suite_ops_pooling(void)
 {
@@ -203,8 +305,10 @@ void suite_ops_pooling(void)
     FM_RUN(test_pool_pad_ceil);
     FM_RUN(test_pool_ceil_edge_no_pad);
     FM_RUN(test_pool_last_window_dropped);
+    FM_RUN(test_pool_floor_mode);
     FM_RUN(test_pool_global);
     FM_RUN(test_pool_errors);
     FM_RUN(test_pool_golden_opencv);
     FM_RUN(test_pool_fast_vs_ref);
+    FM_RUN(test_pool_max2_fast_vs_ref);
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/prototxt.h"
+#include "caffe/prototxt.h"
 #include "test.h"
 
 static fm_ptxt *parse(const char *text, fm_err *err)

@@ -485,6 +485,13 @@ static void test_pool_backward(void)
     pool_case("ave 3x3 s2 p1", pool_param(FM_POOL_AVE, 0, 3, 2, 1), 2, 2, 6, 7, 43);
     pool_case("max 2x2 s2", pool_param(FM_POOL_MAX, 0, 2, 2, 0), 2, 2, 6, 5, 44);
     pool_case("max 3x3 s2 p1", pool_param(FM_POOL_MAX, 0, 3, 2, 1), 1, 3, 7, 6, 45);
+    /* floor mode (ONNX ceil_mode 0): odd sizes drop the last row / column */
+    fm_pool_param fl = pool_param(FM_POOL_MAX, 0, 2, 2, 0);
+    fl.floor_mode = 1;
+    pool_case("max 2x2 s2 floor", fl, 2, 2, 7, 5, 46);
+    fl = pool_param(FM_POOL_AVE, 0, 3, 2, 1);
+    fl.floor_mode = 1;
+    pool_case("ave 3x3 s2 p1 floor", fl, 1, 2, 6, 7, 47);
 }
 
 /* ---- inner product ---------------------------------------------------------------- */

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "io/caffemodel.h"
+#include "caffe/caffemodel.h"
+#include "caffe/caffe.h"
 #include "nn/net.h"
 #include "test.h"
 #include "train/optim.h"
@@ -107,7 +108,7 @@ static fm_net *load_tiny(uint64_t seed, int keep_all)
     fm_net_opts o = fm_net_default_opts();
     o.keep_all_blobs = keep_all;
     fm_err err = {0};
-    fm_net *net = fm_net_load(proto, model, &o, &err);
+    fm_net *net = fm_caffe_load_net(proto, model, &o, &err);
     FM_CHECK_MSG(net != NULL, "%s", err.msg);
     return net;
 }
@@ -515,7 +516,7 @@ static void expect_create_error(const char *proto_text, const char *cut, const c
     char proto[512], model[512];
     write_tiny(proto_text, proto, model, sizeof proto, 1);
     fm_err err = {0};
-    fm_net *net = fm_net_load(proto, model, NULL, &err);
+    fm_net *net = fm_caffe_load_net(proto, model, NULL, &err);
     FM_CHECK_MSG(net != NULL, "%s", err.msg);
     if (!net)
         return;
@@ -602,7 +603,7 @@ static void test_tnet_errors(void)
     snprintf(proto2, sizeof proto2, "%s/other.prototxt", fm_test_tmpdir());
     fm_test_write_text(proto2, p2);
     fm_err err = {0};
-    fm_net *b = fm_net_load(proto2, model, NULL, &err);
+    fm_net *b = fm_caffe_load_net(proto2, model, NULL, &err);
     FM_CHECK_MSG(b != NULL, "%s", err.msg);
     if (ta && b) {
         FM_CHECK(fm_tnet_write_back(ta, b, &err) != FM_OK);
@@ -624,7 +625,7 @@ static fm_net *load_mnv2(int keep_all)
     o.keep_all_blobs = keep_all;
     o.threads = 2;
     fm_err err = {0};
-    fm_net *net = fm_net_load(proto, model, &o, &err);
+    fm_net *net = fm_caffe_load_net(proto, model, &o, &err);
     FM_CHECK_MSG(net != NULL, "%s", err.msg);
     return net;
 }

@@ -6,7 +6,7 @@
  * offset) and what was expected:
  *
  *     fm_err err = {0};
- *     fm_net *net = fm_net_load(proto, weights, &opts, &err);
+ *     fm_net *net = fm_caffe_load_net(proto, weights, &opts, &err);
  *     if (!net) { fprintf(stderr, "facemask: %s\n", err.msg); return 1; }
  */
 #ifndef FM_ERR_H

@@ -1,3 +1,4 @@
+#include "caffe/caffe.h"
 #include "face/classifier.h"
 
 #include <errno.h>
@@ -106,7 +107,7 @@ fm_classifier *fm_classifier_load(const char *dir, const fm_net_opts *opts, fm_e
     int S = c->cfg.input_size;
     o.input_shape = fm_shape4(1, 3, S, S);
     o.release_weights = 1; /* inference only: the packed copies are enough */
-    c->net = fm_net_load(proto, model, &o, err);
+    c->net = fm_caffe_load_net(proto, model, &o, err);
     if (!c->net) {
         free(c);
         return NULL;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caffe/caffe.h"
 #include "core/clock.h"
 #include "face/yunet.h"
 
@@ -79,7 +80,7 @@ static fm_status res10_create(fm_detector *d, const fm_detector_spec *spec,
                               "res10: det size %dx%d (expected sides from 64 to 4096)", w, h);
         o.input_shape = fm_shape4(1, 3, h, w);
     }
-    d->net = fm_net_load(proto, weights, &o, err);
+    d->net = fm_caffe_load_net(proto, weights, &o, err);
     if (!d->net)
         return err ? err->status : FM_ERR_IO;
     const fm_tensor *in = fm_net_input(d->net, 0);

@@ -1,8 +1,7 @@
-/* net.h - a Caffe network loaded and run by facemask's own engine.
+/* net.h - a network run by facemask's own engine.
  *
- * Loading is a build step: the .prototxt gives the graph and each layer's
- * parameters, the .caffemodel the weights (matched by layer name, every
- * blob's shape checked against what the prototxt implies). Then
+ * An importer turns a file into a graph (src/caffe: Caffe prototxt + caffemodel;
+ * src/onnx: ONNX), and fm_net_build makes it runnable:
  *   - BatchNorm and Scale that follow a Convolution are folded into its
  *     weights (opts.fold_batchnorm), other BatchNorm+Scale pairs become one
  *     per-channel affine op;
@@ -13,16 +12,13 @@
  *
  *     fm_net_opts o = fm_net_default_opts();
  *     o.threads = 2;
- *     fm_net *net = fm_net_load("deploy.prototxt", "res10.caffemodel", &o, &err);
+ *     fm_net *net = fm_caffe_load_net("deploy.prototxt", "res10.caffemodel", &o, &err);
  *     fm_tensor *in = fm_net_input(net, 0);        // (1, 3, 300, 300), fill in->data
  *     if (fm_net_forward(net, &err) != FM_OK) ...
  *     const fm_tensor *det = fm_net_output(net, 0); // (1, 1, rows, 7)
  *     fm_net_free(net);
  *
- * Supported layer types: Input, Convolution, BatchNorm, Scale, ReLU, ReLU6,
- * Pooling, Eltwise, Concat, Flatten, Reshape, Permute, Normalize, PriorBox,
- * Softmax, DetectionOutput, InnerProduct, Dropout. Any other type is an
- * error naming the layer and its line in the prototxt.
+ * The ops a net can run are listed once, in nn/op.h.
  */
 #ifndef FM_NET_H
 #define FM_NET_H
@@ -31,27 +27,14 @@
 
 #include "core/err.h"
 #include "core/pool.h"
+#include "nn/op.h"
 #include "nn/ops/ops.h"
 #include "nn/tensor.h"
 
 typedef struct fm_net fm_net;
+struct fm_graph;
 
-/* What a layer computes, after folding. */
-typedef enum {
-    FM_LAYER_CONV,
-    FM_LAYER_AFFINE, /* BatchNorm, Scale, or both folded into y = x * w[c] + b[c] */
-    FM_LAYER_ACT,    /* ReLU, ReLU6 */
-    FM_LAYER_POOL,
-    FM_LAYER_ELTWISE,
-    FM_LAYER_CONCAT,
-    FM_LAYER_RESHAPE, /* Flatten, Reshape, Dropout: same data, new shape */
-    FM_LAYER_PERMUTE,
-    FM_LAYER_NORMALIZE,
-    FM_LAYER_PRIORBOX,
-    FM_LAYER_SOFTMAX,
-    FM_LAYER_DETOUT,
-    FM_LAYER_IP /* InnerProduct */
-} fm_layer_kind;
+/* What a layer computes, after folding: fm_layer_kind, from the op list in nn/op.h. */
 
 typedef struct {
     int threads;          /* worker threads incl. the caller, >= 1 (default 1) */
@@ -62,14 +45,16 @@ typedef struct {
     int release_weights;  /* inference only: free each convolution's plain weights once its
                            * plan has packed them (fm_layer_info.w is then NULL for those
                            * layers and fm_net_weights_changed fails) */
-    fm_shape input_shape; /* ndim 0: as the prototxt says; else replaces the first input's shape */
+    fm_shape input_shape; /* ndim 0: as the file says; else replaces the first input's shape
+                           * (used by the importers) */
     fm_pool *pool;        /* optional shared pool (not owned); else the net makes its own */
 } fm_net_opts;
 
 fm_net_opts fm_net_default_opts(void);
 
-fm_net *fm_net_load(const char *prototxt_path, const char *caffemodel_path, const fm_net_opts *opts,
-                    fm_err *err);
+/* Folds, plans and prepares a graph from an importer. Takes ownership of g, also on
+ * failure (NULL, with the reason in err). */
+fm_net *fm_net_build(struct fm_graph *g, const fm_net_opts *opts, fm_err *err);
 void fm_net_free(fm_net *net);
 
 int fm_net_num_inputs(const fm_net *net);
@@ -79,7 +64,7 @@ const char *fm_net_input_name(const fm_net *net, int index);
 
 fm_status fm_net_forward(fm_net *net, fm_err *err);
 
-/* Outputs: the values no layer consumes, in prototxt order. */
+/* Outputs: those the file declares (ONNX), else the values no layer consumes, in order. */
 int fm_net_num_outputs(const fm_net *net);
 const fm_tensor *fm_net_output(const fm_net *net, int index);
 const char *fm_net_output_name(const fm_net *net, int index);
@@ -101,7 +86,7 @@ double fm_net_layer_ms(const fm_net *net, int index);
  * makes a new value with the same name. Ids run from 0 to fm_net_num_values()-1. */
 typedef struct {
     fm_layer_kind kind;
-    const char *name; /* prototxt name (of the first layer folded into this one) */
+    const char *name; /* name in the file (of the first layer folded into this one) */
     const char *type; /* e.g. "Convolution+ReLU6" after fusion */
     int nin;
     const int *in;     /* value ids read */

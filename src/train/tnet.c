@@ -97,22 +97,7 @@ static fm_status nomem(fm_err *err)
 
 static const char *kind_name(fm_layer_kind k)
 {
-    switch (k) {
-    case FM_LAYER_CONV: return "Convolution";
-    case FM_LAYER_AFFINE: return "BatchNorm/Scale (affine)";
-    case FM_LAYER_ACT: return "ReLU";
-    case FM_LAYER_POOL: return "Pooling";
-    case FM_LAYER_ELTWISE: return "Eltwise";
-    case FM_LAYER_CONCAT: return "Concat";
-    case FM_LAYER_RESHAPE: return "Reshape";
-    case FM_LAYER_PERMUTE: return "Permute";
-    case FM_LAYER_NORMALIZE: return "Normalize";
-    case FM_LAYER_PRIORBOX: return "PriorBox";
-    case FM_LAYER_SOFTMAX: return "Softmax";
-    case FM_LAYER_DETOUT: return "DetectionOutput";
-    case FM_LAYER_IP: return "InnerProduct";
-    }
-    return "?";
+    return fm_op_name(k);
 }
 
 /* Per-sample (c, h, w) of a net value. */
@@ -229,22 +214,12 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
     }
     t->nlayers++;
     const char *nm = info->name;
-    switch (info->kind) {
-    case FM_LAYER_CONV:
-    case FM_LAYER_ACT:
-    case FM_LAYER_POOL:
-    case FM_LAYER_ELTWISE:
-    case FM_LAYER_IP:
-    case FM_LAYER_RESHAPE:
-    case FM_LAYER_SOFTMAX:
-        break;
-    default:
+    if (!fm_op_get(info->kind)->trainable)
         return fm_err_set(err, FM_ERR_UNSUPPORTED,
                           "layer '%s' (%s): %s layers cannot be trained (supported: Convolution, "
                           "ReLU, ReLU6, Eltwise SUM, Pooling, InnerProduct, Flatten, Reshape, "
                           "Dropout, Softmax)",
                           nm, info->type, kind_name(info->kind));
-    }
     if (info->nin < 1 || info->nin > MAX_IN)
         return fm_err_set(err, FM_ERR_UNSUPPORTED, "layer '%s' (%s): %d inputs (1 to %d supported)",
                           nm, info->type, info->nin, MAX_IN);
@@ -258,6 +233,11 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
                               nm, info->type, fm_net_value_name(net, info->in[k]), cut);
         L->in[k] = v;
     }
+    if (info->act.act == FM_ACT_SIGMOID) /* no backward for it in grad_ops.c / vec.c */
+        return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                          "layer '%s' (%s): a sigmoid activation cannot be trained (supported: "
+                          "ReLU, ReLU6)",
+                          nm, info->type);
     L->act = info->act;
     tvalue out;
     if (!value_dims(net, info->out, &out))

@@ -6,7 +6,7 @@
  * and copies their weights into ONE flat parameter array with a matching
  * gradient array (kann style), so an optimiser is a loop over floats:
  *
- *     fm_net *net = fm_net_load("classifier.prototxt", "classifier.caffemodel", &o, &err);
+ *     fm_net *net = fm_caffe_load_net("classifier.prototxt", "classifier.caffemodel", &o, &err);
  *     fm_tnet *t = fm_tnet_create(net, "pool", 64, 2, &err);   // cut, max batch, threads
  *     fm_optim_opts oo = fm_optim_default_opts(FM_OPTIM_ADAM); // see train/optim.h
  *     fm_optim *opt = fm_optim_create(&oo, fm_tnet_num_params(t), &err);

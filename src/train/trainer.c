@@ -18,8 +18,9 @@
 #include "core/pool.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
-#include "io/caffemodel.h"
-#include "io/prototxt.h"
+#include "caffe/caffemodel.h"
+#include "caffe/prototxt.h"
+#include "caffe/caffe.h"
 #include "nn/net.h"
 #include "train/optim.h"
 #include "train/tnet.h"
@@ -887,7 +888,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         goto done;
     }
     for (int t = 0; t < nthreads; t++)
-        if (!(nets[t] = fm_net_load(proto, model, &no, err))) {
+        if (!(nets[t] = fm_caffe_load_net(proto, model, &no, err))) {
             st = err ? err->status : FM_ERR_IO;
             goto done;
         }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/simd.h"
 
 /* OpenCV 4.6 batch_norm_layer.cpp (BatchNormLayerImpl constructor), which is
  * also Caffe's arithmetic: varMeanScale = 1 / blobs[2] (0 stays 0), then
@@ -45,6 +46,8 @@ static inline float act_apply(float v, fm_activation act)
         return v > 0.0f ? v : v * act.slope;
     case FM_ACT_RELU6:
         return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+    case FM_ACT_SIGMOID:
+        return fm_sigmoid_scalar(v);
     case FM_ACT_NONE:
     default:
         return v;

@@ -6,6 +6,7 @@
  * activation are applied per output value. conv_fast.c is tested against it.
  */
 #include "nn/ops/ops.h"
+#include "nn/ops/simd.h"
 
 static float act_apply(fm_activation a, float x)
 {
@@ -14,6 +15,8 @@ static float act_apply(fm_activation a, float x)
         return x > 0.0f ? x : (a.slope != 0.0f ? x * a.slope : 0.0f);
     case FM_ACT_RELU6:
         return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+    case FM_ACT_SIGMOID:
+        return fm_sigmoid_scalar(x);
     case FM_ACT_NONE:
     default:
         return x;
@@ -74,7 +77,8 @@ fm_status fm_conv_shape(const fm_conv_param *p, const fm_shape *in, fm_shape *ou
         return fm_err_set(err, FM_ERR_SHAPE,
                           "convolution: num_output %d not divisible by group %d", p->num_output,
                           p->group);
-    if (p->act.act != FM_ACT_NONE && p->act.act != FM_ACT_RELU && p->act.act != FM_ACT_RELU6)
+    if (p->act.act != FM_ACT_NONE && p->act.act != FM_ACT_RELU && p->act.act != FM_ACT_RELU6 &&
+        p->act.act != FM_ACT_SIGMOID)
         return fm_err_set(err, FM_ERR_ARG, "convolution: unknown activation %d", (int)p->act.act);
     int oh, ow;
     fm_status st = axis_out("height", in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->dilation_h,

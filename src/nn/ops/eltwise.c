@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/simd.h"
 
 fm_status fm_eltwise_shape(const fm_shape *const *in, int ninputs, fm_shape *out, fm_err *err)
 {
@@ -97,6 +98,10 @@ static void eltwise_block(const fm_eltwise_param *p, const fm_tensor *const *in,
             float v = acc[i] > 0.0f ? acc[i] : 0.0f;
             acc[i] = v < 6.0f ? v : 6.0f;
         }
+        break;
+    case FM_ACT_SIGMOID:
+        for (size_t i = 0; i < len; i++)
+            acc[i] = fm_sigmoid_scalar(acc[i]);
         break;
     case FM_ACT_NONE:
     default:

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/simd.h"
 
 fm_status fm_ip_shape(const fm_ip_param *p, const fm_shape *in, fm_shape *out, fm_err *err)
 {
@@ -28,6 +29,7 @@ static float activate(fm_activation a, float v)
     case FM_ACT_NONE: return v;
     case FM_ACT_RELU: return v > 0 ? v : v * a.slope;
     case FM_ACT_RELU6: return v < 0 ? 0 : (v > 6 ? 6 : v);
+    case FM_ACT_SIGMOID: return fm_sigmoid_scalar(v);
     }
     return v;
 }

@@ -23,7 +23,9 @@
 typedef enum {
     FM_ACT_NONE = 0,
     FM_ACT_RELU,  /* max(x, 0), or x * slope for x < 0 when slope != 0 (leaky) */
-    FM_ACT_RELU6  /* min(max(x, 0), 6) */
+    FM_ACT_RELU6, /* min(max(x, 0), 6) */
+    FM_ACT_SIGMOID /* 1 / (1 + exp(-x)); within 1e-6 relative of that in float (the SIMD
+                    * paths use a polynomial exp); 0 below about -87.3, never NaN for finite x */
 } fm_act;
 
 typedef struct {
@@ -73,7 +75,7 @@ fm_status fm_affine_shape(const fm_shape *in, int channels, fm_shape *out, fm_er
 void fm_affine_forward(const fm_tensor *in, const float *scale, const float *bias, fm_activation act,
                        fm_tensor *out, fm_pool *pool);
 
-/* ---- ReLU / ReLU6 (relu.c) ------------------------------------------- */
+/* ---- ReLU / ReLU6 / Sigmoid (relu.c) ----------------------------------- */
 /* Elementwise activation; in place allowed. */
 void fm_act_forward(const fm_tensor *in, fm_activation act, fm_tensor *out, fm_pool *pool);
 
@@ -85,20 +87,37 @@ typedef struct {
     int kernel_h, kernel_w;
     int stride_h, stride_w;
     int pad_h, pad_w;
+    int floor_mode; /* 1: ONNX/PyTorch floor output size (ceil_mode 0); 0: Caffe's ceil */
 } fm_pool_param;
-/* Caffe's (and OpenCV's) output size: ceil mode, last window clipped to start inside
- * the padded input; average pooling divides by the window clipped to input + pad. */
+/* Output size: Caffe's (and OpenCV's) ceil mode, last window clipped to start inside the
+ * padded input; or with floor_mode, floor((in + 2*pad - kernel) / stride) + 1, every window
+ * inside the padded input. Average pooling divides by the window clipped to input + pad. */
 fm_status fm_pool_shape(const fm_pool_param *p, const fm_shape *in, fm_shape *out, fm_err *err);
 void fm_pool_forward(const fm_pool_param *p, const fm_tensor *in, fm_tensor *out, fm_pool *pool);
 /* The window geometry for an H x W input (global pooling resolved), and the window of output
  * (oy, ox) clipped to the input: [*ys, *ye) x [*xs, *xe). Returns OpenCV's averaging factor,
- * 1 / (the window clipped to the input plus its padding). Shared by inference and training. */
+ * 1 / (the window clipped to the input plus its padding). Shared by inference and training.
+ * Valid for every output fm_pool_shape gives in either rounding mode (floor mode's windows
+ * are never clipped by the padding end, so the same rule holds). */
 typedef struct {
     int kh, kw, sh, sw, ph, pw;
 } fm_pooling_window;
 fm_pooling_window fm_pooling_geometry(const fm_pool_param *p, int H, int W);
 float fm_pooling_clip(const fm_pooling_window *w, int H, int W, int oy, int ox, int *ys, int *ye,
                       int *xs, int *xe);
+
+/* ---- Resize (resize.c): ONNX Resize, nearest, asymmetric, floor ---------- */
+typedef struct {
+    float scale_h, scale_w; /* output / input size along H and W, in (0, 16] */
+} fm_resize_param;
+/* in: (N, C, H, W); out: (N, C, floor(H * scale_h), floor(W * scale_w)). Errors name the
+ * scales for one out of range, and the sizes for an empty output. */
+fm_status fm_resize_shape(const fm_resize_param *p, const fm_shape *in, fm_shape *out, fm_err *err);
+/* out[y][x] = in[min(floor(y / scale_h), H-1)][min(floor(x / scale_w), W-1)] (the division in
+ * float). out must not overlap in. */
+void fm_resize_forward_ref(const fm_resize_param *p, const fm_tensor *in, fm_tensor *out);
+/* The same, with a fast path for scale 2 x 2; planes split over the pool (may be NULL). */
+void fm_resize_forward(const fm_resize_param *p, const fm_tensor *in, fm_tensor *out, fm_pool *pool);
 
 /* ---- Eltwise (eltwise.c) ---------------------------------------------- */
 typedef enum { FM_ELTWISE_PROD = 0, FM_ELTWISE_SUM = 1, FM_ELTWISE_MAX = 2 } fm_eltwise_op;
@@ -130,6 +149,9 @@ void fm_reshape_forward(const fm_tensor *in, fm_tensor *out);
 /* ---- Permute (permute.c) ------------------------------------------------ */
 fm_status fm_permute_shape(const fm_shape *in, const int *order, int norder, fm_shape *out,
                            fm_err *err);
+/* Any order, strided reads (the reference). */
+void fm_permute_forward_ref(const fm_tensor *in, const int *order, int norder, fm_tensor *out);
+/* The same; NCHW -> NHWC (0, 2, 3, 1) and 3-D (0, 2, 1) as a tiled transpose. */
 void fm_permute_forward(const fm_tensor *in, const int *order, int norder, fm_tensor *out);
 
 /* ---- Normalize (normalize.c): SSD's L2 normalisation ------------------- */

@@ -5,6 +5,9 @@
  *   out = ceil((in + 2 * pad - kernel) / stride) + 1, then, when pad > 0, one
  *   less if the last window would start at or beyond in + pad (so every window
  *   starts inside the input or its left/top padding).
+ *   floor_mode (ONNX MaxPool ceil_mode 0, PyTorch's default, OpenCV's ceil_mode
+ *   false): out = floor((in + 2 * pad - kernel) / stride) + 1; every window then
+ *   lies inside the padded input, so the window rule below is unchanged.
  * Windows (OpenCV PoolingInvoker, Caffe Forward_cpu):
  *   start = o * stride - pad; end = min(start + kernel, in + pad);
  *   the average divides by (end - start) in both axes, i.e. the window clipped
@@ -18,8 +21,11 @@
  *
  * Two paths: pool_plane_ref() clips every window; pool_plane_fast() handles
  * the interior columns without clipping and the border columns through the
- * reference. The environment variable FM_FORCE_REF=1 forces the reference,
- * and the tests compare the two. Planes (n, c) are split over the pool.
+ * reference, and max 2x2 stride 2 without padding (YuNet's pooling) through
+ * pool_plane_max2() (AVX2 at run time where the CPU has it, FM_NO_SIMD /
+ * FM_ISA=scalar forcing the plain C version). The environment variable
+ * FM_FORCE_REF=1 forces the reference, and the tests compare the paths.
+ * Planes (n, c) are split over the pool.
  */
 #include <float.h>
 #include <stdio.h>
@@ -27,6 +33,7 @@
 #include <string.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/simd.h"
 
 fm_pooling_window fm_pooling_geometry(const fm_pool_param *p, int H, int W)
 {
@@ -64,8 +71,10 @@ float fm_pooling_clip(const fm_pooling_window *w, int H, int W, int oy, int ox, 
     return (float)(1.0 / area);
 }
 
-static int out_size(int in, int k, int s, int pad)
+static int out_size(int in, int k, int s, int pad, int floor_mode)
 {
+    if (floor_mode)
+        return (in + 2 * pad - k) / s + 1; /* in + 2 * pad >= k: checked by the caller */
     int o = (in + 2 * pad - k + s - 1) / s + 1; /* ceil mode */
     if (pad > 0 && (o - 1) * s >= in + pad)
         o--;
@@ -95,7 +104,9 @@ fm_status fm_pool_shape(const fm_pool_param *p, const fm_shape *in, fm_shape *ou
                           "pooling: kernel %dx%d is larger than the padded input %dx%d (input %s, pad %dx%d)",
                           w.kh, w.kw, H + 2 * w.ph, W + 2 * w.pw, fm_shape_str(in, buf, sizeof buf),
                           w.ph, w.pw);
-    *out = fm_shape4(in->d[0], in->d[1], out_size(H, w.kh, w.sh, w.ph), out_size(W, w.kw, w.sw, w.pw));
+    int fl = p->floor_mode != 0;
+    *out = fm_shape4(in->d[0], in->d[1], out_size(H, w.kh, w.sh, w.ph, fl),
+                     out_size(W, w.kw, w.sw, w.pw, fl));
     return FM_OK;
 }
 
@@ -107,6 +118,7 @@ struct pool_job {
     fm_pooling_window w;
     int ave;
     int ref;
+    fm_isa isa; /* for pool_plane_max2 */
 };
 
 static float pool_window(const float *x, int W, int ys, int ye, int xs, int xe, int ave, float inv)
@@ -143,9 +155,69 @@ static void pool_plane_ref(const struct pool_job *j, const float *x, float *y)
             y[(size_t)oy * (size_t)j->OW + (size_t)ox] = pool_at(j, x, oy, ox);
 }
 
+/* Output columns [ox0, ox1) of one max 2x2 stride 2 row whose windows are whole:
+ * r0, r1 the two input rows. Same comparisons as pool_window (first of equals kept). */
+static void max2_row_scalar(const float *r0, const float *r1, int ox0, int ox1, float *yr)
+{
+    for (int ox = ox0; ox < ox1; ox++) {
+        const float *a = r0 + 2 * ox, *b = r1 + 2 * ox;
+        float m = -FLT_MAX; /* as pool_window: an all -inf window gives -FLT_MAX */
+        m = a[0] > m ? a[0] : m;
+        m = a[1] > m ? a[1] : m;
+        m = b[0] > m ? b[0] : m;
+        m = b[1] > m ? b[1] : m;
+        yr[ox] = m;
+    }
+}
+
+#ifdef FM_X86
+/* 8 outputs a step: vertical max of 16 columns, then the max of each even/odd pair. */
+FM_TARGET_AVX2 static int max2_row_avx2(const float *r0, const float *r1, int n, float *yr)
+{
+    const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
+    int ox = 0;
+    for (; ox + 8 <= n; ox += 8) {
+        __m256 a = _mm256_max_ps(_mm256_loadu_ps(r0 + 2 * ox), _mm256_loadu_ps(r1 + 2 * ox));
+        __m256 b = _mm256_max_ps(_mm256_loadu_ps(r0 + 2 * ox + 8), _mm256_loadu_ps(r1 + 2 * ox + 8));
+        __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        __m256 m = _mm256_max_ps(_mm256_max_ps(e, o), lowest); /* a0a2 b0b2 a4a6 b4b6 (pairs) */
+        m = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(m), 0xD8));
+        _mm256_storeu_ps(yr + ox, m);
+    }
+    return ox;
+}
+#endif
+
+/* Max 2x2 stride 2 pad 0: whole windows fast, a ceil-mode last row / column
+ * (odd input size) through the clipping reference. */
+static void pool_plane_max2(const struct pool_job *j, const float *x, float *y)
+{
+    const int fh = j->H / 2 < j->OH ? j->H / 2 : j->OH, fw = j->W / 2 < j->OW ? j->W / 2 : j->OW;
+    for (int oy = 0; oy < j->OH; oy++) {
+        float *yr = y + (size_t)oy * (size_t)j->OW;
+        int ox = 0;
+        if (oy < fh) {
+            const float *r0 = x + (size_t)(2 * oy) * (size_t)j->W, *r1 = r0 + j->W;
+#ifdef FM_X86
+            if (j->isa >= FM_ISA_AVX2)
+                ox = max2_row_avx2(r0, r1, fw, yr);
+#endif
+            max2_row_scalar(r0, r1, ox, fw, yr);
+            ox = fw;
+        }
+        for (; ox < j->OW; ox++)
+            yr[ox] = pool_at(j, x, oy, ox);
+    }
+}
+
 static void pool_plane_fast(const struct pool_job *j, const float *x, float *y)
 {
     const fm_pooling_window *w = &j->w;
+    if (!j->ave && w->kh == 2 && w->kw == 2 && w->sh == 2 && w->sw == 2 && w->ph == 0 && w->pw == 0) {
+        pool_plane_max2(j, x, y);
+        return;
+    }
     /* Interior columns: the window lies inside [0, W) horizontally. */
     int ox0 = (w->pw + w->sw - 1) / w->sw;
     int ox1 = j->W - w->kw + w->pw >= 0 ? (j->W - w->kw + w->pw) / w->sw + 1 : 0;
@@ -230,6 +302,7 @@ void fm_pool_forward(const fm_pool_param *p, const fm_tensor *in, fm_tensor *out
     j.w = fm_pooling_geometry(p, in->shape.d[2], in->shape.d[3]);
     j.ave = p->method == FM_POOL_AVE;
     j.ref = force && *force && strcmp(force, "0") != 0;
+    j.isa = j.ref ? FM_ISA_SCALAR : fm_isa_detect();
     if (j.planes == 0)
         return;
     if (j.planes * (size_t)j.OH * (size_t)j.OW < 4096)

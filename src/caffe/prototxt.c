@@ -4,7 +4,7 @@
  * is bounded by FM_PTXT_MAX_DEPTH. Every node and string lives in one arena
  * per document, released by fm_ptxt_free.
  */
-#include "io/prototxt.h"
+#include "caffe/prototxt.h"
 
 #include <errno.h>
 #include <math.h>

@@ -15,7 +15,7 @@
  * arrays. Nothing is allocated from a length before that length has been
  * checked against the bytes that remain.
  */
-#include "io/caffemodel.h"
+#include "caffe/caffemodel.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "core/file.h"
-#include "io/pbwire.h"
+#include "core/pbwire.h"
 
 enum {
     NET_NAME = 1,

@@ -1,5 +1,5 @@
 /* pbwire.c - protobuf wire-format reader and writer (see pbwire.h). */
-#include "io/pbwire.h"
+#include "core/pbwire.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* pbwire.h - protobuf wire format: a bounds-checked reader and a growable writer.
  *
- * Internal to src/io (the .caffemodel loader uses it). The reader walks the
+ * Internal to the loaders (src/io/caffemodel.c, src/onnx/onnx_proto.c). The reader walks the
  * fields of one message; a length-delimited field's payload can be walked as
  * a message of its own with fm_pb_sub. Offsets in fields and messages are
  * absolute byte offsets into the buffer given to fm_pb_reader_init, so a
