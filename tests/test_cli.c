@@ -346,6 +346,19 @@ static void expect_one_line_error(const char *args, const char *needle)
     free(out);
 }
 
+/* A valid ONNX model that is not YuNet: one Relu from "input" (1x3x32x32) to "y" (ir 7,
+ * opset 11), protobuf bytes written out by hand. */
+static const unsigned char k_relu_onnx[] = {
+        0x08, 0x07, 0x42, 0x02, 0x10, 0x0b, 0x3a, 0x56, 0x0a, 0x10, 0x0a, 0x05,
+        0x69, 0x6e, 0x70, 0x75, 0x74, 0x12, 0x01, 0x79, 0x22, 0x04, 0x52, 0x65,
+        0x6c, 0x75, 0x12, 0x04, 0x72, 0x65, 0x6c, 0x75, 0x5a, 0x1f, 0x0a, 0x05,
+        0x69, 0x6e, 0x70, 0x75, 0x74, 0x12, 0x16, 0x0a, 0x14, 0x08, 0x01, 0x12,
+        0x10, 0x0a, 0x02, 0x08, 0x01, 0x0a, 0x02, 0x08, 0x03, 0x0a, 0x02, 0x08,
+        0x20, 0x0a, 0x02, 0x08, 0x20, 0x62, 0x1b, 0x0a, 0x01, 0x79, 0x12, 0x16,
+        0x0a, 0x14, 0x08, 0x01, 0x12, 0x10, 0x0a, 0x02, 0x08, 0x01, 0x0a, 0x02,
+        0x08, 0x03, 0x0a, 0x02, 0x08, 0x20, 0x0a, 0x02, 0x08, 0x20,
+};
+
 /* --detector: an unknown name, a missing file, a file that is not a YuNet model, and a WxH
  * --det-size for YuNet each give one line naming the problem and exit 1, for every command. */
 static void test_detector_option_errors(void)
@@ -365,6 +378,12 @@ static void test_detector_option_errors(void)
     snprintf(args, sizeof args, "detect --detector %s --model-dir %s/models %s", bad,
              fm_test_shared(), img);
     expect_one_line_error(args, "not_yunet.onnx");
+    snprintf(bad, sizeof bad, "%s/relu.onnx", dir);
+    write_bytes(bad, k_relu_onnx, sizeof k_relu_onnx);
+    snprintf(args, sizeof args, "detect --detector %s --model-dir %s/models %s", bad,
+             fm_test_shared(), img);
+    expect_one_line_error(args, "relu.onnx: not a YuNet model: no output 'cls_8' (expected the "
+                                "12 outputs cls_8");
     snprintf(args, sizeof args, "detect --det-size 600x400 --model-dir %s/models %s",
              fm_test_shared(), img);
     expect_one_line_error(args, "YuNet takes one number, the long side");

@@ -228,7 +228,8 @@ static const char *const k_out_names[4][3] = {{"cls_8", "cls_16", "cls_32"},
 static const int k_out_width[4] = {1, 1, 4, 10};
 
 struct fm_yunet {
-    char *path;
+    char *path;            /* for messages */
+    fm_onnx_model *model;  /* the parsed file, built again for each new padded size */
     int det_size;
     fm_net_opts opts;
     fm_net *net;
@@ -279,7 +280,7 @@ static fm_status plan(fm_yunet *y, int pad_w, int pad_h, fm_err *err)
 {
     fm_net_opts o = y->opts;
     o.input_shape = fm_shape4(1, 3, pad_h, pad_w);
-    fm_net *net = fm_onnx_load_net(y->path, &o, err);
+    fm_net *net = fm_onnx_build_net(y->model, y->path, &o, err);
     if (!net)
         return err ? err->status : FM_ERR_IO;
     fm_yunet_outputs outs;
@@ -329,6 +330,10 @@ fm_yunet *fm_yunet_create(const char *path, int det_size, const fm_net_opts *opt
     y->opts = opts ? *opts : fm_net_default_opts();
     y->opts.input_shape.ndim = 0;
     y->opts.release_weights = 1; /* the packed copies are all inference needs */
+    if (!(y->model = fm_onnx_read(path, err))) {
+        fm_yunet_free(y);
+        return NULL;
+    }
     /* a square image's input: the file is checked now, not at the first frame */
     int p = pad_up(det_size);
     if (plan(y, p, p, err) != FM_OK) {
@@ -343,6 +348,7 @@ void fm_yunet_free(fm_yunet *y)
     if (!y)
         return;
     fm_net_free(y->net);
+    fm_onnx_free(y->model);
     fm_image_free(y->tmp);
     free(y->cand);
     free(y->path);

@@ -13,8 +13,8 @@
  *               (IoU 0.3 on the boxes truncated to int, as its Rect2i) and mapped back to the
  *               image, corners clipped to it, boxes left with no area dropped.
  *
- * The detector object keeps one net per padded input size and rebuilds it from the file only
- * when that size changes (video frames all share one; photos may not):
+ * The detector object reads the file once and keeps it parsed; it builds one net per padded
+ * input size, again only when that size changes (video frames all share one; photos may not):
  *
  *     fm_err err = {0};
  *     fm_yunet *y = fm_yunet_create("models/yunet/yunet_n_640_640.onnx", 640, NULL, &err);
@@ -97,7 +97,7 @@ int fm_yunet_decode(const fm_yunet_outputs *out, const fm_yunet_geom *g, float c
 
 typedef struct fm_yunet fm_yunet;
 
-/* Loads the .onnx at path (a copy of path is kept for rebuilds) for det_size (long side,
+/* Reads the .onnx at path (kept parsed, for rebuilds) and builds it for det_size (long side,
  * FM_YUNET_MIN_SIZE..FM_YUNET_MAX_SIZE) and checks it has YuNet's outputs cls_8 .. kps_32 with
  * the expected row counts. opts may be NULL (defaults); its input_shape is ignored. */
 fm_yunet *fm_yunet_create(const char *path, int det_size, const fm_net_opts *opts, fm_err *err);
