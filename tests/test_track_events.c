@@ -224,6 +224,67 @@ static void test_events_write_error(void)
     fclose(f);
 }
 
+/* Landmarks travel from a detection to the appear line (this frame's) and the leave line
+ * (those of the largest box), after "score"; a detection without them writes none. */
+static void test_events_landmarks(void)
+{
+    fm_err err = {0};
+    fm_tracker_params p = fm_tracker_defaults();
+    p.min_hits = 2;
+    fm_tracker *tr = fm_tracker_create(&p, &err);
+    FILE *f = tmpfile();
+    fm_events *ev = fm_events_open(f, 0, &err);
+    FM_CHECK_MSG(tr && f && ev, "setup: %s", err.msg);
+    if (!tr || !f || !ev) {
+        fm_events_close(ev);
+        fm_tracker_free(tr);
+        if (f)
+            fclose(f);
+        return;
+    }
+    fm_track_event te[8];
+    int nte = 0;
+    for (int i = 0; i < 3; i++) {
+        float g = (float)i; /* the box grows: frame 2's is the largest */
+        fm_det d[2] = {{{10 - g, 20, 50 + g, 70}, 0.875f, FM_DET_UNCLASSIFIED, 5, {{0}}},
+                       {{200, 20, 240, 70}, 0.75f, FM_DET_UNCLASSIFIED, 0, {{0}}}};
+        for (int k = 0; k < 5; k++) {
+            d[0].landmarks[k][0] = 20.0f + (float)k + g;
+            d[0].landmarks[k][1] = -0.25f * (float)k;
+        }
+        FM_CHECK_INT(fm_tracker_update(tr, d, 2, i * 0.5, te, 8, &nte), FM_OK);
+        for (int e = 0; e < nte; e++)
+            FM_CHECK_INT(fm_events_track(ev, &te[e], &err), FM_OK);
+    }
+    FM_CHECK_INT(fm_tracker_finish(tr, 1.0, te, 8, &nte), FM_OK);
+    for (int e = 0; e < nte; e++)
+        FM_CHECK_INT(fm_events_track(ev, &te[e], &err), FM_OK);
+    char *got = slurp(f);
+    check_lines(got,
+                "{\"event\":\"appear\",\"t\":0.500,\"frame\":1,\"track\":1,\"label\":\"unknown\","
+                "\"mask_prob\":null,\"box\":[9.0,20.0,51.0,70.0],\"score\":0.875,\"landmarks\":"
+                "[[21.0,0.0],[22.0,-0.3],[23.0,-0.5],[24.0,-0.8],[25.0,-1.0]],\"first_seen\":0.000,"
+                "\"frames\":2,\"votes\":0}\n"
+                "{\"event\":\"appear\",\"t\":0.500,\"frame\":1,\"track\":2,\"label\":\"unknown\","
+                "\"mask_prob\":null,\"box\":[200.0,20.0,240.0,70.0],\"score\":0.750,"
+                "\"first_seen\":0.000,\"frames\":2,\"votes\":0}\n"
+                "{\"event\":\"leave\",\"t\":1.000,\"frame\":3,\"track\":1,\"label\":\"unknown\","
+                "\"mean_mask_prob\":null,\"max_box\":[8.0,20.0,52.0,70.0],\"score\":0.875,"
+                "\"landmarks\":[[22.0,0.0],[23.0,-0.3],[24.0,-0.5],[25.0,-0.8],[26.0,-1.0]],"
+                "\"first_seen\":0.000,\"last_seen\":1.000,\"first_frame\":0,\"last_frame\":2,"
+                "\"frames\":3,\"votes\":0}\n"
+                "{\"event\":\"leave\",\"t\":1.000,\"frame\":3,\"track\":2,\"label\":\"unknown\","
+                "\"mean_mask_prob\":null,\"max_box\":[200.0,20.0,240.0,70.0],\"score\":0.750,"
+                "\"first_seen\":0.000,\"last_seen\":1.000,\"first_frame\":0,\"last_frame\":2,"
+                "\"frames\":3,\"votes\":0}\n");
+    free(got);
+    fm_track_info vis[4];
+    FM_CHECK_INT(fm_tracker_tracks(tr, vis, 4, 0), 0); /* all left */
+    fm_events_close(ev);
+    fclose(f);
+    fm_tracker_free(tr);
+}
+
 void suite_track_events(void);
 void suite_track_events(void)
 {
@@ -232,4 +293,5 @@ void suite_track_events(void)
     FM_RUN(test_events_long_string);
     FM_RUN(test_events_summary_period);
     FM_RUN(test_events_write_error);
+    FM_RUN(test_events_landmarks);
 }
