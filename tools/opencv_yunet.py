@@ -143,10 +143,9 @@ def forward(net, blob):
     return [np.array(o, dtype=np.float32, copy=True) for o in net.forward(OUTPUT_NAMES)]
 
 
-def decode(outs, pw, ph, conf=0.5):
-    """face_detect.cpp's postProcess on the 12 outputs of a PHxPW input.
-
-    Returns the kept faces, best first, each (x1, y1, w, h, score, [10 landmark coords]) as
+def candidates(outs, pw, ph, conf=0.5):
+    """The cells of the 12 outputs (PHxPW input) with score >= conf, in face_detect.cpp's
+    order (stride 8, 16, 32; row-major), each (x1, y1, w, h, score, [10 landmark coords]) as
     float32 values in network-input pixels."""
     f32 = np.float32
     thr = f32(conf)
@@ -174,13 +173,27 @@ def decode(outs, pw, ph, conf=0.5):
             k = kps[idx]
             lm = [((k[2 * n] + fc) * fs, (k[2 * n + 1] + fr) * fs) for n in range(5)]
             cand.append((x1, y1, w, h, score[idx], [v for p in lm for v in p]))
+    return cand
+
+
+def nms_rect(face):
+    """face_detect.cpp's Rect2i(int(x1), int(y1), int(w), int(h)): C casts truncate toward
+    zero, as int() does."""
+    return (int(face[0]), int(face[1]), int(face[2]), int(face[3]))
+
+
+def nms(cand, conf=0.5):
+    """face_detect.cpp: NMSBoxes when there are at least 2 candidates, else them as they are."""
     if len(cand) <= 1:
         return cand
-    # Rect2i(int(x1), int(y1), int(w), int(h)): C casts truncate toward zero, as int() does.
-    rects = [(int(f[0]), int(f[1]), int(f[2]), int(f[3])) for f in cand]
-    scores = [float(f[4]) for f in cand]
-    keep = cv2.dnn.NMSBoxes(rects, scores, float(thr), NMS_THRESHOLD, eta=1.0, top_k=TOP_K)
+    keep = cv2.dnn.NMSBoxes([nms_rect(f) for f in cand], [float(f[4]) for f in cand],
+                            float(np.float32(conf)), NMS_THRESHOLD, eta=1.0, top_k=TOP_K)
     return [cand[int(k)] for k in np.array(keep).reshape(-1)]
+
+
+def decode(outs, pw, ph, conf=0.5):
+    """face_detect.cpp's postProcess: the kept faces, best first, in network-input pixels."""
+    return nms(candidates(outs, pw, ph, conf), conf)
 
 
 def to_image(faces, w, h, geo):
