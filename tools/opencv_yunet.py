@@ -137,10 +137,15 @@ def preprocess(img, det_size=640):
     return cv2.dnn.blobFromImage(padded), geo
 
 
+def forward_raw(net, blob):
+    """setInput + forward of the 12 outputs by name (what opencv_bench.py times)."""
+    net.setInput(blob)
+    return net.forward(OUTPUT_NAMES)
+
+
 def forward(net, blob):
     """The 12 outputs, in OUTPUT_NAMES order, as float32 arrays (copies)."""
-    net.setInput(blob)
-    return [np.array(o, dtype=np.float32, copy=True) for o in net.forward(OUTPUT_NAMES)]
+    return [np.array(o, dtype=np.float32, copy=True) for o in forward_raw(net, blob)]
 
 
 def candidates(outs, pw, ph, conf=0.5):
