@@ -450,16 +450,16 @@ int fm_cmd_eval(int argc, char **argv)
                 fm_jsonw_int(&j, total);
                 fm_jsonw_key(&j, "face_recall50_by_width");
                 fm_jsonw_object_begin(&j);
-                for (int k = 0; k < 4; k++) {
-                    fm_jsonw_key(&j, wnames[k]);
-                    fm_jsonw_double(&j, wt[k] ? (double)wm[k] / (double)wt[k] : NAN);
+                for (int q = 0; q < 4; q++) {
+                    fm_jsonw_key(&j, wnames[q]);
+                    fm_jsonw_double(&j, wt[q] ? (double)wm[q] / (double)wt[q] : NAN);
                 }
                 fm_jsonw_object_end(&j);
                 fm_jsonw_key(&j, "face_recall50_by_class");
                 fm_jsonw_object_begin(&j);
-                for (int k = 0; k < 2; k++) {
-                    fm_jsonw_key(&j, cnames[k]);
-                    fm_jsonw_double(&j, ct[k] ? (double)cm[k] / (double)ct[k] : NAN);
+                for (int q = 0; q < 2; q++) {
+                    fm_jsonw_key(&j, cnames[q]);
+                    fm_jsonw_double(&j, ct[q] ? (double)cm[q] / (double)ct[q] : NAN);
                 }
                 fm_jsonw_object_end(&j);
                 fm_jsonw_object_end(&j);
@@ -471,13 +471,13 @@ int fm_cmd_eval(int argc, char **argv)
                 printf("  face recall at IoU 0.5: %.4f (%lld of %lld annotated faces, all sizes)\n",
                        recall, matched, total);
                 printf("  face recall by width:");
-                for (int k = 0; k < 4; k++)
-                    printf("  %s px %.4f (%lld/%lld)", wnames[k],
-                           wt[k] ? (double)wm[k] / (double)wt[k] : NAN, wm[k], wt[k]);
+                for (int q = 0; q < 4; q++)
+                    printf("  %s px %.4f (%lld/%lld)", wnames[q],
+                           wt[q] ? (double)wm[q] / (double)wt[q] : NAN, wm[q], wt[q]);
                 printf("\n  face recall by label:");
-                for (int k = 0; k < 2; k++)
-                    printf("  %s %.4f (%lld/%lld)", cnames[k],
-                           ct[k] ? (double)cm[k] / (double)ct[k] : NAN, cm[k], ct[k]);
+                for (int q = 0; q < 2; q++)
+                    printf("  %s %.4f (%lld/%lld)", cnames[q],
+                           ct[q] ? (double)cm[q] / (double)ct[q] : NAN, cm[q], ct[q]);
                 printf("\n");
             }
             fm_ap_result_free(&ap[0]);
