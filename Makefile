@@ -103,6 +103,10 @@ build/rtsp_server: tests/helpers/rtsp_server.c
 	$(CC) $(CSTD) $(WARN) $(REL_FLAGS) $(shell pkg-config --cflags $(RTSP_PKGS)) $< -o $@ \
 	    $(shell pkg-config --libs $(RTSP_PKGS))
 
+# Micro-benchmark of the operator kernels on YuNet-n's layer shapes (not a test, not in `all`).
+build/bench_yunet_layers: build/obj/tools/bench_yunet_layers.o $(LIB_OBJ_REL)
+	$(CC) $(REL_FLAGS) $^ -o $@ $(LDLIBS)
+
 # --- tests -----------------------------------------------------------------
 # FM_SHARED points at the shared models and data (default ../shared).
 # Both builds are made (in parallel with -j), then the suites run one after the

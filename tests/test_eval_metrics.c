@@ -466,6 +466,43 @@ static void test_ap_golden(void)
     free(text);
 }
 
+/* Recall per bucket of ground truth: widths 10, 20, 40, 100 px and one ignored box;
+ * the detection of the 20 px face is a duplicate-free TP, the 100 px face's detection
+ * misses (IoU < 0.5), the 10 px face is found twice (one TP). */
+static void test_recall_buckets(void)
+{
+    fm_eval_gt gt[5] = {
+        {{0, 0, 10, 10}, 0, 0},     {{20, 0, 40, 20}, 1, 0}, {{50, 0, 90, 40}, 0, 0},
+        {{100, 0, 200, 100}, 1, 0}, {{300, 0, 310, 10}, 0, 1},
+    };
+    fm_eval_det det[4] = {
+        {{0, 0, 10, 10}, 0, 0.9f},
+        {{0, 0, 10, 9}, 0, 0.8f},
+        {{20, 0, 40, 20}, 1, 0.7f},
+        {{100, 0, 130, 100}, 1, 0.6f},
+    };
+    fm_eval_image im = {gt, 5, det, 4};
+    long long m[4], t[4];
+    fm_err err = {0};
+    FM_CHECK_INT(fm_eval_face_recall_buckets(&im, 1, 0.5, fm_eval_width_bucket, NULL, 4, m, t,
+                                             &err),
+                 FM_OK);
+    const long long wm[4] = {1, 1, 0, 0}, wt[4] = {1, 1, 1, 1};
+    for (int b = 0; b < 4; b++) {
+        FM_CHECK_INT((int)m[b], (int)wm[b]);
+        FM_CHECK_INT((int)t[b], (int)wt[b]);
+    }
+    FM_CHECK_INT(fm_eval_face_recall_buckets(&im, 1, 0.5, fm_eval_class_bucket, NULL, 2, m, t,
+                                             &err),
+                 FM_OK);
+    FM_CHECK_INT((int)m[0], 1); /* mask: 10 px found, 40 px missed */
+    FM_CHECK_INT((int)t[0], 2);
+    FM_CHECK_INT((int)m[1], 1); /* no_mask: 20 px found, 100 px missed */
+    FM_CHECK_INT((int)t[1], 2);
+    FM_CHECK_INT(fm_eval_face_recall_buckets(&im, 1, 0, fm_eval_width_bucket, NULL, 4, m, t, &err),
+                 FM_ERR_ARG);
+}
+
 void suite_eval_metrics(void);
 void suite_eval_metrics(void)
 {
@@ -481,4 +518,5 @@ void suite_eval_metrics(void)
     FM_RUN(test_ap_edge_cases);
     FM_RUN(test_ap_errors);
     FM_RUN(test_ap_golden);
+    FM_RUN(test_recall_buckets);
 }

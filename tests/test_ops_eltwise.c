@@ -1,8 +1,10 @@
 /* Eltwise: exact SUM with coefficients / PROD / MAX, OpenCV golden outputs,
- * aliasing, threads, and shape errors. */
+ * aliasing, threads, shape errors, and the two-input SUM path against the
+ * blocked reference. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "nn/ops/ops.h"
 #include "test.h"
 #include "test_ops_util.h"
@@ -108,6 +110,62 @@ static void test_eltwise_shape_errors(void)
     FM_CHECK(fm_shape_eq(&os, &a));
 }
 
+/* SUM of two inputs without coefficients (YuNet's Add) runs one direct pass: against
+ * the blocked path (FM_FORCE_REF) for every activation, ISA level, 1 and 3 threads,
+ * out of place and in place on either input, sizes around the vector widths. */
+static void test_eltwise_add2_fast_vs_ref(void)
+{
+    static const size_t sizes[] = {1, 7, 8, 17, 100, 20011};
+    static const fm_activation acts[] = {{FM_ACT_NONE, 0},  {FM_ACT_RELU, 0},
+                                         {FM_ACT_RELU, 0.1f}, {FM_ACT_RELU6, 0},
+                                         {FM_ACT_SIGMOID, 0}};
+    const char *isas[] = {"scalar", "avx2", "avx512"};
+    fm_pool *pool = fm_pool_create(3, NULL);
+    uint64_t rng = 17;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const size_t n = sizes[si];
+        float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+        float *want = malloc(n * sizeof(float)), *got = malloc((n + 1) * sizeof(float));
+        float *io = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) {
+            a[i] = fm_test_randf(&rng, -8, 8);
+            b[i] = fm_test_randf(&rng, -8, 8);
+        }
+        fm_shape s = fm_shape1((int)n);
+        fm_tensor ta = {s, a}, tb = {s, b}, tw = {s, want}, tg = {s, got}, tio = {s, io};
+        for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+            fm_eltwise_param p = {FM_ELTWISE_SUM, 0, NULL, acts[ai]};
+            const double rtol = acts[ai].act == FM_ACT_SIGMOID ? 1e-6 : 0;
+            const fm_tensor *in[2] = {&ta, &tb};
+            setenv("FM_FORCE_REF", "1", 1);
+            fm_eltwise_forward(&p, in, 2, &tw, NULL);
+            unsetenv("FM_FORCE_REF");
+            for (int v = 0; v < 6; v++) {
+                setenv("FM_ISA", isas[v / 2], 1);
+                fm_pool *pl = v % 2 ? pool : NULL;
+                got[n] = 12345.0f;
+                fm_eltwise_forward(&p, in, 2, &tg, pl);
+                FM_CHECK_MSG(FM_CHECK_CLOSE(got, want, n, 0, rtol), "n %zu act %zu isa %s threads %d",
+                             n, ai, isas[v / 2], v % 2 ? 3 : 1);
+                FM_CHECK(got[n] == 12345.0f);
+                for (int alias = 0; alias < 2; alias++) { /* out = first, then second input */
+                    memcpy(io, alias ? b : a, n * sizeof(float));
+                    const fm_tensor *ain[2] = {alias ? &ta : &tio, alias ? &tio : &tb};
+                    fm_eltwise_forward(&p, ain, 2, &tio, pl);
+                    FM_CHECK_MSG(FM_CHECK_CLOSE(io, want, n, 0, rtol), "in place on input %d", alias);
+                }
+            }
+            unsetenv("FM_ISA");
+        }
+        free(a);
+        free(b);
+        free(want);
+        free(got);
+        free(io);
+    }
+    fm_pool_free(pool);
+}
+
 extern void suite_ops_eltwise(void);
 void suite_ops_eltwise(void)
 {
@@ -115,4 +173,5 @@ void suite_ops_eltwise(void)
     FM_RUN(test_eltwise_golden_opencv);
     FM_RUN(test_eltwise_threads);
     FM_RUN(test_eltwise_shape_errors);
+    FM_RUN(test_eltwise_add2_fast_vs_ref);
 }

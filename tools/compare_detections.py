@@ -3,6 +3,7 @@
 
 Both files hold `detect --json` lines:
   {"image":"...","width":W,"height":H,"faces":[{"box":[x1,y1,x2,y2],"score":s},...]}
+A face may also carry "landmarks":[[x,y],...] (YuNet: 5 points; tools/opencv_yunet.py).
 (blank lines and lines starting with '#' are skipped). Images are matched by their "image"
 string (after removing any --strip-prefix). Inside an image, faces are paired greedily by
 IoU, highest first (each face used at most once); IoU is computed on continuous pixel
@@ -15,7 +16,10 @@ Violations (any one makes the exit status 1):
     (unless --subset), or different width/height;
   - a reference face whose partner has IoU < --iou, or |score difference| > --score-tol,
     or that has no partner at all;
-  - a face in OURS left without a reference partner (an extra face).
+  - a face in OURS left without a reference partner (an extra face);
+  - for a pair where both faces have landmarks: a point farther than --landmark-tol px
+    (Euclidean distance) from its reference point, or a different number of points;
+    with --landmarks, a face of either file without landmarks is a violation too.
 Misses and extras whose score is within --score-tol of --conf are labelled "borderline"
 (the two engines disagree on which side of the threshold the face falls); they are still
 violations unless --allow-borderline.
@@ -23,6 +27,8 @@ violations unless --allow-borderline.
 The last line on stdout is a parseable summary:
   summary images=N ref_faces=N our_faces=N matched=N worst_iou=F worst_score_diff=F violations=N
 worst_iou / worst_score_diff are taken over all paired faces (including failed pairs).
+When landmarks were compared in at least one pair (or with --landmarks), the summary line
+ends with " landmark_pairs=N worst_landmark_px=F" (otherwise it is exactly as above).
 Exit status: 0 all good, 1 violations, 2 unreadable input.
 """
 
@@ -49,7 +55,10 @@ def load_jsonl(path, strip_prefixes):
                         break
                 faces = [(float(fc["box"][0]), float(fc["box"][1]), float(fc["box"][2]),
                           float(fc["box"][3]), float(fc["score"])) for fc in rec["faces"]]
-                rec = {"width": int(rec["width"]), "height": int(rec["height"]), "faces": faces}
+                lms = [[(float(p[0]), float(p[1])) for p in fc["landmarks"]]
+                       if "landmarks" in fc else None for fc in rec["faces"]]
+                rec = {"width": int(rec["width"]), "height": int(rec["height"]), "faces": faces,
+                       "landmarks": lms}
             except (ValueError, KeyError, TypeError, IndexError) as e:
                 raise SystemExit("compare_detections: %s:%d: bad line (%s)" % (path, lineno, e))
             if key in records:
@@ -104,6 +113,14 @@ def fmt_face(f):
     return "[%.2f,%.2f,%.2f,%.2f] score=%.4f" % f
 
 
+def landmark_distance(a, b):
+    """Largest Euclidean distance between corresponding points (inf if the counts differ)."""
+    if len(a) != len(b):
+        return float("inf")
+    return max((((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2) ** 0.5 for p, q in zip(a, b)),
+               default=0.0)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Compare detect --json output against a reference.")
     ap.add_argument("ref", metavar="REF.jsonl", help="reference (OpenCV) detections")
@@ -120,6 +137,11 @@ def main(argv=None):
     ap.add_argument("--strip-prefix", action="append", default=[], metavar="PREFIX",
                     help="remove PREFIX from the start of image names in both files before "
                          "matching (repeatable; first matching prefix wins), e.g. ../shared/")
+    ap.add_argument("--landmark-tol", type=float, default=1.0,
+                    help="maximum distance in px between paired landmarks, checked when both "
+                         "faces have them (default 1.0)")
+    ap.add_argument("--landmarks", action="store_true",
+                    help="require landmarks on every face of both files (YuNet)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
     a = ap.parse_args(argv)
 
@@ -140,6 +162,7 @@ def main(argv=None):
     violations = 0
     n_ref = n_ours = n_matched = 0
     worst_iou, worst_diff = 1.0, 0.0
+    n_lm, worst_lm = 0, 0.0
     n_images = 0
     for key in ref_order:
         r = ref[key]
@@ -170,9 +193,26 @@ def main(argv=None):
             diff = abs(of[4] - rf[4])
             worst_iou = min(worst_iou, v)
             worst_diff = max(worst_diff, diff)
+            rl, ol = r["landmarks"][i], o["landmarks"][j]
+            lm_bad = False
+            if rl is not None and ol is not None:
+                d = landmark_distance(rl, ol)
+                n_lm += 1
+                worst_lm = max(worst_lm, d)
+                lm_bad = d > a.landmark_tol
+            elif a.landmarks:
+                report("%s: reference face %s: landmarks missing from %s" % (
+                    key, fmt_face(rf), "both" if rl is None and ol is None else
+                    "REF" if rl is None else "OURS"))
+                lm_bad = True
             if v < a.iou or diff > a.score_tol:
                 report("%s: reference face %s best match %s iou=%.4f score_diff=%.4f"
                        % (key, fmt_face(rf), fmt_face(of), v, diff))
+                violations += 1
+            elif lm_bad:
+                if rl is not None and ol is not None:
+                    report("%s: reference face %s landmarks off by %.2f px"
+                           % (key, fmt_face(rf), landmark_distance(rl, ol)))
                 violations += 1
             else:
                 n_matched += 1
@@ -188,9 +228,12 @@ def main(argv=None):
                 report("%s: in OURS but not in REF" % key)
                 violations += 1
 
+    lm_part = ""
+    if n_lm or a.landmarks:
+        lm_part = " landmark_pairs=%d worst_landmark_px=%.4f" % (n_lm, worst_lm)
     print("summary images=%d ref_faces=%d our_faces=%d matched=%d worst_iou=%.4f "
-          "worst_score_diff=%.4f violations=%d"
-          % (n_images, n_ref, n_ours, n_matched, worst_iou, worst_diff, violations))
+          "worst_score_diff=%.4f violations=%d%s"
+          % (n_images, n_ref, n_ours, n_matched, worst_iou, worst_diff, violations, lm_part))
     return 1 if violations else 0
 
 

@@ -10,6 +10,17 @@ then --runs timed ones (time.perf_counter), and prints one line per stage:
   res10             net.setInput(blob) + net.forward()   (300x300 input)
   res10_preprocess  cv2.dnn.blobFromImage(img, 1.0, (300,300), (104,177,123)) on the
                     decoded image (decoding is not timed)
+  yunet             YuNet-n (yunet_n_640_640.onnx): net.setInput(blob) + net.forward() of
+                    all 12 outputs by name, the photo resized to --det-size (640) on its
+                    longer side and padded to multiples of 32 (a 640x480 photo stays 640x480)
+  yunet_preprocess  resize + pad + blobFromImage, as tools/opencv_yunet.py does
+  yunet_s, yunet_s_preprocess   the same with YuNet-s (face_detection_yunet_2023mar.onnx)
+
+Unless --default-malloc, glibc's malloc is first told (mallopt) to serve blocks up to 32 MB
+from the heap and not to give freed memory back: with its defaults, a 4 MB blob (YuNet's
+1x3x544x640) can be mmap'ed and page-faulted afresh on every call, which made
+yunet_preprocess 8 ms instead of 1 ms depending on which stage ran first; a C program that
+reuses its buffers never pays that.
 
 Lines starting with '#' describe the setup (OpenCV version, image, CPU count). To add a
 model, write a `stages_<model>(image)` function returning [(stage name, callable)] and
@@ -17,6 +28,7 @@ register it in MODELS.
 """
 
 import argparse
+import ctypes
 import os
 import sys
 import time
@@ -26,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import opencv_detect  # noqa: E402  (same folder)
+import opencv_yunet  # noqa: E402
 
 DEFAULT_IMAGE = os.path.join(opencv_detect.DEFAULT_SHARED, "demo", "coral_face.jpg")
 
@@ -43,6 +56,34 @@ def stages_res10(img):
         opencv_detect.make_blob(img)
 
     return [("res10", forward), ("res10_preprocess", preprocess)]
+
+
+DET_SIZE = 640   # --det-size, for the YuNet stages
+
+
+def _yunet_stages(img, model, name):
+    net = opencv_yunet.load_net(opencv_yunet.model_path(model))
+    blob, geo = opencv_yunet.preprocess(img, DET_SIZE)
+    print("# %s input 1x3x%dx%d (image resized to %dx%d, padded)"
+          % (name, geo[3], geo[2], geo[0], geo[1]))
+
+    def forward():
+        opencv_yunet.forward_raw(net, blob)
+
+    def preprocess():
+        opencv_yunet.preprocess(img, DET_SIZE)
+
+    return [(name, forward), (name + "_preprocess", preprocess)]
+
+
+def stages_yunet(img):
+    """YuNet-n face detector: forward of the 12 outputs, and resize + pad + blob."""
+    return _yunet_stages(img, "n", "yunet")
+
+
+def stages_yunet_s(img):
+    """YuNet-s (OpenCV Zoo's 2023mar file): forward of the 12 outputs, and preprocess."""
+    return _yunet_stages(img, "s", "yunet_s")
 
 
 CLASSIFIER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "mask")
@@ -82,7 +123,17 @@ def stages_mask(img):
 
 
 # model name -> function(image) returning [(stage name, zero-argument callable)]
-MODELS = {"res10": stages_res10, "mask": stages_mask}
+MODELS = {"res10": stages_res10, "mask": stages_mask, "yunet": stages_yunet,
+          "yunet_s": stages_yunet_s}
+
+
+def steady_malloc():
+    """mallopt(M_MMAP_THRESHOLD, 32 MB) and mallopt(M_TRIM_THRESHOLD, 64 MB); True if done."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-3, 32 << 20)) and bool(libc.mallopt(-1, 64 << 20))
+    except (OSError, AttributeError):
+        return False
 
 
 def time_ms(fn, runs, warmup):
@@ -107,10 +158,16 @@ def main(argv=None):
                     % DEFAULT_IMAGE)
     ap.add_argument("--classifier", default=CLASSIFIER_DIR,
                     help="mask classifier folder for the 'mask' model (default %s)" % CLASSIFIER_DIR)
+    ap.add_argument("--det-size", type=int, default=DET_SIZE,
+                    help="YuNet stages: longer side of the network input (default %d)" % DET_SIZE)
     ap.add_argument("--models", default="res10",
                     help="comma-separated models to time (available: %s)" % ",".join(MODELS))
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc thresholds alone (see the docstring)")
     a = ap.parse_args(argv)
+    malloc = "default" if a.default_malloc or not steady_malloc() else "steady"
     globals()["CLASSIFIER_DIR"] = a.classifier
+    globals()["DET_SIZE"] = a.det_size
 
     img = opencv_detect.read_image(a.image)
     if img is None:
@@ -122,9 +179,9 @@ def main(argv=None):
         if m not in MODELS:
             ap.error("unknown model %r (available: %s)" % (m, ",".join(MODELS)))
 
-    print("# opencv %s numpy %s image=%s %dx%d cpus=%d runs=%d warmup=%d"
+    print("# opencv %s numpy %s image=%s %dx%d cpus=%d runs=%d warmup=%d malloc=%s"
           % (cv2.__version__, np.__version__, a.image, img.shape[1], img.shape[0],
-             os.cpu_count(), a.runs, a.warmup))
+             os.cpu_count(), a.runs, a.warmup, malloc))
     for n in threads:
         cv2.setNumThreads(n)
         for m in models:

@@ -6,6 +6,7 @@
  *               for mask and no_mask, their mean, and face recall. Boxes labelled
  *               mask_weared_incorrect are ignore regions. Images the classifier was trained
  *               on (its trained_on.txt) are left out unless --all-images. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,6 +432,13 @@ int fm_cmd_eval(int argc, char **argv)
             for (int c = 0; c < 2; c++)
                 fm_eval_ap(imgs, (size_t)nimg, c, 0.5, &ap[c], NULL);
             fm_eval_face_recall(imgs, (size_t)nimg, 0.5, &recall, &matched, &total, NULL);
+            long long wm[4], wt[4], cm[2], ct[2];
+            fm_eval_face_recall_buckets(imgs, (size_t)nimg, 0.5, fm_eval_width_bucket, NULL, 4, wm,
+                                        wt, NULL);
+            fm_eval_face_recall_buckets(imgs, (size_t)nimg, 0.5, fm_eval_class_bucket, NULL, 2, cm,
+                                        ct, NULL);
+            static const char *const wnames[4] = {"0-16", "16-32", "32-64", "64+"};
+            static const char *const cnames[2] = {"mask", "no_mask"};
             double map = (ap[0].ap + ap[1].ap) / 2;
             if (json) {
                 fm_jsonw_key(&j, "end_to_end");
@@ -453,6 +461,20 @@ int fm_cmd_eval(int argc, char **argv)
                 fm_jsonw_int(&j, matched);
                 fm_jsonw_key(&j, "faces_total");
                 fm_jsonw_int(&j, total);
+                fm_jsonw_key(&j, "face_recall50_by_width");
+                fm_jsonw_object_begin(&j);
+                for (int q = 0; q < 4; q++) {
+                    fm_jsonw_key(&j, wnames[q]);
+                    fm_jsonw_double(&j, wt[q] ? (double)wm[q] / (double)wt[q] : NAN);
+                }
+                fm_jsonw_object_end(&j);
+                fm_jsonw_key(&j, "face_recall50_by_class");
+                fm_jsonw_object_begin(&j);
+                for (int q = 0; q < 2; q++) {
+                    fm_jsonw_key(&j, cnames[q]);
+                    fm_jsonw_double(&j, ct[q] ? (double)cm[q] / (double)ct[q] : NAN);
+                }
+                fm_jsonw_object_end(&j);
                 fm_jsonw_object_end(&j);
             } else {
                 printf("detect + classify on %d images of %s (detector conf %.2f; "
@@ -461,6 +483,15 @@ int fm_cmd_eval(int argc, char **argv)
                 printf("  AP50 mask %.4f  AP50 no_mask %.4f  mAP50 %.4f\n", ap[0].ap, ap[1].ap, map);
                 printf("  face recall at IoU 0.5: %.4f (%lld of %lld annotated faces, all sizes)\n",
                        recall, matched, total);
+                printf("  face recall by width:");
+                for (int q = 0; q < 4; q++)
+                    printf("  %s px %.4f (%lld/%lld)", wnames[q],
+                           wt[q] ? (double)wm[q] / (double)wt[q] : NAN, wm[q], wt[q]);
+                printf("\n  face recall by label:");
+                for (int q = 0; q < 2; q++)
+                    printf("  %s %.4f (%lld/%lld)", cnames[q],
+                           ct[q] ? (double)cm[q] / (double)ct[q] : NAN, cm[q], ct[q]);
+                printf("\n");
             }
             fm_ap_result_free(&ap[0]);
             fm_ap_result_free(&ap[1]);

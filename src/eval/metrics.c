@@ -241,11 +241,16 @@ enum { OUT_FP = 0, OUT_TP = 1, OUT_IGNORED = 2 };
 /* The greedy VOC matching shared by AP (cls >= 0: one class) and face recall (cls < 0:
  * every class). On success *outcome holds one OUT_* per ranked detection (malloc'd,
  * *n_ranked of them) and *n_gt the non-ignored GT considered. */
+/* gt_matched, when not NULL, receives the matched flag of every ground-truth box, all
+ * images' boxes one after the other (the caller frees it). */
 static fm_status match_detections(const fm_eval_image *images, size_t n_images, int cls,
                                   double iou_thresh, const char *what, unsigned char **outcome,
-                                  size_t *n_ranked, long long *n_gt, fm_err *err)
+                                  size_t *n_ranked, long long *n_gt, unsigned char **gt_matched,
+                                  fm_err *err)
 {
     *outcome = NULL;
+    if (gt_matched)
+        *gt_matched = NULL;
     *n_ranked = 0;
     *n_gt = 0;
     if (!(iou_thresh > 0 && iou_thresh <= 1))
@@ -321,7 +326,10 @@ static fm_status match_detections(const fm_eval_image *images, size_t n_images, 
         }
     }
     free(order);
-    free(matched);
+    if (gt_matched)
+        *gt_matched = matched;
+    else
+        free(matched);
     free(gt_start);
     *outcome = out;
     *n_ranked = n_det;
@@ -339,7 +347,7 @@ fm_status fm_eval_ap(const fm_eval_image *images, size_t n_images, int cls, doub
     unsigned char *oc;
     size_t n;
     long long n_gt;
-    fm_status st = match_detections(images, n_images, cls, iou_thresh, "AP", &oc, &n, &n_gt, err);
+    fm_status st = match_detections(images, n_images, cls, iou_thresh, "AP", &oc, &n, &n_gt, NULL, err);
     if (st)
         return st;
     size_t counted = 0;
@@ -411,7 +419,7 @@ fm_status fm_eval_face_recall(const fm_eval_image *images, size_t n_images, doub
     size_t n;
     long long n_gt;
     fm_status st =
-        match_detections(images, n_images, -1, iou_thresh, "face recall", &oc, &n, &n_gt, err);
+        match_detections(images, n_images, -1, iou_thresh, "face recall", &oc, &n, &n_gt, NULL, err);
     if (st)
         return st;
     long long tp = 0;
@@ -425,4 +433,47 @@ fm_status fm_eval_face_recall(const fm_eval_image *images, size_t n_images, doub
     if (n_gt > 0)
         *recall = (double)tp / (double)n_gt;
     return FM_OK;
+}
+
+fm_status fm_eval_face_recall_buckets(const fm_eval_image *images, size_t n_images,
+                                      double iou_thresh, int (*bucket)(const fm_eval_gt *, void *),
+                                      void *ctx, int nbuckets, long long *matched,
+                                      long long *total, fm_err *err)
+{
+    for (int b = 0; b < nbuckets; b++)
+        matched[b] = total[b] = 0;
+    unsigned char *oc, *gm;
+    size_t n;
+    long long n_gt;
+    fm_status st = match_detections(images, n_images, -1, iou_thresh, "face recall", &oc, &n,
+                                    &n_gt, &gm, err);
+    if (st)
+        return st;
+    free(oc);
+    size_t at = 0;
+    for (size_t i = 0; i < n_images; i++) {
+        for (size_t k = 0; k < images[i].n_gt; k++, at++) {
+            const fm_eval_gt *g = &images[i].gt[k];
+            int b = g->ignore ? -1 : bucket(g, ctx);
+            if (b < 0 || b >= nbuckets)
+                continue;
+            total[b]++;
+            matched[b] += gm[at] != 0;
+        }
+    }
+    free(gm);
+    return FM_OK;
+}
+
+int fm_eval_width_bucket(const fm_eval_gt *g, void *ctx)
+{
+    (void)ctx;
+    double w = g->box.x2 - g->box.x1;
+    return w < 16 ? 0 : w < 32 ? 1 : w < 64 ? 2 : 3;
+}
+
+int fm_eval_class_bucket(const fm_eval_gt *g, void *ctx)
+{
+    (void)ctx;
+    return g->cls;
 }

@@ -173,4 +173,16 @@ void fm_ap_result_free(fm_ap_result *r);
 fm_status fm_eval_face_recall(const fm_eval_image *images, size_t n_images, double iou_thresh,
                               double *recall, long long *matched, long long *total, fm_err *err);
 
+/* The same matching, counted per bucket of ground truth: bucket(gt, ctx) gives each
+ * non-ignored box a bucket in [0, nbuckets) (or -1: left out); matched[b] and total[b]
+ * (nbuckets each) receive the counts. fm_eval_width_bucket is the usual one: box width
+ * 0-16, 16-32, 32-64, 64+ px -> 0..3 (ctx unused). Errors as fm_eval_ap. */
+fm_status fm_eval_face_recall_buckets(const fm_eval_image *images, size_t n_images,
+                                      double iou_thresh, int (*bucket)(const fm_eval_gt *, void *),
+                                      void *ctx, int nbuckets, long long *matched,
+                                      long long *total, fm_err *err);
+int fm_eval_width_bucket(const fm_eval_gt *g, void *ctx);
+/* The ground truth's class (mask 0, no_mask 1). */
+int fm_eval_class_bucket(const fm_eval_gt *g, void *ctx);
+
 #endif

@@ -35,6 +35,7 @@ typedef struct {
     int last_use;    /* last node (after folding) that reads it, -1 none */
     int is_output;
     int buffer;      /* planned buffer, -1 for none, -2 handed over to an in-place output */
+    int handed_to;   /* with buffer -2: the node whose output took the buffer over */
     float *constant; /* owned data of a constant value (PriorBox) */
     fm_tensor t;     /* where the value lives once planned */
 } fm_value;

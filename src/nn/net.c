@@ -202,6 +202,7 @@ static fm_status plan_memory(fm_net *net, fm_err *err)
             if (!used_twice) {
                 out->buffer = in0->buffer;
                 in0->buffer = -2; /* handed over */
+                in0->handed_to = i;
             }
         }
         if (out->buffer == -1) {
@@ -246,7 +247,7 @@ static fm_status plan_memory(fm_net *net, fm_err *err)
         if (L->skip || L->constant)
             continue;
         fm_value *in0 = &net->g->values[L->in[0]];
-        if (in0->buffer == -2)
+        if (in0->buffer == -2 && in0->handed_to == i) /* not an earlier reader of the value */
             in0->t.data = net->g->values[L->out].t.data;
     }
     free(bufs);

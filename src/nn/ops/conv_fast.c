@@ -667,6 +667,22 @@ FM_TARGET_AVX2 static inline __m256 odd8(__m256 lo, __m256 hi)
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
 }
 
+/* The AVX2 version of dw3s1_block_avx512 (below): 8 columns, no masks, two chains. */
+FM_TARGET_AVX2 static inline __m256 dw3s1_block_avx2(const float *r0, const float *r1,
+                                                     const float *r2, const __m256 *w, __m256 vb)
+{
+    __m256 a = _mm256_fmadd_ps(_mm256_loadu_ps(r0), w[0], vb);
+    __m256 c = _mm256_mul_ps(_mm256_loadu_ps(r0 + 1), w[1]);
+    a = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + 2), w[2], a);
+    c = _mm256_fmadd_ps(_mm256_loadu_ps(r1), w[3], c);
+    a = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + 1), w[4], a);
+    c = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + 2), w[5], c);
+    a = _mm256_fmadd_ps(_mm256_loadu_ps(r2), w[6], a);
+    c = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + 1), w[7], c);
+    a = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + 2), w[8], a);
+    return _mm256_add_ps(a, c);
+}
+
 /* The AVX2 version of dw3_plane_avx512 below: 8 columns a step, masked loads. */
 FM_TARGET_AVX2 static void dw3_plane_avx2(const fm_conv_plan *pl, const float *x, const float *wk,
                                           float bias, float *y)
@@ -686,7 +702,15 @@ FM_TARGET_AVX2 static void dw3_plane_avx2(const fm_conv_plan *pl, const float *x
             rows[ky] = iy >= 0 && iy < H ? x + (size_t)iy * W : NULL;
         }
         float *yrow = y + (size_t)oy * OW;
+        /* stride 1 with all three rows: blocks with every tap inside the row unmasked */
+        const int inner = sw == 1 && rows[0] && rows[1] && rows[2];
         for (int ox0 = 0; ox0 < OW; ox0 += 8) {
+            if (inner && ox0 >= pw && ox0 + 8 <= OW && ox0 - pw + 10 <= W) {
+                const int b = ox0 - pw;
+                _mm256_storeu_ps(yrow + ox0, fm_act_avx2(act, dw3s1_block_avx2(rows[0] + b, rows[1] + b,
+                                                                              rows[2] + b, w, vb)));
+                continue;
+            }
             const int n = OW - ox0 < 8 ? OW - ox0 : 8;
             const int b0 = ox0 * sw - pw;
             __m256 acc = vb;
@@ -724,6 +748,46 @@ FM_TARGET_AVX2 static void dw3_plane_avx2(const fm_conv_plan *pl, const float *x
     }
 }
 
+/* 16 output columns of a stride-1 3x3 row whose taps all lie inside the three input
+ * rows r[0..2] (each already offset to the block's first tap): plain loads, the nine
+ * products in two independent chains so consecutive blocks overlap in the core. */
+FM_TARGET_AVX512 static inline __m512 dw3s1_block_avx512(const float *r0, const float *r1,
+                                                         const float *r2, const __m512 *w,
+                                                         __m512 vb)
+{
+    __m512 a = _mm512_fmadd_ps(_mm512_loadu_ps(r0), w[0], vb);
+    __m512 c = _mm512_mul_ps(_mm512_loadu_ps(r0 + 1), w[1]);
+    a = _mm512_fmadd_ps(_mm512_loadu_ps(r0 + 2), w[2], a);
+    c = _mm512_fmadd_ps(_mm512_loadu_ps(r1), w[3], c);
+    a = _mm512_fmadd_ps(_mm512_loadu_ps(r1 + 1), w[4], a);
+    c = _mm512_fmadd_ps(_mm512_loadu_ps(r1 + 2), w[5], c);
+    a = _mm512_fmadd_ps(_mm512_loadu_ps(r2), w[6], a);
+    c = _mm512_fmadd_ps(_mm512_loadu_ps(r2 + 1), w[7], c);
+    a = _mm512_fmadd_ps(_mm512_loadu_ps(r2 + 2), w[8], a);
+    return _mm512_add_ps(a, c);
+}
+
+/* dw3s1_block_avx512 for border blocks: tap kx of row ky loads lanes mk[kx] & mr[ky]
+ * (mr[ky] is 0 for a row outside the input, whose pointer is then any valid row). */
+FM_TARGET_AVX512 static inline __m512 dw3s1_block_masked_avx512(const float *const r[3],
+                                                                const __mmask16 mr[3], int b0,
+                                                                const __mmask16 mk[3],
+                                                                const __m512 *w, __m512 vb)
+{
+#define FM_DW_LD(ky, kx) _mm512_maskz_loadu_ps((__mmask16)(mk[kx] & mr[ky]), addr_of(r[ky], b0 + kx))
+    __m512 a = _mm512_fmadd_ps(FM_DW_LD(0, 0), w[0], vb);
+    __m512 c = _mm512_mul_ps(FM_DW_LD(0, 1), w[1]);
+    a = _mm512_fmadd_ps(FM_DW_LD(0, 2), w[2], a);
+    c = _mm512_fmadd_ps(FM_DW_LD(1, 0), w[3], c);
+    a = _mm512_fmadd_ps(FM_DW_LD(1, 1), w[4], a);
+    c = _mm512_fmadd_ps(FM_DW_LD(1, 2), w[5], c);
+    a = _mm512_fmadd_ps(FM_DW_LD(2, 0), w[6], a);
+    c = _mm512_fmadd_ps(FM_DW_LD(2, 1), w[7], c);
+    a = _mm512_fmadd_ps(FM_DW_LD(2, 2), w[8], a);
+#undef FM_DW_LD
+    return _mm512_add_ps(a, c);
+}
+
 /* A whole 3x3 plane (stride 1 or 2, any padding): every column in the vector
  * loop, the padding done by load masks, so no scalar border columns. */
 FM_TARGET_AVX512 static void dw3_plane_avx512(const fm_conv_plan *pl, const float *x,
@@ -745,26 +809,36 @@ FM_TARGET_AVX512 static void dw3_plane_avx512(const fm_conv_plan *pl, const floa
             const int iy = oy * sh - ph + ky;
             rows[ky] = iy >= 0 && iy < H ? x + (size_t)iy * W : NULL;
         }
-        for (int ox0 = 0; ox0 < OW; ox0 += 16) {
+        /* stride 1 with all three rows: blocks whose taps are inside the row take
+         * dw3s1_block_avx512 (no masks); the borders the masked code below */
+        const int inner = sw == 1 && rows[0] && rows[1] && rows[2];
+        const float *any = rows[1] ? rows[1] : rows[0] ? rows[0] : rows[2] ? rows[2] : x;
+        const float *const rsafe[3] = {rows[0] ? rows[0] : any, rows[1] ? rows[1] : any,
+                                       rows[2] ? rows[2] : any};
+        const __mmask16 mrow[3] = {(__mmask16)(rows[0] ? 0xFFFF : 0), (__mmask16)(rows[1] ? 0xFFFF : 0),
+                                   (__mmask16)(rows[2] ? 0xFFFF : 0)};
+        float *yrow = y + (size_t)oy * OW;
+        for (int ox0 = 0; ox0 < OW;) {
+            if (inner && ox0 >= pw && ox0 + 16 <= OW && ox0 - pw + 18 <= W) {
+                do {
+                    const int b = ox0 - pw;
+                    _mm512_storeu_ps(yrow + ox0,
+                                     fm_act_avx512(act, dw3s1_block_avx512(rows[0] + b, rows[1] + b,
+                                                                           rows[2] + b, w, vb)));
+                    ox0 += 16;
+                } while (ox0 + 16 <= OW && ox0 - pw + 18 <= W);
+                continue;
+            }
             const int n = OW - ox0 < 16 ? OW - ox0 : 16;
             const __mmask16 m = fm_mask16(n);
             const int b0 = ox0 * sw - pw; /* input column of lane 0, kx = 0 */
             __m512 acc = vb;
             if (sw == 1) {
                 /* lane t of tap kx reads b0 + kx + t */
-                const __mmask16 m0 = (__mmask16)(mask_range(-b0, W - b0) & m);
-                const __mmask16 m1 = (__mmask16)(mask_range(-b0 - 1, W - b0 - 1) & m);
-                const __mmask16 m2 = (__mmask16)(mask_range(-b0 - 2, W - b0 - 2) & m);
-                for (int ky = 0; ky < 3; ky++) {
-                    const float *r = rows[ky];
-                    if (!r)
-                        continue;
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, addr_of(r, b0)), w[ky * 3], acc);
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, addr_of(r, b0 + 1)), w[ky * 3 + 1],
-                                          acc);
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m2, addr_of(r, b0 + 2)), w[ky * 3 + 2],
-                                          acc);
-                }
+                const __mmask16 mk[3] = {(__mmask16)(mask_range(-b0, W - b0) & m),
+                                         (__mmask16)(mask_range(-b0 - 1, W - b0 - 1) & m),
+                                         (__mmask16)(mask_range(-b0 - 2, W - b0 - 2) & m)};
+                acc = dw3s1_block_masked_avx512(rsafe, mrow, b0, mk, w, vb);
             } else {
                 /* pair A: elements b0 + e, e < 2n (kx 0: even e, kx 1: odd e);
                  * pair B: elements b0 + 2 + e, e < 2n - 1 (kx 2: even e) */
@@ -785,7 +859,8 @@ FM_TARGET_AVX512 static void dw3_plane_avx512(const fm_conv_plan *pl, const floa
                     acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(k0, even, k1), w[ky * 3 + 2], acc);
                 }
             }
-            _mm512_mask_storeu_ps(y + (size_t)oy * OW + ox0, m, fm_act_avx512(act, acc));
+            _mm512_mask_storeu_ps(yrow + ox0, m, fm_act_avx512(act, acc));
+            ox0 += 16;
         }
     }
 }
