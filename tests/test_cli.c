@@ -95,7 +95,8 @@ static void test_detect_matches_opencv(void)
     char *cmd = malloc(cap);
     if (!cmd)
         return;
-    int used = snprintf(cmd, cap, "%s detect --detector res10 --json --threads 2 --model-dir %s/models", fm_test_bin(),
+    int used = snprintf(cmd, cap, "%s detect --detector res10 "
+                                  "--json --threads 2 --model-dir %s/models", fm_test_bin(),
                         fm_test_shared());
     for (int i = 0; i < nwant; i++)
         used += snprintf(cmd + used, cap - (size_t)used, " %s/%s", fm_test_shared(), want[i].image);
@@ -182,7 +183,8 @@ static void test_bad_images(void)
     char args[1024], p[512];
     snprintf(p, sizeof p, "%s/empty.jpg", dir);
     write_bytes(p, "", 0);
-    snprintf(args, sizeof args, "detect --detector res10 --model-dir %s/models %s", fm_test_shared(), p);
+    snprintf(args, sizeof args, "detect --detector res10 "
+                                "--model-dir %s/models %s", fm_test_shared(), p);
     expect_failure(args, "empty.jpg");
 
     size_t len;
@@ -193,18 +195,21 @@ static void test_bad_images(void)
     if (jpg) {
         snprintf(p, sizeof p, "%s/truncated.jpg", dir);
         write_bytes(p, jpg, len / 3);
-        snprintf(args, sizeof args, "detect --detector res10 --json --model-dir %s/models %s", fm_test_shared(), p);
+        snprintf(args, sizeof args, "detect --detector res10 "
+                                    "--json --model-dir %s/models %s", fm_test_shared(), p);
         expect_failure(args, "truncated.jpg");
         free(jpg);
     }
     snprintf(p, sizeof p, "%s/notes.png", dir);
     write_bytes(p, "# not an image\n", 15);
-    snprintf(args, sizeof args, "detect --detector res10 --model-dir %s/models %s", fm_test_shared(), p);
+    snprintf(args, sizeof args, "detect --detector res10 "
+                                "--model-dir %s/models %s", fm_test_shared(), p);
     expect_failure(args, "notes.png");
 
     /* A bad image among good ones: the good ones are still processed. */
     char *out = NULL;
-    snprintf(args, sizeof args, "detect --detector res10 --json --model-dir %s/models %s %s/demo/aizoo_demo2.jpg",
+    snprintf(args, sizeof args, "detect --detector res10 "
+                                "--json --model-dir %s/models %s %s/demo/aizoo_demo2.jpg",
              fm_test_shared(), p, fm_test_shared());
     int rc = run(args, &out);
     FM_CHECK(rc == 1);
@@ -221,14 +226,17 @@ static void test_bad_paths_and_models(void)
     char txt[600];
     snprintf(txt, sizeof txt, "%s/readme.txt", p);
     write_bytes(txt, "x", 1);
-    snprintf(args, sizeof args, "detect --detector res10 --model-dir %s/models %s", fm_test_shared(), p);
+    snprintf(args, sizeof args, "detect --detector res10 "
+                                "--model-dir %s/models %s", fm_test_shared(), p);
     expect_failure(args, "directory has no images");
 
-    snprintf(args, sizeof args, "detect --detector res10 --model-dir %s/models %s/does-not-exist.jpg",
+    snprintf(args, sizeof args, "detect --detector res10 "
+                                "--model-dir %s/models %s/does-not-exist.jpg",
              fm_test_shared(), dir);
     expect_failure(args, "does-not-exist.jpg");
 
-    snprintf(args, sizeof args, "detect --detector res10 --model-dir %s/nomodels %s/demo/aizoo_demo2.jpg", dir,
+    snprintf(args, sizeof args, "detect --detector res10 "
+                                "--model-dir %s/nomodels %s/demo/aizoo_demo2.jpg", dir,
              fm_test_shared());
     expect_failure(args, "nomodels/res10/deploy.prototxt");
 
@@ -242,7 +250,8 @@ static void test_annotated_output(void)
 {
     const char *dir = fm_test_tmpdir();
     char args[1024], p[600];
-    snprintf(args, sizeof args, "detect --detector res10 --json --out %s/ann --model-dir %s/models %s/demo",
+    snprintf(args, sizeof args, "detect --detector res10 "
+                                "--json --out %s/ann --model-dir %s/models %s/demo",
              dir, fm_test_shared(), fm_test_shared());
     char *out = NULL;
     int rc = run(args, &out);
@@ -262,7 +271,8 @@ static void test_detect_labels(void)
 {
     char args[1024], *out = NULL;
     snprintf(args, sizeof args,
-             "detect --detector res10 --json --model-dir %s/models --classifier models/mask %s/demo/aizoo_demo2.jpg "
+             "detect --detector res10 "
+             "--json --model-dir %s/models --classifier models/mask %s/demo/aizoo_demo2.jpg "
              "%s/demo/pyimagesearch_example_02.png %s/data/mask_det/images/maksssksksss446.jpg",
              fm_test_shared(), fm_test_shared(), fm_test_shared(), fm_test_shared());
     int rc = run(args, &out);
@@ -308,7 +318,8 @@ static void test_eval_voc(void)
     link_voc(root, "maksssksksss100"); /* held out */
     link_voc(root, "maksssksksss103"); /* held out */
     char args[1024], *out = NULL;
-    snprintf(args, sizeof args, "eval --detector res10 --voc %s --model-dir %s/models --classifier models/mask --json",
+    snprintf(args, sizeof args, "eval --detector res10 "
+                                "--voc %s --model-dir %s/models --classifier models/mask --json",
              root, fm_test_shared());
     FM_CHECK_INT(run(args, &out), 0);
     FM_CHECK_STR_CONTAINS(out, "\"images\": 2");
@@ -321,7 +332,8 @@ static void test_eval_voc(void)
     }
     free(out);
     snprintf(args, sizeof args,
-             "eval --detector res10 --voc %s --model-dir %s/models --classifier models/mask --json --all-images",
+             "eval --detector res10 "
+             "--voc %s --model-dir %s/models --classifier models/mask --json --all-images",
              root, fm_test_shared());
     FM_CHECK_INT(run(args, &out), 0);
     FM_CHECK_STR_CONTAINS(out, "\"images\": 4");

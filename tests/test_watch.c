@@ -404,7 +404,8 @@ static int count_str(const char *hay, const char *needle)
 static int check_stills(const char *bg, const char *nm, const char *m, const char *both)
 {
     char cmd[6000], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s detect --detector res10 --json --model-dir '%s/models' --classifier '%s' "
+    snprintf(cmd, sizeof cmd, "%s detect --detector res10 "
+                              "--json --model-dir '%s/models' --classifier '%s' "
              "'%s' '%s' '%s' '%s'",
              fm_test_bin(), fm_test_shared(), classifier_dir(), bg, nm, m, both);
     int rc = fm_test_cmd(cmd, &out);

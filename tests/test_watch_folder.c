@@ -23,7 +23,8 @@ static void test_folder_of_mixed_sizes_records(void)
     }
     snprintf(rec, sizeof rec, "%s/out.mp4", dir);
     snprintf(cmd, sizeof cmd,
-             "%s watch --detector res10 --source %s --model-dir %s/models --classifier models/mask --record %s "
+             "%s watch --detector res10 "
+             "--source %s --model-dir %s/models --classifier models/mask --record %s "
              "--events - --quiet 2>&1",
              fm_test_bin(), src, fm_test_shared(), rec);
     char *out = NULL;

@@ -67,7 +67,8 @@ static void run_signal_case(int sig)
     FM_CHECK_INT(fm_test_cmd(cmd, NULL), 0);
 
     snprintf(cmd, sizeof cmd,
-             "%s watch --detector res10 --source %s --model-dir %s/models --classifier models/mask --record %s "
+             "%s watch --detector res10 "
+             "--source %s --model-dir %s/models --classifier models/mask --record %s "
              "--events %s --quiet >/dev/null 2>%s/stderr & echo $! > %s",
              fm_test_bin(), clip, fm_test_shared(), rec, ev, dir, pidf);
     FM_CHECK_INT(fm_test_cmd(cmd, NULL), 0);
