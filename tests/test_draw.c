@@ -5,6 +5,7 @@
  * [P, P + w) x [P, P + h). Images carry a guard band of canary bytes after each row.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,6 +288,36 @@ static void test_extreme_coordinates(void)
 }
 
 extern void suite_draw(void);
+/* Landmark dots: a disc of 21 pixels at radius 2 on the pixel holding (x, y), 1 pixel at
+ * radius 0, clipped at the borders, nothing for points far off or not finite. */
+static void test_dot_exact_and_clipped(void)
+{
+    fm_color c = FM_RGB(255, 0, 255);
+    fm_image *img = canvas(30, 20);
+    fm_draw_dot(img, 10.5f, 10.7f, 2, c);
+    FM_CHECK_INT(count_color(img, c), 21);
+    FM_CHECK(is_color(img, 10, 10, c) && is_color(img, 12, 10, c) && is_color(img, 10, 8, c) &&
+             is_color(img, 11, 12, c) && !is_color(img, 12, 12, c) && !is_color(img, 13, 10, c));
+    fm_image *one = canvas(5, 5);
+    fm_draw_dot(one, 2.9f, 0.0f, 0, c);
+    FM_CHECK_INT(count_color(one, c), 1);
+    FM_CHECK(is_color(one, 2, 0, c));
+    fm_image *corner = canvas(30, 20);
+    fm_draw_dot(corner, 0.2f, 0.2f, 2, c); /* the quarter inside: 3 + 3 + 2 */
+    fm_draw_dot(corner, 29.0f, 19.0f, 0, c);
+    fm_draw_dot(corner, -100.0f, 5.0f, 3, c);
+    fm_draw_dot(corner, NAN, 5.0f, 3, c);
+    fm_draw_dot(corner, 5.0f, INFINITY, 3, c);
+    fm_draw_dot(corner, 1e30f, -1e30f, 3, c);
+    FM_CHECK_INT(count_color(corner, c), 9);
+    FM_CHECK(guards_intact(img) && guards_intact(one) && guards_intact(corner));
+    fm_image *imgs[3] = {img, one, corner};
+    for (int i = 0; i < 3; i++) {
+        free(imgs[i]->data);
+        free(imgs[i]);
+    }
+}
+
 void suite_draw(void)
 {
     FM_RUN(test_rect_border_exact);
@@ -296,4 +327,5 @@ void suite_draw(void)
     FM_RUN(test_label_above_or_inside);
     FM_RUN(test_clipping_matches_padded_reference);
     FM_RUN(test_extreme_coordinates);
+    FM_RUN(test_dot_exact_and_clipped);
 }
