@@ -928,6 +928,7 @@ static void test_onnx_truncated_small(void)
         free(cut);
     }
     FM_CHECK(truncated_msgs > (int)m.len / 2);
+    FM_CHECK(fm_onnx_parse(m.data, m.len - 1, "t.onnx", NULL) == NULL); /* no err: still NULL */
     fm_pb_writer_free(&m);
 }
 
