@@ -124,7 +124,8 @@ test-asan: build-asan/tests build-asan/facemask build-asan/facemask-video.so
 # --- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined,float-divide-by-zero,float-cast-overflow \
+              -fno-sanitize-recover=all
 
 fuzz: $(FUZZ_BIN)
 
