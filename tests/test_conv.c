@@ -423,6 +423,11 @@ static void test_conv_random(void)
         {"res10 3x3 38x38-like", 1, 32, 38, 38, 32, 3, 1, 1, 1, 1, 1, FM_ACT_RELU},
         /* YuNet-n's layer kinds, scaled down */
         {"yunet stem 3x3/s2", 1, 3, 31, 41, 16, 3, 2, 1, 1, 1, 1, FM_ACT_RELU},
+        /* the direct stem path (3x3/s2, C <= 4): chunks of 16 output channels, borders */
+        {"stem 3x3/s2 M=20 odd", 1, 3, 33, 45, 20, 3, 2, 1, 1, 1, 1, FM_ACT_RELU},
+        {"stem 3x3/s2 C=1 p0 no bias", 1, 1, 17, 40, 8, 3, 2, 0, 1, 1, 0, FM_ACT_NONE},
+        {"stem 3x3/s2 C=4 p2 batch 2", 2, 4, 12, 9, 32, 3, 2, 2, 1, 1, 1, FM_ACT_RELU6},
+        {"stem 3x3/s2 wide 2 rows", 1, 3, 4, 70, 16, 3, 2, 1, 1, 1, 1, FM_ACT_SIGMOID},
         {"yunet 1x1 16->16", 1, 16, 23, 29, 16, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
         {"yunet 1x1 16->64", 1, 16, 12, 21, 64, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
         {"yunet 1x1 64->64", 1, 64, 15, 20, 64, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
