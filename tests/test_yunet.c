@@ -8,6 +8,7 @@
 
 #include "face/detector.h"
 #include "face/yunet.h"
+#include "io/image.h"
 #include "onnx/onnx.h"
 #include "test.h"
 #include "test_det_util.h"
@@ -449,6 +450,83 @@ static void test_yunet_decode_opencv_outputs(void)
     }
 }
 
+/* The engine's 12 raw outputs against OpenCV 4.6's (tests/fixtures/yunet/raw, det-size 320)
+ * on the same photos: within 1e-4 each, for both models, with the fused 1x1+depthwise ops
+ * (default) and without them, at 1 and 2 threads, and with the reference kernels (n only). */
+static void test_yunet_forward_matches_opencv(void)
+{
+    static const char *const models[2][2] = {{"n", "yunet_n_640_640.onnx"},
+                                             {"s", "face_detection_yunet_2023mar.onnx"}};
+    static const char *const stems[2][2] = {{"pyimagesearch_example_01", ".png"},
+                                            {"coral_face", ".jpg"}};
+    static const char *const kinds[4] = {"cls", "obj", "bbox", "kps"};
+    static const int widths[4] = {1, 1, 4, 10};
+    /* threads, fuse_pw_dw, reference */
+    static const int variants[][3] = {{1, 1, 0}, {2, 1, 0}, {1, 0, 0}, {2, 0, 0}, {1, 1, 1}};
+    for (int m = 0; m < 2; m++) {
+        char model[1200];
+        snprintf(model, sizeof model, "%s/models/yunet/%s", fm_test_shared(), models[m][1]);
+        for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+            if (variants[v][2] && (m > 0 || fm_test_sanitized()))
+                continue;
+            fm_net_opts o = fm_net_default_opts();
+            o.threads = variants[v][0];
+            o.fuse_pw_dw = variants[v][1];
+            o.reference = variants[v][2];
+            fm_err err = {0};
+            fm_yunet *y = fm_yunet_create(model, 320, &o, &err);
+            FM_CHECK_MSG(y != NULL, "%s: %s", model, err.msg);
+            if (!y)
+                continue;
+            for (int i = 0; i < 2; i++) {
+                char path[1200];
+                snprintf(path, sizeof path, "%s/demo/%s%s", fm_test_shared(), stems[i][0],
+                         stems[i][1]);
+                fm_image *img = fm_image_load(path, 0, &err);
+                FM_CHECK_MSG(img != NULL, "%s: %s", path, err.msg);
+                if (!img)
+                    continue;
+                fm_face f[16];
+                FM_CHECK(fm_yunet_run(y, img, 0.5f, f, 16, NULL, &err) >= 0);
+                fm_yunet_geom g;
+                FM_CHECK(fm_yunet_geometry(img->w, img->h, 320, &g, &err) == FM_OK);
+                double worst = 0;
+                const char *where = "";
+                char name[32];
+                for (int k = 0; k < 4; k++)
+                    for (int si = 0; si < 3; si++) {
+                        size_t n = (size_t)(g.pad_w / k_s[si]) * (size_t)(g.pad_h / k_s[si]) *
+                                   (size_t)widths[k];
+                        snprintf(path, sizeof path, "tests/fixtures/yunet/raw/%s/%s.%s_%d.txt",
+                                 models[m][0], stems[i][0], kinds[k], k_s[si]);
+                        float *want = read_raw(path, n);
+                        snprintf(name, sizeof name, "%s_%d", kinds[k], k_s[si]);
+                        const fm_tensor *t = fm_net_blob(fm_yunet_net(y), name);
+                        FM_CHECK_MSG(want && t && fm_shape_count(&t->shape) == n,
+                                     "%s: missing, or not %zu values", name, n);
+                        for (size_t j = 0; want && t && fm_shape_count(&t->shape) == n && j < n;
+                             j++) {
+                            double e = fabs((double)t->data[j] - (double)want[j]);
+                            if (!(e <= worst)) {
+                                worst = e != e ? 1e30 : e;
+                                where = kinds[k];
+                            }
+                        }
+                        free(want);
+                    }
+                FM_CHECK_MSG(worst <= 1e-4,
+                             "%s on %s, %d threads%s%s: an output (%s) differs from OpenCV's "
+                             "by %g",
+                             models[m][0], stems[i][0], variants[v][0],
+                             variants[v][1] ? "" : ", unfused", variants[v][2] ? ", reference" : "",
+                             where, worst);
+                fm_image_free(img);
+            }
+            fm_yunet_free(y);
+        }
+    }
+}
+
 /* ---- the detector spec -------------------------------------------------------------------- */
 
 static void expect_create_error(const char *detector, int w, int h, const char *needle)
@@ -585,6 +663,7 @@ void suite_yunet(void)
     FM_RUN(test_yunet_nms_order);
     FM_RUN(test_yunet_map_back);
     FM_RUN(test_yunet_decode_opencv_outputs);
+    FM_RUN(test_yunet_forward_matches_opencv);
     FM_RUN(test_yunet_spec_errors);
     FM_RUN(test_yunet_demo_photos);
 }
