@@ -499,7 +499,7 @@ static void test_yunet_forward_matches_opencv(void)
                                    (size_t)widths[k];
                         snprintf(path, sizeof path, "tests/fixtures/yunet/raw/%s/%s.%s_%d.txt",
                                  models[m][0], stems[i][0], kinds[k], k_s[si]);
-                        float *want = read_raw(path, n);
+                        float *want = fm_det_read_raw(path, n);
                         snprintf(name, sizeof name, "%s_%d", kinds[k], k_s[si]);
                         const fm_tensor *t = fm_net_blob(fm_yunet_net(y), name);
                         FM_CHECK_MSG(want && t && fm_shape_count(&t->shape) == n,
