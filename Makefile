@@ -151,9 +151,10 @@ test-asan: build-asan/tests build-asan/facemask build-asan/facemask-video.so
 # The threaded suites under ThreadSanitizer (CI runs this after `make test`): the thread pool,
 # watch end to end (capture, inference and output threads; the faults suite) and the RTSP
 # sources. A data race ends the process with status 66, which fails the test that ran it.
-TSAN_SUITES ?= pool watch video_rtsp
+# FFmpeg's own threads are not instrumented: tools/tsan.supp says why they are suppressed.
+TSAN_SUITES ?= test_pool_runs test_pool_split watch video_rtsp
 tsan-test: build-tsan/tests build-tsan/facemask build-tsan/facemask-video.so
-	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tools/tsan.supp \
 	FM_BIN=build-tsan/facemask FM_SANITIZED=1 ./build-tsan/tests $(TSAN_SUITES)
 
 # An hour of `watch` on the test RTSP server restarted every 5 minutes, events and recording
