@@ -168,7 +168,8 @@ soak: build/facemask build/facemask-video.so build/rtsp_server
 # --- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined,float-divide-by-zero,float-cast-overflow \
+              -fno-sanitize-recover=all
 
 fuzz: $(FUZZ_BIN)
 

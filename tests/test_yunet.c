@@ -10,6 +10,7 @@
 #include "face/yunet.h"
 #include "onnx/onnx.h"
 #include "test.h"
+#include "test_det_util.h"
 
 /* ---- the input rule ------------------------------------------------------------------- */
 
@@ -369,71 +370,13 @@ static void test_yunet_map_back(void)
 
 /* ---- decode on OpenCV's own outputs ------------------------------------------------------- */
 
-/* Reads one raw output of tests/fixtures/yunet/raw (a "# shape=..." line, then one value a
- * line) into a new array of exactly n floats; NULL when the file is missing or has another
- * count. */
-static float *read_raw(const char *path, size_t n)
-{
-    char *text = fm_test_read_file(path, NULL);
-    if (!text)
-        return NULL;
-    float *v = malloc(n * sizeof *v);
-    const char *p = strchr(text, '\n');
-    size_t k = 0;
-    while (v && p && *p) {
-        char *end;
-        double x = strtod(p, &end);
-        if (end == p)
-            break;
-        if (k < n)
-            v[k] = (float)x;
-        k++;
-        p = end;
-    }
-    free(text);
-    if (k != n) {
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
-/* The faces of one line of expected_320.jsonl. */
-typedef struct {
-    int w, h, n;
-    float box[16][4], score[16], lm[16][10];
-} ref_line;
-
-static int parse_ref(const char *line, const char *image, ref_line *r)
+/* The line of expected_320.jsonl for image. */
+static int parse_ref(const char *text, const char *image, fm_det_line *r)
 {
     char key[300];
     snprintf(key, sizeof key, "{\"image\":\"%s\",", image);
-    const char *p = strstr(line, key);
-    if (!p)
-        return 0;
-    memset(r, 0, sizeof *r);
-    if (sscanf(p + strlen(key), "\"width\":%d,\"height\":%d", &r->w, &r->h) != 2)
-        return 0;
-    p = strstr(p, "\"faces\":[");
-    if (!p)
-        return 0;
-    p += 9;
-    while (*p == '{' && r->n < 16) {
-        float *b = r->box[r->n], *l = r->lm[r->n];
-        int used = 0;
-        if (sscanf(p,
-                   "{\"box\":[%f,%f,%f,%f],\"score\":%f,\"landmarks\":[[%f,%f],[%f,%f],[%f,%f],"
-                   "[%f,%f],[%f,%f]]}%n",
-                   &b[0], &b[1], &b[2], &b[3], &r->score[r->n], &l[0], &l[1], &l[2], &l[3], &l[4],
-                   &l[5], &l[6], &l[7], &l[8], &l[9], &used) != 15 ||
-            used == 0)
-            return 0;
-        r->n++;
-        p += used;
-        if (*p == ',')
-            p++;
-    }
-    return *p == ']';
+    const char *p = strstr(text, key);
+    return p && fm_det_parse_line(p, r);
 }
 
 /* OpenCV 4.6's 12 raw outputs of both models at det-size 320 (tests/fixtures/yunet/raw), run
@@ -454,7 +397,7 @@ static void test_yunet_decode_opencv_outputs(void)
         for (int i = 0; expected && i < 2; i++) {
             char image[128];
             snprintf(image, sizeof image, "demo/%s%s", stems[i][0], stems[i][1]);
-            ref_line ref;
+            static fm_det_line ref;
             FM_CHECK_MSG(parse_ref(expected, image, &ref), "%s: no line for %s", path, image);
             fm_yunet_geom g;
             fm_err err = {0};
@@ -468,7 +411,7 @@ static void test_yunet_decode_opencv_outputs(void)
                     size_t rows = (size_t)(g.pad_w / k_s[si]) * (size_t)(g.pad_h / k_s[si]);
                     snprintf(path, sizeof path, "tests/fixtures/yunet/raw/%s/%s.%s_%d.txt",
                              models[m], stems[i][0], kinds[k], k_s[si]);
-                    bufs[k][si] = read_raw(path, rows * (size_t)widths[k]);
+                    bufs[k][si] = fm_det_read_raw(path, rows * (size_t)widths[k]);
                     FM_CHECK_MSG(bufs[k][si] != NULL, "%s: missing or not %zu values", path,
                                  rows * (size_t)widths[k]);
                     ok = ok && bufs[k][si];
@@ -483,15 +426,16 @@ static void test_yunet_decode_opencv_outputs(void)
             fm_face f[16];
             int n = ok && cand ? fm_yunet_decode(&out, &g, 0.5f, FM_YUNET_NMS_IOU, cand, f, 16)
                                : -1;
-            FM_CHECK_MSG(n == ref.n, "%s %s: %d faces, OpenCV %d", models[m], image, n, ref.n);
+            FM_CHECK_MSG(n == ref.nfaces, "%s %s: %d faces, OpenCV %d", models[m], image, n,
+                         ref.nfaces);
             double worst = 0;
-            for (int a = 0; a < n && a < ref.n; a++) {
+            for (int a = 0; a < n && a < ref.nfaces; a++) {
                 const float got[4] = {f[a].x1, f[a].y1, f[a].x2, f[a].y2};
                 for (int c = 0; c < 4; c++)
                     worst = fmax(worst, fabs((double)got[c] - (double)ref.box[a][c]));
                 for (int c = 0; c < 10; c++)
                     worst = fmax(worst, fabs((double)f[a].landmarks[c / 2][c % 2] -
-                                             (double)ref.lm[a][c]));
+                                             (double)ref.lm[a][c / 2][c % 2]));
                 FM_CHECK_NEAR(f[a].score, ref.score[a], 0.00005 + 1e-6);
             }
             FM_CHECK_MSG(worst <= 0.005 + 1e-4, "%s %s: a coordinate differs by %.4f px",

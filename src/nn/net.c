@@ -226,6 +226,14 @@ static fm_status plan_memory(fm_net *net, fm_err *err)
             goto oom;
     }
     net->arena_floats = total;
+    size_t limit = net->opts.max_memory ? net->opts.max_memory : FM_NET_MAX_MEMORY;
+    if (total > limit / sizeof(float)) {
+        free(bufs);
+        return fm_err_set(err, FM_ERR_LIMIT,
+                          "%s: the network needs %zu MB of activations at this input size "
+                          "(limit %zu MB)",
+                          net->g->source, total / (1u << 18), limit >> 20);
+    }
     if (posix_memalign((void **)&net->arena, 64, (total ? total : 16) * sizeof(float)) != 0) {
         net->arena = NULL;
         goto oom;
@@ -281,6 +289,13 @@ static fm_status prepare(fm_net *net, fm_err *err)
         }
     }
     net->scratch_bytes = scratch;
+    size_t limit = net->opts.max_memory ? net->opts.max_memory : FM_NET_MAX_MEMORY;
+    if (scratch > limit - net->arena_floats * sizeof(float))
+        return fm_err_set(err, FM_ERR_LIMIT,
+                          "%s: the network needs %zu MB of scratch besides %zu MB of activations "
+                          "(limit %zu MB)",
+                          net->g->source, scratch >> 20, net->arena_floats / (1u << 18),
+                          limit >> 20);
     if (scratch) {
         size_t sz = (scratch + 63) & ~(size_t)63;
         if (posix_memalign(&net->scratch, 64, sz) != 0) {

@@ -48,7 +48,12 @@ typedef struct {
     fm_shape input_shape; /* ndim 0: as the file says; else replaces the first input's shape
                            * (used by the importers) */
     fm_pool *pool;        /* optional shared pool (not owned); else the net makes its own */
+    size_t max_memory;    /* bytes of activations + scratch the plan may take; 0: FM_NET_MAX_MEMORY.
+                           * A model from elsewhere can ask for any size (a chain of 16x
+                           * upsamplings in a few hundred bytes): past this it is refused. */
 } fm_net_opts;
+
+#define FM_NET_MAX_MEMORY ((size_t)2 << 30)
 
 fm_net_opts fm_net_default_opts(void);
 
