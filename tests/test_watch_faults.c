@@ -442,9 +442,18 @@ static void test_faults_sigkill_leaves_whole_outputs(void)
         pid_t pid = fa_spawn(&a, log, "/dev/null");
         if (pid < 0)
             return;
-        /* after the first fragment (~2 s of video) is likely out: 2.5 .. 6 s of the run */
-        double at = fm_test_randf(&rng, 2.5f, 6.0f) * (fm_test_sanitized() ? 3 : 1);
-        sleep_s(at);
+        /* once 100 frames are processed (the first MP4 fragment, frames 0..49, is out), then
+         * a random 0 .. 2 s more */
+        double t0 = tv_now(), end = t0 + limit_s(60);
+        char *text = NULL;
+        while (tv_now() < end && last_field(text, "\"summary\"", "frame") < 100) {
+            free(text);
+            sleep_s(0.05);
+            text = fm_test_read_file(ev, NULL);
+        }
+        free(text);
+        sleep_s(fm_test_randf(&rng, 0.0f, 2.0f));
+        double at = tv_now() - t0;
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);

@@ -210,8 +210,10 @@ fm_writer *fm_writer_open(const char *path, int w, int h, double fps, fm_err *er
      * file cut short (full disk, SIGKILL, power loss) plays up to its last whole fragment; a
      * plain MP4 has its index (moov) only in the trailer and is unplayable without it. */
     AVDictionary *mux_opts = NULL;
-    if (strcmp(muxer, "mp4") == 0)
+    if (strcmp(muxer, "mp4") == 0) {
         av_dict_set(&mux_opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+        wr->oc->flush_packets = 1; /* each fragment goes to the kernel when it is complete */
+    }
     r = avformat_write_header(wr->oc, &mux_opts);
     av_dict_free(&mux_opts);
     if (r < 0) {
