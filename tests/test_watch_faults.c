@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,8 +548,8 @@ static void test_faults_playlist_not_followed(void)
 /* ---- a stream that stalls; an RTSP server killed and restarted --------------------------- */
 
 typedef struct {
-    int fd, port, stop;
-    int accepted;
+    int fd, port;
+    atomic_int stop, accepted; /* shared with the accepting thread */
 } silent_server;
 
 /* Accepts connections and never sends a byte. */
@@ -556,7 +557,7 @@ static void *silent_main(void *p)
 {
     silent_server *s = p;
     int held[16], n = 0;
-    while (!s->stop) {
+    while (!atomic_load(&s->stop)) {
         struct timespec ts = {0, 20000000};
         int c = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK);
         if (c >= 0) {
@@ -564,7 +565,7 @@ static void *silent_main(void *p)
                 held[n++] = c;
             else
                 close(c);
-            s->accepted++;
+            atomic_fetch_add(&s->accepted, 1);
         } else {
             nanosleep(&ts, NULL);
         }
@@ -577,6 +578,8 @@ static void *silent_main(void *p)
 static int silent_start(silent_server *s, pthread_t *th)
 {
     memset(s, 0, sizeof *s);
+    atomic_init(&s->stop, 0);
+    atomic_init(&s->accepted, 0);
     s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
@@ -622,8 +625,8 @@ static void test_faults_silent_server_times_out(void)
         FM_CHECK(took < limit_s(6));
         free(log);
     }
-    FM_CHECK(srv.accepted >= 2);
-    srv.stop = 1;
+    FM_CHECK(atomic_load(&srv.accepted) >= 2);
+    atomic_store(&srv.stop, 1);
     pthread_join(th, NULL);
     close(srv.fd);
 }
