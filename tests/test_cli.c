@@ -24,6 +24,26 @@ static void test_detect_matches_opencv(void)
     static fm_det_line want[MAX_IMAGES], got[MAX_IMAGES];
     int nwant = fm_det_load_lines(text, want, MAX_IMAGES);
     free(text);
+    /* OpenCV keeps boxes with no area in the image (two [500,500,500,500] in
+     * maksssksksss446.jpg); facemask drops them (face/detector.h), so they are not expected. */
+    int dropped = 0;
+    for (int i = 0; i < nwant; i++) {
+        fm_det_line *w = &want[i];
+        int k = 0;
+        for (int j = 0; j < w->nfaces; j++) {
+            const float *b = w->box[j];
+            if (!(b[2] > b[0] && b[3] > b[1])) {
+                dropped++;
+                continue;
+            }
+            memcpy(w->box[k], w->box[j], sizeof w->box[k]);
+            memcpy(w->lm[k], w->lm[j], sizeof w->lm[k]);
+            w->nlm[k] = w->nlm[j];
+            w->score[k++] = w->score[j];
+        }
+        w->nfaces = k;
+    }
+    FM_CHECK_INT(dropped, 2);
     FM_CHECK(nwant >= 30);
     size_t cap = 256 + (size_t)nwant * 300;
     char *cmd = malloc(cap);
@@ -176,8 +196,8 @@ static void test_annotated_output(void)
     }
 }
 
-/* With the committed classifier, each face gets a label; a box wholly outside the image (OpenCV
- * reports two in maksssksksss446.jpg) is "unknown" rather than a crash. */
+/* With the committed classifier, each face gets a label; the boxes wholly outside the image
+ * that OpenCV reports in maksssksksss446.jpg are dropped rather than labelled. */
 static void test_detect_labels(void)
 {
     char args[1024], *out = NULL;
@@ -197,8 +217,10 @@ static void test_detect_labels(void)
                  strstr(a, "\"label\":\"mask\"") < b);
         FM_CHECK(strstr(b, "\"label\":\"no_mask\"") != NULL &&
                  strstr(b, "\"label\":\"no_mask\"") < c);
-        FM_CHECK_STR_CONTAINS(c, "\"box\":[500.00,500.00,500.00,500.00],\"score\":0.7697,"
-                                 "\"label\":\"unknown\",\"mask_prob\":null");
+        /* OpenCV's two boxes of no area at the corner are not faces (issue 10) */
+        FM_CHECK_MSG(!strstr(c, "[500.00,500.00,500.00,500.00]") && !strstr(c, "unknown"),
+                     "an impossible face: %s", c);
+        FM_CHECK_STR_CONTAINS(c, "\"label\":\"mask\",\"mask_prob\":");
     }
     free(out);
 }

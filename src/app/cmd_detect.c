@@ -27,8 +27,9 @@ static void detect_usage(FILE *f)
             "  --threads N      inference threads (default 1)\n"
             "  --model-dir DIR  models folder (default $FACEMASK_MODELS, else the project's models/)\n"
             "  --classifier DIR the mask classifier (default <models>/mask); each face gets\n"
-            "                   \"label\" (mask, no_mask, or unknown when it cannot be cropped)\n"
-            "                   and \"mask_prob\"\n"
+            "                   a label, mask or no_mask. The text and the annotated copies\n"
+            "                   show the label's confidence (\"no_mask 0.97\"); JSON has\n"
+            "                   \"label\" and \"mask_prob\", P(mask) (0.03 for that face)\n"
             "  --no-classify    faces only\n"
             "  --detector D     the face detector: yunet (default; <models>/yunet/yunet_n_640_640.onnx),\n"
             "                   res10 (OpenCV's res10 SSD), or the path of a YuNet-layout .onnx file\n"
@@ -39,16 +40,10 @@ static void detect_usage(FILE *f)
             "Directories are walked recursively for .jpg, .jpeg and .png files, in sorted order.\n");
 }
 
-/* Per-face classification: have == 0 when the face could not be classified. */
+/* Per-face classification. */
 typedef struct {
-    int have;
     float mask_prob;
 } face_class;
-
-static const char *label_of(const face_class *c)
-{
-    return !c->have ? "unknown" : (c->mask_prob >= 0.5f ? "mask" : "no_mask");
-}
 
 static void annotate(fm_image *img, const fm_face *faces, const face_class *cls, int n,
                      int landmarks)
@@ -64,15 +59,12 @@ static void annotate(fm_image *img, const fm_face *faces, const face_class *cls,
         fm_color color = FM_RGB(0, 200, 0), fg = black;
         if (!cls) {
             snprintf(label, sizeof label, "face %.2f", (double)f->score);
-        } else if (!cls[i].have) {
-            color = FM_RGB(230, 200, 0);
-            snprintf(label, sizeof label, "unknown");
-        } else if (cls[i].mask_prob >= 0.5f) {
-            snprintf(label, sizeof label, "mask %.2f", (double)cls[i].mask_prob);
         } else {
-            color = FM_RGB(220, 30, 30);
-            fg = white;
-            snprintf(label, sizeof label, "no mask %.2f", 1.0 - (double)cls[i].mask_prob);
+            fm_mask_label_text(cls[i].mask_prob, label, sizeof label);
+            if (cls[i].mask_prob < 0.5f) {
+                color = FM_RGB(220, 30, 30);
+                fg = white;
+            }
         }
         fm_draw_rect(img, x1, y1, x2, y2, color, thick);
         fm_draw_label(img, x1, y1, label, fg, color, scale);
@@ -99,11 +91,9 @@ static void print_json(const char *path, const fm_image *img, const fm_face *fac
                        (double)f->landmarks[k][1]);
             printf("]");
         }
-        if (cls && cls[i].have)
-            printf(",\"label\":\"%s\",\"mask_prob\":%.4f", label_of(&cls[i]),
+        if (cls)
+            printf(",\"label\":\"%s\",\"mask_prob\":%.4f", fm_mask_label(cls[i].mask_prob),
                    (double)cls[i].mask_prob);
-        else if (cls)
-            printf(",\"label\":\"unknown\",\"mask_prob\":null");
         printf("}");
     }
     printf("]}\n");
@@ -217,10 +207,22 @@ int fm_cmd_detect(int argc, char **argv)
         }
         if (n > MAX_FACES)
             n = MAX_FACES;
-        for (int k = 0; cls && k < n; k++) {
+        /* Every face has an area in the image (face/detector.h), so a crop fails only when
+         * memory runs out: the image fails, nothing is labelled "unknown". */
+        int failed = 0;
+        for (int k = 0; cls && k < n && !failed; k++) {
             fm_err cerr = {0};
-            fcls[k].have =
-                fm_classifier_face(cls, img, &faces[k], &fcls[k].mask_prob, &cerr) == FM_OK;
+            if (fm_classifier_face(cls, img, &faces[k], &fcls[k].mask_prob, &cerr) != FM_OK) {
+                fprintf(stderr, "facemask: %s: face %d at (%.0f,%.0f)-(%.0f,%.0f): %s\n", path,
+                        k + 1, (double)faces[k].x1, (double)faces[k].y1, (double)faces[k].x2,
+                        (double)faces[k].y2, cerr.msg);
+                failed = 1;
+            }
+        }
+        if (failed) {
+            status = 1;
+            fm_image_free(img);
+            continue;
         }
         if (json) {
             print_json(path, img, faces, cls ? fcls : NULL, n);
@@ -230,10 +232,9 @@ int fm_cmd_detect(int argc, char **argv)
                 printf("%s %.2f at (%.0f,%.0f)-(%.0f,%.0f)", k ? ";" : ":", (double)faces[k].score,
                        (double)faces[k].x1, (double)faces[k].y1, (double)faces[k].x2,
                        (double)faces[k].y2);
+                char label[48];
                 if (cls)
-                    printf(" %s", label_of(&fcls[k]));
-                if (cls && fcls[k].have)
-                    printf(" %.2f", (double)fcls[k].mask_prob);
+                    printf(" %s", fm_mask_label_text(fcls[k].mask_prob, label, sizeof label));
             }
             printf("\n");
         }

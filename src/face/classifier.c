@@ -179,3 +179,19 @@ fm_status fm_classifier_face(fm_classifier *c, const fm_image *img, const fm_fac
     *mask_prob = run_input(c);
     return FM_OK;
 }
+
+const char *fm_mask_label(float mask_prob)
+{
+    return mask_prob >= 0.5f ? "mask" : "no_mask";
+}
+
+float fm_mask_label_conf(float mask_prob)
+{
+    return mask_prob >= 0.5f ? mask_prob : 1.0f - mask_prob;
+}
+
+char *fm_mask_label_text(float mask_prob, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s %.2f", fm_mask_label(mask_prob), (double)fm_mask_label_conf(mask_prob));
+    return buf;
+}

@@ -8,8 +8,9 @@
  *
  *     fm_classifier *c = fm_classifier_load("models/mask", NULL, &err);
  *     float p;
+ *     char label[32];
  *     if (fm_classifier_face(c, img, &face, &p, &err) == FM_OK)
- *         printf("%s %.2f\n", p >= 0.5f ? "mask" : "no_mask", p);
+ *         printf("%s\n", fm_mask_label_text(p, label, sizeof label));   // "no_mask 0.93"
  *     fm_classifier_free(c);
  */
 #ifndef FM_CLASSIFIER_H
@@ -36,6 +37,16 @@ fm_classifier *fm_classifier_load(const char *dir, const fm_net_opts *opts, fm_e
 void fm_classifier_free(fm_classifier *c);
 const fm_classifier_cfg *fm_classifier_config(const fm_classifier *c);
 fm_net *fm_classifier_net(fm_classifier *c);
+
+/* How every output names a face's class. p is P(mask), 0..1.
+ * fm_mask_label: "mask" when p >= 0.5, else "no_mask" (the spelling of every output).
+ * fm_mask_label_conf: the confidence of that label, p for mask and 1 - p for no_mask (0.5..1).
+ * fm_mask_label_text: "mask 0.97" / "no_mask 0.93", the label and its confidence, as detect's
+ * text, the annotated copies and the video show it (JSON gives mask_prob = p instead);
+ * buf must hold 16 bytes; returns buf. */
+const char *fm_mask_label(float mask_prob);
+float fm_mask_label_conf(float mask_prob);
+char *fm_mask_label_text(float mask_prob, char *buf, size_t size);
 
 /* Mask probability of a face crop (the whole image is the face; resized to S x S). */
 float fm_classifier_crop(fm_classifier *c, const fm_image *crop);

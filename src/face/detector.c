@@ -213,6 +213,11 @@ int fm_detector_detect_file(fm_detector *d, const char *path, float conf, fm_fac
     return n;
 }
 
+int fm_face_has_area(const fm_face *f)
+{
+    return f->x2 > f->x1 && f->y2 > f->y1; /* false for NaN too */
+}
+
 /* Clamps into [lo, hi]; + 0.0f turns -0 into +0 so it prints as 0.00. */
 static float clampf(float v, float lo, float hi)
 {
@@ -247,6 +252,8 @@ int fm_detector_run(fm_detector *d, const fm_image *img, float conf, fm_face *fa
         f.y1 = clampf(row[4] * H, 0, H);
         f.x2 = clampf(row[5] * W, 0, W);
         f.y2 = clampf(row[6] * H, 0, H);
+        if (!fm_face_has_area(&f))
+            continue; /* wholly outside the image, or no area (or not finite): not a face */
         /* insertion by descending score keeps the list sorted */
         if (n < max || (max > 0 && f.score > faces[max - 1].score)) {
             int pos = n < max ? n : max - 1;

@@ -7,7 +7,10 @@
  *          what OpenCV's blobFromImage does), DetectionOutput rows turned into boxes; no
  *          landmarks.
  *
- * Boxes are in pixels of the original image, clipped to it.
+ * Boxes are in pixels of the original image, clipped to it. A box with no area left after
+ * clipping (wholly outside the image, zero width or height, or not finite) is dropped before it
+ * is counted, by both detectors: res10's DetectionOutput reports such boxes (four
+ * [464,330,464,330] scoring up to 0.96 on aizoo_demo2.jpg at --det-size 600).
  *
  *     fm_detector_spec spec = {"yunet", "models", 0, 0};     // or "res10", or a .onnx path
  *     fm_detector *d = fm_detector_create(&spec, NULL, &err);
@@ -30,6 +33,9 @@ typedef struct {
     float landmarks[5][2]; /* (x, y) pixels of the original image, not clipped: right eye,
                             * left eye, nose tip, right and left mouth corner */
 } fm_face;
+
+/* 1 when x2 > x1 and y2 > y1 (so never for NaN): the test every reported face passes. */
+int fm_face_has_area(const fm_face *f);
 
 /* Milliseconds spent in each stage of the last fm_detector_run. */
 typedef struct {

@@ -204,7 +204,7 @@ int fm_yunet_decode(const fm_yunet_outputs *out, const fm_yunet_geom *g, float c
         f.y1 = clampf(o->y1 / sy, 0, H);
         f.x2 = clampf((o->x1 + o->w) / sx, 0, W);
         f.y2 = clampf((o->y1 + o->h) / sy, 0, H);
-        if (!(f.x2 > f.x1 && f.y2 > f.y1))
+        if (!fm_face_has_area(&f))
             continue; /* no area left in the image (or not finite) */
         f.score = o->score;
         f.nlandmarks = FM_YUNET_NLANDMARKS;
