@@ -1,7 +1,9 @@
 /* facemask detect: faces in images, as JSON lines and/or annotated copies. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app/app.h"
 #include "eval/report.h"
@@ -21,7 +23,13 @@ static void detect_usage(FILE *f)
             "                   {\"image\":...,\"width\":W,\"height\":H,\"faces\":[{\"box\":[x1,y1,x2,y2],\"score\":S}]}\n"
             "                   YuNet faces also have \"landmarks\":[[x,y],...] after \"score\": right\n"
             "                   eye, left eye, nose tip, right and left mouth corner (pixels)\n"
-            "  --out DIR        write an annotated copy of each image under DIR\n"
+            "  --out DIR        write an annotated copy of each image under DIR: DIR/<file name>\n"
+            "                   for a file argument, DIR/<path under the folder> for an image\n"
+            "                   of a walked folder. When two inputs would get the same copy\n"
+            "                   (a/x.jpg b/x.jpg), the later one gets -2, -3, ... before the\n"
+            "                   extension (DIR/x-2.jpg) and a note says so. A copy that would\n"
+            "                   overwrite an input (the same file by device and inode) is\n"
+            "                   refused before anything is written (exit status 1)\n"
             "  --landmarks      also draw the 5 landmarks on the annotated copies (YuNet)\n"
             "  --conf F         keep faces scoring at least F (0..1, default 0.5)\n"
             "  --threads N      inference threads (default 1)\n"
@@ -99,6 +107,138 @@ static void print_json(const char *path, const fm_image *img, const fm_face *fac
     printf("]}\n");
 }
 
+/* ---- where the annotated copies go ---------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int i; /* input index */
+} named;
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
+static int cmp_name_index(const void *a, const void *b)
+{
+    int c = cmp_name(a, b);
+    return c ? c : ((const named *)a)->i - ((const named *)b)->i;
+}
+
+static void free_paths(char **p, int n)
+{
+    for (int i = 0; p && i < n; i++)
+        free(p[i]);
+    free(p);
+}
+
+/* The annotated copy of each input: <out_dir>/<rel>. Inputs with the same rel (files of the
+ * same name given as arguments, or such a file and a walked one) would overwrite each other's
+ * copy: the first in argument order keeps the name, each later one gets "-2", "-3", ... before
+ * its extension (the first such name no other copy has), and a note on stderr says so. Returns
+ * n paths (free_paths), or NULL when out of memory. */
+static char **plan_outputs(const char *out_dir, const fm_file_list *files)
+{
+    int n = files->n, nadded = 0, ok = 1;
+    char **orig = calloc((size_t)n + 1, sizeof *orig), **dst = calloc((size_t)n + 1, sizeof *dst);
+    char **added = calloc((size_t)n + 1, sizeof *added); /* the new names, owned by dst */
+    named *by = calloc((size_t)n + 1, sizeof *by);
+    ok = orig && dst && added && by;
+    for (int i = 0; ok && i < n; i++) {
+        size_t len = strlen(out_dir) + strlen(files->rel[i]) + 2;
+        if ((ok = (orig[i] = malloc(len)) != NULL) != 0) {
+            snprintf(orig[i], len, "%s/%s", out_dir, files->rel[i]);
+            by[i].name = orig[i];
+            by[i].i = i;
+        }
+    }
+    if (ok)
+        qsort(by, (size_t)n, sizeof *by, cmp_name_index);
+    int keeper = 0; /* the input that keeps the name of the current group */
+    for (int g = 0; ok && g < n; g++) {
+        int i = by[g].i;
+        if (g == 0 || strcmp(by[g - 1].name, by[g].name) != 0) {
+            keeper = i;
+            ok = (dst[i] = strdup(orig[i])) != NULL;
+            continue;
+        }
+        const char *slash = strrchr(orig[i], '/'), *dot = strrchr(orig[i], '.');
+        int stem = (int)(dot && dot > slash ? dot - orig[i] : (ptrdiff_t)strlen(orig[i]));
+        size_t len = strlen(orig[i]) + 16;
+        if (!(ok = (dst[i] = malloc(len)) != NULL))
+            break;
+        for (int k = 2;; k++) {
+            snprintf(dst[i], len, "%.*s-%d%s", stem, orig[i], k, orig[i] + stem);
+            named key = {dst[i], 0};
+            int clash = bsearch(&key, by, (size_t)n, sizeof *by, cmp_name) != NULL;
+            for (int a = 0; a < nadded && !clash; a++)
+                clash = strcmp(added[a], dst[i]) == 0;
+            if (!clash)
+                break;
+        }
+        added[nadded++] = dst[i];
+        fprintf(stderr,
+                "facemask detect: %s has the same file name as %s; its annotated copy is %s\n",
+                files->paths[i], files->paths[keeper], dst[i]);
+    }
+    free_paths(orig, n);
+    free(added);
+    free(by);
+    if (!ok) {
+        free_paths(dst, n);
+        return NULL;
+    }
+    return dst;
+}
+
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int i;
+} file_id;
+
+static int cmp_id(const void *a, const void *b)
+{
+    const file_id *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino ? 1 : 0;
+}
+
+/* 1 (with the one-line message printed) when a copy in dst would overwrite an input: the same
+ * file by device and inode (so a symbolic link, a hard link or another spelling of the path
+ * counts), not by comparing strings. */
+static int overwrites_an_input(const char *out_dir, const fm_file_list *files, char **dst)
+{
+    int n = files->n, m = 0, hit = 0;
+    file_id *ids = calloc((size_t)n + 1, sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "facemask detect: out of memory checking --out %s\n", out_dir);
+        return 1;
+    }
+    struct stat st;
+    for (int i = 0; i < n; i++)
+        if (stat(files->paths[i], &st) == 0)
+            ids[m++] = (file_id){st.st_dev, st.st_ino, i};
+    qsort(ids, (size_t)m, sizeof *ids, cmp_id);
+    for (int i = 0; i < n && !hit; i++) {
+        if (stat(dst[i], &st) != 0)
+            continue; /* not there yet: cannot be an input */
+        file_id key = {st.st_dev, st.st_ino, 0};
+        const file_id *in = bsearch(&key, ids, (size_t)m, sizeof *ids, cmp_id);
+        if (in) {
+            fprintf(stderr,
+                    "facemask detect: --out %s would overwrite the input %s (with the annotated "
+                    "copy of %s, %s); nothing written: choose an --out folder that holds none "
+                    "of the inputs\n",
+                    out_dir, files->paths[in->i], files->paths[i], dst[i]);
+            hit = 1;
+        }
+    }
+    free(ids);
+    return hit;
+}
+
 int fm_cmd_detect(int argc, char **argv)
 {
     int json = 0, threads = 1;
@@ -163,6 +303,22 @@ int fm_cmd_detect(int argc, char **argv)
         goto usage_error;
     }
 
+    /* Every copy's path is known, and checked against the inputs, before anything is loaded
+     * or written. */
+    char **dsts = NULL;
+    if (out_dir && files.n) {
+        if (!(dsts = plan_outputs(out_dir, &files))) {
+            fprintf(stderr, "facemask detect: out of memory planning the copies under %s\n",
+                    out_dir);
+            fm_files_free(&files);
+            return 1;
+        }
+        if (overwrites_an_input(out_dir, &files, dsts)) {
+            free_paths(dsts, files.n);
+            fm_files_free(&files);
+            return 1;
+        }
+    }
     char mdir[4096];
     fm_models_dir(model_dir, mdir, sizeof mdir);
     fm_net_opts opts = fm_net_default_opts();
@@ -171,6 +327,7 @@ int fm_cmd_detect(int argc, char **argv)
     fm_detector *det = files.n ? fm_detector_create(&spec, &opts, &err) : NULL;
     if (files.n && !det) {
         fprintf(stderr, "facemask: %s\n", err.msg);
+        free_paths(dsts, files.n);
         fm_files_free(&files);
         return 1;
     }
@@ -182,6 +339,7 @@ int fm_cmd_detect(int argc, char **argv)
         if (!cls && cls_dir) {
             fprintf(stderr, "facemask: %s\n", err.msg);
             fm_detector_free(det);
+            free_paths(dsts, files.n);
             fm_files_free(&files);
             return 1;
         }
@@ -240,20 +398,12 @@ int fm_cmd_detect(int argc, char **argv)
         }
         if (out_dir) {
             annotate(img, faces, cls ? fcls : NULL, n, landmarks);
-            size_t len = strlen(out_dir) + strlen(files.rel[i]) + 2;
-            char *dst = malloc(len);
-            if (!dst) {
-                fprintf(stderr, "facemask: out of memory\n");
+            const char *dst = dsts[i];
+            if (fm_mkdirs_for(dst, &err) != FM_OK || fm_image_save(img, dst, &err) != FM_OK) {
+                fprintf(stderr, "facemask: %s\n", err.msg);
                 status = 1;
-            } else {
-                snprintf(dst, len, "%s/%s", out_dir, files.rel[i]);
-                if (fm_mkdirs_for(dst, &err) != FM_OK || fm_image_save(img, dst, &err) != FM_OK) {
-                    fprintf(stderr, "facemask: %s\n", err.msg);
-                    status = 1;
-                } else if (!json) {
-                    printf("%s: %d face%s -> %s\n", path, n, n == 1 ? "" : "s", dst);
-                }
-                free(dst);
+            } else if (!json) {
+                printf("%s: %d face%s -> %s\n", path, n, n == 1 ? "" : "s", dst);
             }
         }
         fflush(stdout);
@@ -261,6 +411,7 @@ int fm_cmd_detect(int argc, char **argv)
     }
     fm_classifier_free(cls);
     fm_detector_free(det);
+    free_paths(dsts, files.n);
     fm_files_free(&files);
     return status;
 
