@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app/app.h"
 #include "face/detector.h"
@@ -13,12 +14,16 @@ static void train_usage(FILE *f)
             "usage: facemask train --data DIR [--voc DIR] [--out DIR] [--epochs N]\n"
             "                      [--fine-tune-epochs N] [--input-size S] [--fine-tune-from LAYER]\n"
             "                      [--seed N] [--threads N] [--batch N] [--margin F] [--no-square]\n"
-            "                      [--variants N] [--no-augment] [--model-dir DIR] [--quiet]\n"
+            "                      [--variants N] [--no-augment] [--model-dir DIR] [--force] [--quiet]\n"
             "  --data DIR        one folder per class (with_mask, without_mask)\n"
             "  --voc DIR         also train on faces of scene photos with PASCAL VOC boxes\n"
             "                    (images/, annotations/); split by image, --voc-fraction of the\n"
             "                    images for training (default 0.5), the rest held out and reported\n"
-            "  --out DIR         where the model and its report go (default models/mask)\n"
+            "  --out DIR         where the model and its report go (default models/mask, the\n"
+            "                    committed classifier when run from the project folder)\n"
+            "  --force           replace the model in --out; without it, an --out that already\n"
+            "                    holds a model (classifier.cfg, .prototxt or .caffemodel) is\n"
+            "                    refused before anything is read or written\n"
             "  --epochs N        phase 1 (head on the frozen base) at most N epochs (default 20)\n"
             "  --fine-tune-epochs N  phase 2 at most N epochs (default 10; 0 skips phase 2)\n"
             "  --fine-tune-from LAYER  first base layer trained in phase 2\n"
@@ -33,6 +38,7 @@ int fm_cmd_train(int argc, char **argv)
 {
     fm_train_opts o = fm_train_default_opts();
     const char *model_dir = NULL;
+    int force = 0;
     char cmdline[2048] = "facemask";
     size_t used = strlen(cmdline);
     for (int i = 0; i < argc && used < sizeof cmdline - 2; i++)
@@ -104,6 +110,8 @@ int fm_cmd_train(int argc, char **argv)
             o.augment = 0;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
+        } else if (strcmp(a, "--force") == 0) {
+            force = 1;
         } else {
             fprintf(stderr, "facemask train: unknown option or missing value: %s\n", a);
             train_usage(stderr);
@@ -114,6 +122,22 @@ int fm_cmd_train(int argc, char **argv)
         fprintf(stderr, "facemask train: --data DIR is required\n");
         train_usage(stderr);
         return 2;
+    }
+    /* Training writes classifier.* over whatever model --out holds (by default models/mask,
+     * the committed classifier): only with --force. */
+    static const char *const model_files[] = {"classifier.cfg", "classifier.prototxt",
+                                              "classifier.caffemodel"};
+    for (size_t k = 0; !force && k < sizeof model_files / sizeof model_files[0]; k++) {
+        char p[4200];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", o.out_dir, model_files[k]);
+        if (stat(p, &st) == 0) {
+            fprintf(stderr,
+                    "facemask train: %s already holds a model (%s); nothing written: give "
+                    "another --out, or --force to replace it\n",
+                    o.out_dir, model_files[k]);
+            return 1;
+        }
     }
     char mdir[4096], base[4200];
     fm_models_dir(model_dir, mdir, sizeof mdir);

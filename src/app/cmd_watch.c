@@ -1,6 +1,7 @@
 /* facemask watch: faces and masks over time, from a camera, a file, a stream or a folder. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app/app.h"
 #include "app/watch.h"
@@ -8,7 +9,8 @@
 static void watch_usage(FILE *f)
 {
     fprintf(f,
-            "usage: facemask watch --source SRC [--display] [--record FILE] [--events FILE|-]\n"
+            "usage: facemask watch --source SRC [--display] [--record FILE [--force]]\n"
+            "                      [--events FILE|-]\n"
             "                      [--snapshots DIR] [--blur] [--every N] [--conf 0.5]\n"
             "                      [--threads N] [--summary-every SEC] [--max-frames N]\n"
             "                      [--model-dir DIR] [--classifier DIR | --no-classify] [--quiet]\n"
@@ -17,7 +19,10 @@ static void watch_usage(FILE *f)
             "  --source SRC      a camera (0, 1, ... or /dev/videoN), a video file, an\n"
             "                    rtsp:// http:// rtmp:// udp:// URL, or a folder of images\n"
             "  --display         show the annotated video in a window (q or Esc to stop)\n"
-            "  --record FILE     write the annotated video (.mp4/.mkv: H.264, .avi: MPEG-4)\n"
+            "  --record FILE     write the annotated video (.mp4/.mkv: H.264, .avi: MPEG-4);\n"
+            "                    an existing FILE is refused unless --force, and the source\n"
+            "                    itself always is\n"
+            "  --force           let --record replace an existing file\n"
             "  --events FILE|-   JSON lines: appear / label / leave per person, summaries,\n"
             "                    reconnects, end (schema: docs/events.md)\n"
             "  --snapshots DIR   one JPEG of each person seen without a mask\n"
@@ -45,6 +50,7 @@ static void watch_usage(FILE *f)
 int fm_cmd_watch(int argc, char **argv)
 {
     fm_watch_opts o = fm_watch_default_opts();
+    int force = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -125,6 +131,8 @@ int fm_cmd_watch(int argc, char **argv)
             o.allow_playlists = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             o.status = 0;
+        } else if (strcmp(a, "--force") == 0) {
+            force = 1;
         } else {
             fprintf(stderr, "facemask watch: unknown option or missing value: %s\n", a);
             watch_usage(stderr);
@@ -136,6 +144,25 @@ int fm_cmd_watch(int argc, char **argv)
                         "camera, or a file or URL)\n");
         watch_usage(stderr);
         return 2;
+    }
+    /* An existing regular file is not replaced without --force (devices and pipes such as
+     * /dev/null are written as before), and the source never is. */
+    struct stat rst, sst;
+    if (o.record && stat(o.record, &rst) == 0) {
+        if (stat(o.source, &sst) == 0 && sst.st_dev == rst.st_dev && sst.st_ino == rst.st_ino) {
+            fprintf(stderr,
+                    "facemask watch: --record %s is the source %s; nothing written: record to "
+                    "another file\n",
+                    o.record, o.source);
+            return 1;
+        }
+        if (S_ISREG(rst.st_mode) && !force) {
+            fprintf(stderr,
+                    "facemask watch: --record %s: the file exists; nothing written: choose "
+                    "another name, or --force to replace it\n",
+                    o.record);
+            return 1;
+        }
     }
     fm_watch_stats s;
     fm_err err = {0};
