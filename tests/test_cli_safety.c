@@ -219,7 +219,7 @@ static void test_watch_record_refuses_existing(void)
     FM_CHECK_MSG(same_bytes(copy, src), "%s was changed", copy);
     /* --force replaces the file */
     snprintf(args, sizeof args,
-             "watch --source %s --model-dir %s/models --no-classify --max-frames 2 --quiet "
+             "watch --source %s --model-dir %s/models --no-classify --max-frames 2 "
              "--force --record %s",
              src, fm_test_shared(), rec);
     char *out = NULL;
@@ -230,6 +230,9 @@ static void test_watch_record_refuses_existing(void)
         return;
     }
     FM_CHECK_MSG(rc == 0, "watch --force exited %d: %s", rc, out ? out : "");
+    /* the summary spells the label as every other output does */
+    FM_CHECK_STR_CONTAINS(out, " no_mask, ");
+    FM_CHECK_MSG(out && !strstr(out, "no mask"), "\"no mask\" in %s", out ? out : "");
     free(out);
     struct stat st;
     FM_CHECK(stat(rec, &st) == 0 && st.st_size > 1000);
@@ -369,6 +372,29 @@ static void test_label_number_everywhere(void)
     fm_image_free(a);
 }
 
+/* classify: the text shows the label's confidence, the JSON P(mask), of the same crop. */
+static void test_classify_label_number(void)
+{
+    char args[2048], *out = NULL;
+    snprintf(args, sizeof args,
+             "classify --json --classifier models/mask %s/data/mask_cls/without_mask/0000.jpg",
+             fm_test_shared());
+    FM_CHECK_INT(run(args, &out), 0);
+    float p = -1;
+    const char *q = out ? strstr(out, "\"label\":\"no_mask\",\"mask_prob\":") : NULL;
+    FM_CHECK_MSG(q && sscanf(q, "\"label\":\"no_mask\",\"mask_prob\":%f", &p) == 1,
+                 "no no_mask label: %s", out ? out : "");
+    free(out);
+    char want[64];
+    snprintf(want, sizeof want, ": no_mask %.2f\n", 1.0 - (double)p);
+    snprintf(args, sizeof args, "classify --classifier models/mask %s/data/mask_cls/without_mask/0000.jpg",
+             fm_test_shared());
+    out = NULL;
+    FM_CHECK_INT(run(args, &out), 0);
+    FM_CHECK_STR_CONTAINS(out, want);
+    free(out);
+}
+
 void suite_cli_safety(void);
 void suite_cli_safety(void)
 {
@@ -379,4 +405,5 @@ void suite_cli_safety(void)
     FM_RUN(test_no_impossible_faces);
     FM_RUN(test_label_text);
     FM_RUN(test_label_number_everywhere);
+    FM_RUN(test_classify_label_number);
 }

@@ -173,7 +173,7 @@ int fm_cmd_watch(int argc, char **argv)
     if (o.status)
         fprintf(stderr,
                 "facemask: %lld frames in %.1f s (%.1f fps), %lld skipped; %lld people: %lld "
-                "mask, %lld no mask, %lld unknown; ended: %s%s\n",
+                "mask, %lld no_mask, %lld unknown; ended: %s%s\n",
                 s.frames, s.wall_s, s.fps, s.skipped, s.people, s.mask, s.no_mask, s.unknown,
                 s.end_reason, s.output_errors ? "; an output failed (see above)" : "");
     return strcmp(s.end_reason, "error") == 0 || s.output_errors ? 1 : 0;

@@ -391,7 +391,7 @@ static void status_line(const watch *w, long long frames, double fps, double lat
 {
     fprintf(stderr,
             "\r%lld frames  %5.1f fps  latency %4.0f ms  faces %2d  people %lld (mask %lld, "
-            "no mask %lld)  skipped %lld   ",
+            "no_mask %lld)  skipped %lld   ",
             frames, fps, latency, nfaces, c->people, c->mask, c->no_mask,
             atomic_load(&w->skipped));
 }
