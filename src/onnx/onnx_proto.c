@@ -264,7 +264,8 @@ static fm_status arena_new_chunk(parser *p, size_t payload, chunk **out)
     return FM_OK;
 }
 
-/* n elements of `size` bytes, aligned to ARENA_ALIGN, zeroed; *out NULL for n == 0. */
+/* n elements of `size` bytes, zeroed, aligned for any scalar (bytes: unaligned); *out is
+ * NULL for n == 0. */
 static fm_status arena_alloc(parser *p, size_t n, size_t size, void **out)
 {
     *out = NULL;
@@ -273,14 +274,15 @@ static fm_status arena_alloc(parser *p, size_t n, size_t size, void **out)
         return fail(p, FM_ERR_LIMIT, NO_OFFSET, "%zu x %zu bytes overflows", n, size);
     if (bytes == 0)
         return FM_OK;
-    size_t padded = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (padded < bytes)
+    size_t align = size == 1 ? 1 : 8;
+    if (bytes > SIZE_MAX - ARENA_ALIGN)
         return fail(p, FM_ERR_LIMIT, NO_OFFSET, "%zu bytes overflows", bytes);
     struct fm_onnx_priv *pv = p->pv;
     chunk *c = pv->head;
+    size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
     fm_status st;
-    if (padded > BIG_ALLOC) {
-        if ((st = arena_new_chunk(p, padded, &c)) != FM_OK)
+    if (bytes > BIG_ALLOC) {
+        if ((st = arena_new_chunk(p, bytes, &c)) != FM_OK)
             return st;
         if (pv->head) { /* keep the current small-object chunk in front */
             c->next = pv->head->next;
@@ -288,14 +290,16 @@ static fm_status arena_alloc(parser *p, size_t n, size_t size, void **out)
         } else {
             pv->head = c;
         }
-    } else if (!c || c->cap - c->used < padded) {
+        at = 0;
+    } else if (!c || at > c->cap || c->cap - at < bytes) {
         if ((st = arena_new_chunk(p, CHUNK_SIZE, &c)) != FM_OK)
             return st;
         c->next = pv->head;
         pv->head = c;
+        at = 0;
     }
-    uint8_t *mem = (uint8_t *)c + CHUNK_HDR + c->used;
-    c->used += padded;
+    uint8_t *mem = (uint8_t *)c + CHUNK_HDR + at;
+    c->used = at + bytes;
     memset(mem, 0, bytes);
     *out = mem;
     return FM_OK;
@@ -337,6 +341,25 @@ static fm_status copy_name(parser *p, const fm_pb_field *f, const char *what, co
     if (st == FM_OK)
         *out = str.s;
     return st;
+}
+
+/* The last length-delimited occurrence of field `want` in a message, found before the full
+ * scan so that errors in the message's other fields can name it. A malformed byte ends the
+ * peek quietly: the full scan reports it. */
+static const fm_pb_field *peek_field(const fm_pb_field *msg, uint32_t want, fm_pb_field *out)
+{
+    const fm_pb_field *found = NULL;
+    fm_pb_reader r = fm_pb_sub(msg);
+    while (!fm_pb_at_end(&r)) {
+        fm_pb_field f;
+        if (fm_pb_next(&r, &f, NULL) != FM_OK)
+            break;
+        if (f.field == want && f.wire == FM_PB_LEN) {
+            *out = f;
+            found = out;
+        }
+    }
+    return found;
 }
 
 /* ---- scalars ---- */
@@ -419,8 +442,6 @@ static fm_status get_varints(parser *p, const fm_pb_field *f, int as_int32, int6
 /* ---- tensors ---- */
 
 typedef struct {
-    int has_name;
-    fm_pb_field name;
     size_t ndims; /* all seen; more than FM_ONNX_MAX_DIMS is an error */
     int64_t dims[FM_ONNX_MAX_DIMS];
     int data_type;
@@ -496,12 +517,7 @@ static fm_status scan_tensor(parser *p, const fm_pb_field *tf, tensor_scan *s)
                 st = count_varints(p, &f, &s->n_i64);
             s->has_i64 = 1;
             break;
-        case TENSOR_NAME:
-            if ((st = want(p, &f, FM_PB_LEN, "name")) == FM_OK) {
-                s->has_name = 1;
-                s->name = f;
-            }
-            break;
+        case TENSOR_NAME: st = want(p, &f, FM_PB_LEN, "name"); break;
         case TENSOR_RAW_DATA:
             if ((st = want(p, &f, FM_PB_LEN, "raw_data")) == FM_OK) {
                 s->has_raw = 1; /* bytes, not repeated: the last one wins */
@@ -570,28 +586,31 @@ static fm_status parse_tensor(parser *p, const fm_pb_field *tf, int initializer_
     size_t old = p->ctxlen;
     if (initializer_index >= 0)
         ctx_push(p, "initializer #%d: ", initializer_index);
-    tensor_scan s;
-    fm_status st = scan_tensor(p, tf, &s);
-    if (st == FM_OK)
-        st = copy_name(p, s.has_name ? &s.name : NULL, "name", &t->name);
+    fm_pb_field nf;
+    fm_status st = copy_name(p, peek_field(tf, TENSOR_NAME, &nf), "name", &t->name);
     if (st != FM_OK)
+        goto out;
+    ctx_pop(p, old);
+    if (t->name[0])
+        ctx_push(p, "%s '%s': ", initializer_index >= 0 ? "initializer" : "tensor",
+                 shown(t->name, nb));
+    else if (initializer_index >= 0)
+        ctx_push(p, "initializer #%d: ", initializer_index);
+    tensor_scan s;
+    if ((st = scan_tensor(p, tf, &s)) != FM_OK)
         goto out;
     if (initializer_index >= 0 && !t->name[0]) {
         st = fail(p, FM_ERR_FORMAT, tf->offset, "has no name (TensorProto field 8)");
         goto out;
     }
-    ctx_pop(p, old);
     if (s.external) {
+        ctx_pop(p, old); /* the message names the tensor itself */
         st = fail(p, FM_ERR_UNSUPPORTED, s.external_off,
                   "tensor '%s' uses external data (not supported: the model must be one "
                   "self-contained .onnx file)",
                   shown(t->name, nb));
         goto out;
     }
-    if (initializer_index >= 0)
-        ctx_push(p, "initializer '%s': ", shown(t->name, nb));
-    else if (t->name[0])
-        ctx_push(p, "tensor '%s': ", shown(t->name, nb));
 
     if (s.ndims > FM_ONNX_MAX_DIMS) {
         st = fail(p, FM_ERR_LIMIT, tf->offset, "%zu dims, at most %d are supported", s.ndims,
@@ -695,23 +714,25 @@ static fm_status parse_attr(parser *p, const fm_pb_field *af, int index, fm_onnx
     a->name = "";
     a->s.s = "";
     size_t old = ctx_push(p, "attribute #%d: ", index);
+    fm_pb_field pn;
+    fm_status st = copy_name(p, peek_field(af, ATTR_NAME, &pn), "name", &a->name);
+    if (st != FM_OK)
+        goto out;
+    if (a->name[0]) {
+        ctx_pop(p, old);
+        ctx_push(p, "attribute '%s': ", shown(a->name, nb));
+    }
     int has_name = 0, has_type = 0, has_f = 0, has_i = 0, has_s = 0, has_t = 0;
     int has_floats = 0, has_ints = 0, has_strings = 0, has_g = 0, has_tensors = 0,
         has_graphs = 0;
-    fm_pb_field name = {0}, sf = {0}, tf = {0};
-    fm_status st = FM_OK;
+    fm_pb_field sf = {0}, tf = {0};
     fm_pb_reader r = fm_pb_sub(af);
     while (st == FM_OK && !fm_pb_at_end(&r)) {
         fm_pb_field f;
         if ((st = next_field(p, &r, &f)) != FM_OK)
             break;
         switch (f.field) {
-        case ATTR_NAME:
-            if ((st = want(p, &f, FM_PB_LEN, "name")) == FM_OK) {
-                has_name = 1;
-                name = f;
-            }
-            break;
+        case ATTR_NAME: has_name = (st = want(p, &f, FM_PB_LEN, "name")) == FM_OK; break;
         case ATTR_TYPE:
             if ((st = want(p, &f, FM_PB_VARINT, "type")) == FM_OK) {
                 has_type = 1;
@@ -765,14 +786,10 @@ static fm_status parse_attr(parser *p, const fm_pb_field *af, int index, fm_onnx
     }
     if (st != FM_OK)
         goto out;
-    if (!has_name || name.len == 0) {
+    if (!has_name || !a->name[0]) {
         st = fail(p, FM_ERR_FORMAT, af->offset, "has no name (AttributeProto field 1)");
         goto out;
     }
-    if ((st = copy_name(p, &name, "name", &a->name)) != FM_OK)
-        goto out;
-    ctx_pop(p, old);
-    ctx_push(p, "attribute '%s': ", shown(a->name, nb));
 
     if (!has_type || a->type == FM_ONNX_ATTR_UNDEFINED) /* IR version 1: infer */
         a->type = has_f ? FM_ONNX_ATTR_FLOAT
@@ -832,10 +849,23 @@ static fm_status parse_node(parser *p, const fm_pb_field *nf, int index, fm_onnx
     char nb[64], ob[64];
     n->offset = nf->offset;
     size_t old = ctx_push(p, "node #%d: ", index);
+    fm_pb_field pn, po;
+    fm_status st;
+    if ((st = copy_name(p, peek_field(nf, NODE_NAME, &pn), "name", &n->name)) != FM_OK ||
+        (st = copy_name(p, peek_field(nf, NODE_OP_TYPE, &po), "op_type", &n->op_type)) != FM_OK)
+        goto out;
+    ctx_pop(p, old);
+    if (n->name[0] && n->op_type[0])
+        ctx_push(p, "node '%s' (%s): ", shown(n->name, nb), shown(n->op_type, ob));
+    else if (n->name[0])
+        ctx_push(p, "node '%s': ", shown(n->name, nb));
+    else if (n->op_type[0])
+        ctx_push(p, "node #%d (%s): ", index, shown(n->op_type, ob));
+    else
+        ctx_push(p, "node #%d: ", index);
     size_t nin = 0, nout = 0, nattr = 0;
-    const fm_pb_field *fname = NULL, *fop = NULL, *fdom = NULL;
-    fm_pb_field name, op, dom;
-    fm_status st = FM_OK;
+    const fm_pb_field *fdom = NULL;
+    fm_pb_field dom;
     fm_pb_reader r = fm_pb_sub(nf);
     while (st == FM_OK && !fm_pb_at_end(&r)) {
         fm_pb_field f;
@@ -854,14 +884,8 @@ static fm_status parse_node(parser *p, const fm_pb_field *nf, int index, fm_onnx
             if ((st = want(p, &f, FM_PB_LEN, "attribute")) == FM_OK)
                 nattr++;
             break;
-        case NODE_NAME:
-            if ((st = want(p, &f, FM_PB_LEN, "name")) == FM_OK)
-                name = f, fname = &name;
-            break;
-        case NODE_OP_TYPE:
-            if ((st = want(p, &f, FM_PB_LEN, "op_type")) == FM_OK)
-                op = f, fop = &op;
-            break;
+        case NODE_NAME: st = want(p, &f, FM_PB_LEN, "name"); break;
+        case NODE_OP_TYPE: st = want(p, &f, FM_PB_LEN, "op_type"); break;
         case NODE_DOMAIN:
             if ((st = want(p, &f, FM_PB_LEN, "domain")) == FM_OK)
                 dom = f, fdom = &dom;
@@ -869,19 +893,12 @@ static fm_status parse_node(parser *p, const fm_pb_field *nf, int index, fm_onnx
         default: break; /* doc_string, unknown */
         }
     }
-    if (st != FM_OK || (st = copy_name(p, fname, "name", &n->name)) != FM_OK ||
-        (st = copy_name(p, fop, "op_type", &n->op_type)) != FM_OK ||
-        (st = copy_name(p, fdom, "domain", &n->domain)) != FM_OK)
+    if (st != FM_OK || (st = copy_name(p, fdom, "domain", &n->domain)) != FM_OK)
         goto out;
     if (!n->op_type[0]) {
         st = fail(p, FM_ERR_FORMAT, nf->offset, "has no op_type (NodeProto field 4)");
         goto out;
     }
-    ctx_pop(p, old);
-    if (n->name[0])
-        ctx_push(p, "node '%s' (%s): ", shown(n->name, nb), shown(n->op_type, ob));
-    else
-        ctx_push(p, "node #%d (%s): ", index, shown(n->op_type, ob));
     if (nin > FM_ONNX_MAX_NODE_IO || nout > FM_ONNX_MAX_NODE_IO) {
         st = fail(p, FM_ERR_LIMIT, nf->offset,
                   "%zu inputs and %zu outputs, at most %d each (FM_ONNX_MAX_NODE_IO)", nin, nout,
@@ -1007,27 +1024,32 @@ static fm_status parse_value(parser *p, const fm_pb_field *vf, const char *role,
     char nb[64];
     v->offset = vf->offset;
     size_t old = ctx_push(p, "%s #%d: ", role, index);
-    const fm_pb_field *fname = NULL, *ftype = NULL;
-    fm_pb_field name, type;
-    fm_status st = FM_OK;
+    fm_pb_field pn;
+    fm_status st = copy_name(p, peek_field(vf, VALUE_NAME, &pn), "name", &v->name);
+    if (st != FM_OK)
+        goto out;
+    if (v->name[0]) {
+        ctx_pop(p, old);
+        ctx_push(p, "%s '%s': ", role, shown(v->name, nb));
+    }
+    const fm_pb_field *ftype = NULL;
+    fm_pb_field type;
     fm_pb_reader r = fm_pb_sub(vf);
     while (st == FM_OK && !fm_pb_at_end(&r)) {
         fm_pb_field f;
         if ((st = next_field(p, &r, &f)) != FM_OK)
             break;
-        if (f.field == VALUE_NAME && (st = want(p, &f, FM_PB_LEN, "name")) == FM_OK)
-            name = f, fname = &name;
+        if (f.field == VALUE_NAME)
+            st = want(p, &f, FM_PB_LEN, "name");
         else if (f.field == VALUE_TYPE && (st = want(p, &f, FM_PB_LEN, "type")) == FM_OK)
             type = f, ftype = &type;
     }
-    if (st != FM_OK || (st = copy_name(p, fname, "name", &v->name)) != FM_OK)
+    if (st != FM_OK)
         goto out;
     if (!v->name[0]) {
         st = fail(p, FM_ERR_FORMAT, vf->offset, "has no name (ValueInfoProto field 1)");
         goto out;
     }
-    ctx_pop(p, old);
-    ctx_push(p, "%s '%s': ", role, shown(v->name, nb));
     if (ftype)
         st = parse_type(p, ftype, v);
 out:

@@ -32,20 +32,24 @@
  *
  * Errors: NULL and err->msg like
  *     model.onnx: byte 1234: node 'Conv_3' (Conv): attribute 'pads': field 8 (ints) has
- *         wire type 64-bit, expected varint or length-delimited
+ *         wire type 64-bit, expected varint or length-delimited (packed)
  *     model.onnx: truncated at byte 1234: length-delimited field 5 needs 800 bytes, 12 remain
  *         (in initializer '329')
  * with err->status FM_ERR_PARSE (malformed protobuf), FM_ERR_FORMAT (well-formed
- * but not a valid model: element count != product of dims, negative dim, NUL in
- * a name, a required field missing, duplicate initializer names), FM_ERR_LIMIT
- * (one of the caps below), FM_ERR_UNSUPPORTED (external data, segments, sparse
- * initializers, two graph fields), FM_ERR_NOMEM, FM_ERR_IO (fm_onnx_read).
+ * but not a valid model: a known field with the wrong wire type, a negative dim,
+ * dims whose product overflows, a NUL in a name, a required field missing,
+ * duplicate initializer names, data in a field its data_type does not use),
+ * FM_ERR_SHAPE (element count != product of dims), FM_ERR_LIMIT (one of the caps
+ * below), FM_ERR_UNSUPPORTED (external data, segments, sparse initializers, two
+ * graph fields), FM_ERR_NOMEM, FM_ERR_ARG (NULL buffer), FM_ERR_IO (fm_onnx_read).
+ * With err == NULL the result is the same, without a message.
  *
  * Required: a graph (ModelProto field 7) and at least one opset_import; each
- * node needs an op_type, each attribute a name, each initializer a name. Unknown
- * fields are skipped, as protobuf intends; known fields with the wrong wire type
- * are errors. Attribute types GRAPH, GRAPHS, TENSORS, SPARSE_TENSOR(S),
- * TYPE_PROTO(S) are recorded with their type and their values skipped.
+ * node needs an op_type; each attribute, initializer, graph input and graph
+ * output a name. Unknown fields are skipped, as protobuf intends; known fields
+ * with the wrong wire type are errors. Attribute types GRAPH, GRAPHS, TENSORS,
+ * SPARSE_TENSOR(S), TYPE_PROTO(S) are recorded with their type, their values
+ * skipped.
  *
  * Tensors: FLOAT data (raw_data little-endian, or float_data packed or not)
  * becomes `f`; INT64 (raw_data or int64_data) and INT32 (raw_data or int32_data,
@@ -80,8 +84,9 @@
 #define FM_ONNX_MAX_DIMS 8             /* dims of a tensor or of a graph input/output */
 /* Memory bound: all that a model holds (fm_onnx_model_bytes) is at most
  * FM_ONNX_MEM_FACTOR * file bytes + FM_ONNX_MEM_SLACK; a file that would need
- * more (e.g. 100k empty initializers: 2 input bytes, 120 bytes of struct each)
- * is refused with FM_ERR_LIMIT. Real models need about 1x (weights dominate). */
+ * more (e.g. 99,999 empty initializers: 2 input bytes, a 112-byte struct each)
+ * is refused with FM_ERR_LIMIT. The YuNet files need under 1.5x (weights dominate;
+ * the arena grows in 64 KiB chunks). */
 #define FM_ONNX_MEM_FACTOR 16
 #define FM_ONNX_MEM_SLACK ((size_t)4 << 20)
 
