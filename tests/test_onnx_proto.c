@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/pbwire.h"
+#include "core/pbwire.h"
 #include "onnx/onnx_proto.h"
 #include "test.h"
 
