@@ -21,9 +21,12 @@ typedef struct {
 } fm_file_list;
 
 /* Adds a file as given, or walks a directory recursively for .jpg/.jpeg/.png
- * (any letter case), sorted by byte order. A directory without images, or a
- * path that does not exist, is an error. */
+ * (any letter case) with fm_walk (core/walk.h: sorted by relative path, each folder and file
+ * once, links followed without looping, non-regular files skipped with a message on
+ * stderr). A directory without images, or a path that does not exist, is an error. */
 fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err);
+/* An fm_walk_opts.on_skip that prints "facemask: MSG" on stderr. */
+void fm_print_skip(void *ctx, const char *msg);
 void fm_files_free(fm_file_list *list);
 
 
