@@ -112,14 +112,14 @@ int fm_parse_int(const char *opt, const char *s, int lo, int hi, int *out)
     return 1;
 }
 
-int fm_parse_float(const char *opt, const char *s, float lo, float hi, float *out)
+int fm_parse_float(const char *opt, const char *s, double lo, double hi, float *out)
 {
     char *end;
     errno = 0;
     double v = s ? strtod(s, &end) : 0;
     if (!s || !*s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "facemask: %s expects a number from %g to %g, got '%s'\n", opt, (double)lo,
-                (double)hi, s ? s : "");
+        fprintf(stderr, "facemask: %s expects a number from %g to %g, got '%s'\n", opt, lo, hi,
+                s ? s : "");
         return 0;
     }
     *out = (float)v;
