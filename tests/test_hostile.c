@@ -178,7 +178,7 @@ static void test_detect_json_non_utf8_names(void)
     FM_CHECK_INT(count_lines(out, "{\"image\":"), 3);
     FM_CHECK_STR_CONTAINS(out, "bad\xef\xbf\xbd\xef\xbf\xbd name.jpg");
     FM_CHECK_STR_CONTAINS(out, "emoji \xf0\x9f\x98\xb7 and \\\"quote\\\".jpg");
-    FM_CHECK_STR_CONTAINS(out, "half \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd.jpg");
+    FM_CHECK_STR_CONTAINS(out, "half \xef\xbf\xbd.jpg"); /* one U+FFFD: a maximal subpart */
     snprintf(lines, sizeof lines, "%s/detect.jsonl", fm_test_tmpdir());
     write_out(lines, out);
     int n = 0;
