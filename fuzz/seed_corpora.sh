@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fills fuzz/corpus-prototxt/ and fuzz/corpus-caffemodel/ (git-ignored) with seeds:
+# Fills fuzz/corpus-prototxt/, corpus-caffemodel/, corpus-voc/ and corpus-onnx/ (git-ignored)
+# with seeds:
 # the shared prototxts, the small committed caffemodel fixtures, and the first
 # few KB of the shared caffemodels (big seeds slow libFuzzer down).
 #   sh fuzz/seed_corpora.sh [SHARED]      (SHARED defaults to ../shared)
@@ -23,3 +24,55 @@ for n in maksssksksss0 maksssksksss10 maksssksksss296 maksssksksss446; do
     cp "$SHARED/data/mask_det/annotations/$n.xml" fuzz/corpus-voc/
 done
 echo "seeded: $(ls fuzz/corpus-voc | wc -l) voc"
+# ONNX: both YuNet files whole, plus "slim" copies with every initializer cut to at most
+# 4 values (dims rewritten to match) so most seeds are all structure and mutate fast.
+mkdir -p fuzz/corpus-onnx
+rm -f fuzz/corpus-onnx/yunet_n.onnx fuzz/corpus-onnx/yunet_2023mar.onnx  # copies of read-only files
+cp "$SHARED/models/yunet/yunet_n_640_640.onnx" fuzz/corpus-onnx/yunet_n.onnx
+cp "$SHARED/models/yunet/face_detection_yunet_2023mar.onnx" fuzz/corpus-onnx/yunet_2023mar.onnx
+chmod u+w fuzz/corpus-onnx/*.onnx
+if command -v python3 >/dev/null; then
+    python3 - fuzz/corpus-onnx/yunet_n.onnx fuzz/corpus-onnx/yunet_2023mar.onnx <<'PY'
+import sys
+def varint(b, i):
+    v = s = 0
+    while True:
+        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return v, i
+def enc(v):
+    out = bytearray()
+    while v >= 0x80: out.append(v & 0x7f | 0x80); v >>= 7
+    out.append(v); return bytes(out)
+def fields(b):
+    i = 0
+    while i < len(b):
+        start = i; t, i = varint(b, i); w = t & 7
+        if w == 0: _, i = varint(b, i)
+        elif w == 1: i += 8
+        elif w == 5: i += 4
+        elif w == 2: n, i = varint(b, i); i += n
+        else: raise ValueError(w)
+        yield t >> 3, w, b[start:i]
+def payload(raw):
+    _, i = varint(raw, 0); _, i = varint(raw, i); return raw[i:]
+def ld(field, data): return enc(field << 3 | 2) + enc(len(data)) + data
+def slim_tensor(t):
+    fs = list(fields(t)); dt = 1
+    for f, w, r in fs:
+        if f == 2: dt = varint(r, 1)[0]
+    size = {1: 4, 6: 4, 7: 8}.get(dt)
+    out = b''
+    for f, w, r in fs:
+        if size and f == 9:
+            data = payload(r)[:4 * size]
+            out += enc(1 << 3) + enc(len(data) // size) + ld(9, data)
+        elif not (size and f == 1): out += r
+    return out
+def slim_graph(g): return b''.join(ld(5, slim_tensor(payload(r))) if f == 5 else r for f, w, r in fields(g))
+for path in sys.argv[1:]:
+    b = open(path, 'rb').read()
+    out = b''.join(ld(7, slim_graph(payload(r))) if f == 7 else r for f, w, r in fields(b))
+    open(path.replace('.onnx', '_slim.onnx'), 'wb').write(out)
+PY
+fi
+echo "seeded: $(ls fuzz/corpus-onnx | wc -l) onnx"
