@@ -1,12 +1,19 @@
-/* libFuzzer target for the .onnx reader: parse; whatever parses must keep
- * the header's promises (caps, NUL-free names, counts equal to the product of
- * dims, data present for the decoded types, lookups that find every
- * initializer and attribute, memory within the stated bound), and every
- * failure must carry a message that starts with the file name. */
+/* libFuzzer target for the .onnx reader and the graph builder: parse; whatever
+ * parses must keep the header's promises (caps, NUL-free names, counts equal to
+ * the product of dims, data present for the decoded types, lookups that find
+ * every initializer and attribute, memory within the stated bound), and every
+ * failure must carry a message that starts with the file name. A model that
+ * parses is then imported and built (fm_onnx_build_net, input forced to
+ * 1x3x32x32 so any graph stays small) and, when it builds, run forward once:
+ * import, planning and every kernel see hostile graphs too.
+ *
+ *     make fuzz && ./build-fuzz/fuzz_onnx fuzz/corpus-onnx/   (seed: sh fuzz/seed_corpora.sh) */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "nn/net.h"
+#include "onnx/onnx.h"
 #include "onnx/onnx_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,6 +64,31 @@ static void check_value(const fm_onnx_value *v)
     for (int i = 0; i < v->ndims; i++)
         if (v->dims[i] < -1)
             __builtin_trap();
+}
+
+/* Import, build and run the parsed model; any outcome but a crash is fine, and a failure
+ * must say why. */
+static void build_and_run(const fm_onnx_model *m)
+{
+    fm_err err = {0};
+    fm_net_opts o = fm_net_default_opts();
+    o.input_shape = fm_shape4(1, 3, 32, 32);
+    fm_net *net = fm_onnx_build_net(m, "fuzz.onnx", &o, &err);
+    if (!net) {
+        if (err.status == FM_OK || !err.msg[0])
+            __builtin_trap();
+        return;
+    }
+    for (int i = 0; i < fm_net_num_inputs(net); i++) {
+        fm_tensor *in = fm_net_input(net, i);
+        size_t n = fm_shape_count(&in->shape);
+        for (size_t k = 0; k < n; k++)
+            in->data[k] = (float)((k * 2654435761u) % 255) / 255.0f - 0.5f;
+    }
+    err = (fm_err){0};
+    if (fm_net_forward(net, &err) != FM_OK && !err.msg[0])
+        __builtin_trap();
+    fm_net_free(net);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -128,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_value(&g->outputs[i]);
     if (fm_onnx_model_bytes(m) > (size_t)FM_ONNX_MEM_FACTOR * size + FM_ONNX_MEM_SLACK + 4096)
         __builtin_trap(); /* the stated bound (+ the model and bookkeeping structs) */
+    build_and_run(m);
     fm_onnx_free(m);
     return 0;
 }
