@@ -2,7 +2,7 @@
  * .prototxt, the weights a fixed small valid .caffemodel written once at start-up (layers
  * conv1, bn1, scale1, fc with the shapes of fuzz/seeds/caffe_net/tiny.prototxt). Whatever
  * parses is imported (fm_caffe_import, the input forced to 1x3x32x32 so any graph stays
- * small), built (fm_net_build) and run forward once. A failure must carry a message.
+ * small), built (fm_net_build, at most 64 MB of activations) and run forward once. A failure must carry a message.
  *
  *     make fuzz && ./build-fuzz/fuzz_caffe_net fuzz/corpus-caffe_net/
  *     (seed it with sh fuzz/seed_corpora.sh: the seeds here plus the shared prototxts) */
@@ -86,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fm_err err = {0};
     fm_net_opts o = fm_net_default_opts();
     o.input_shape = fm_shape4(1, 3, 32, 32);
+    o.max_memory = (size_t)64 << 20; /* a graph asking for more is refused, with a message */
     struct fm_graph *g = fm_caffe_import(g_proto, g_model, &o, &err);
     if (!g) {
         if (err.status == FM_OK || !err.msg[0])

@@ -7,75 +7,9 @@
 #include <sys/stat.h>
 
 #include "test.h"
+#include "test_det_util.h"
 
 #define MAX_IMAGES 64
-#define MAX_FACES 32
-
-typedef struct {
-    char image[256];
-    int w, h, nfaces;
-    float box[MAX_FACES][4];
-    float score[MAX_FACES];
-} det_line;
-
-/* Parses one line of `detect --json` output; returns 1 on success. */
-static int parse_line(const char *s, det_line *d)
-{
-    memset(d, 0, sizeof *d);
-    const char *p = strstr(s, "{\"image\":\"");
-    if (!p)
-        return 0;
-    p += 10;
-    const char *q = strchr(p, '"');
-    if (!q || (size_t)(q - p) >= sizeof d->image)
-        return 0;
-    memcpy(d->image, p, (size_t)(q - p));
-    if (sscanf(q, "\",\"width\":%d,\"height\":%d,\"faces\":[", &d->w, &d->h) != 2)
-        return 0;
-    const char *f = strstr(q, "\"faces\":[");
-    if (!f)
-        return 0;
-    f += 9;
-    while (*f == '{' && d->nfaces < MAX_FACES) {
-        float *b = d->box[d->nfaces];
-        int used = 0;
-        if (sscanf(f, "{\"box\":[%f,%f,%f,%f],\"score\":%f}%n", &b[0], &b[1], &b[2], &b[3],
-                   &d->score[d->nfaces], &used) != 5 || used == 0)
-            return 0;
-        d->nfaces++;
-        f += used;
-        if (*f == ',')
-            f++;
-    }
-    return strncmp(f, "]}", 2) == 0;
-}
-
-static double iou(const float *a, const float *b)
-{
-    double ix = fmin(a[2], b[2]) - fmax(a[0], b[0]);
-    double iy = fmin(a[3], b[3]) - fmax(a[1], b[1]);
-    double aa = (double)(a[2] - a[0]) * (a[3] - a[1]), ab = (double)(b[2] - b[0]) * (b[3] - b[1]);
-    if (aa <= 0 || ab <= 0) /* a box clipped to nothing: same corners, or no match */
-        return fabs(a[0] - b[0]) + fabs(a[1] - b[1]) + fabs(a[2] - b[2]) + fabs(a[3] - b[3]) < 1
-                   ? 1.0
-                   : 0.0;
-    if (ix <= 0 || iy <= 0)
-        return 0;
-    return ix * iy / (aa + ab - ix * iy);
-}
-
-static int load_lines(const char *text, det_line *out, int max)
-{
-    int n = 0;
-    const char *line = text;
-    while (line && *line && n < max) {
-        if (parse_line(line, &out[n]))
-            n++;
-        const char *nl = strchr(line, '\n');
-        line = nl ? nl + 1 : NULL;
-    }
-    return n;
-}
 
 /* The detections of `facemask detect --json` on the fixture's images, each OpenCV
  * face matched (IoU >= 0.98, |score diff| <= 0.005) and no extra face. */
@@ -87,8 +21,8 @@ static void test_detect_matches_opencv(void)
     FM_CHECK_MSG(text != NULL, "cannot read %s", path);
     if (!text)
         return;
-    static det_line want[MAX_IMAGES], got[MAX_IMAGES];
-    int nwant = load_lines(text, want, MAX_IMAGES);
+    static fm_det_line want[MAX_IMAGES], got[MAX_IMAGES];
+    int nwant = fm_det_load_lines(text, want, MAX_IMAGES);
     free(text);
     FM_CHECK(nwant >= 30);
     size_t cap = 256 + (size_t)nwant * 300;
@@ -104,43 +38,20 @@ static void test_detect_matches_opencv(void)
     int rc = fm_test_cmd(cmd, &out);
     free(cmd);
     FM_CHECK_INT(rc, 0);
-    int ngot = out ? load_lines(out, got, MAX_IMAGES) : 0;
+    int ngot = out ? fm_det_load_lines(out, got, MAX_IMAGES) : 0;
     free(out);
     FM_CHECK_INT(ngot, nwant);
     int faces = 0;
     double worst_iou = 1, worst_score = 0;
     for (int i = 0; i < nwant && i < ngot; i++) {
-        det_line *w = &want[i], *g = &got[i];
+        fm_det_line *w = &want[i], *g = &got[i];
         const char *rel = g->image + strlen(fm_test_shared()) + 1;
         FM_CHECK_MSG(strcmp(rel, w->image) == 0, "image %d: %s, expected %s", i, rel, w->image);
-        FM_CHECK_INT(g->w, w->w);
-        FM_CHECK_INT(g->h, w->h);
-        FM_CHECK_MSG(g->nfaces == w->nfaces, "%s: %d faces, OpenCV %d", w->image, g->nfaces,
-                     w->nfaces);
-        int taken[MAX_FACES] = {0};
-        for (int a = 0; a < w->nfaces; a++) {
-            int best = -1;
-            double best_iou = 0;
-            for (int b = 0; b < g->nfaces; b++) {
-                double v = iou(w->box[a], g->box[b]);
-                if (!taken[b] && v > best_iou) {
-                    best = b;
-                    best_iou = v;
-                }
-            }
-            faces++;
-            if (best < 0) {
-                fm_test_fail(__FILE__, __LINE__, "%s: OpenCV face %d has no match", w->image, a);
-                continue;
-            }
-            taken[best] = 1;
-            double ds = fabs((double)w->score[a] - (double)g->score[best]);
-            worst_iou = fmin(worst_iou, best_iou);
-            worst_score = fmax(worst_score, ds);
-            FM_CHECK_MSG(best_iou >= 0.98 && ds <= 0.005,
-                         "%s: face %d IoU %.4f, score %.4f vs OpenCV %.4f", w->image, a, best_iou,
-                         (double)g->score[best], (double)w->score[a]);
-        }
+        fm_det_match m = fm_det_compare(w, g, 0.98, 0.005, 0);
+        FM_CHECK_MSG(m.ok, "%s: %s", w->image, m.why);
+        faces += w->nfaces;
+        worst_iou = fmin(worst_iou, m.worst_iou);
+        worst_score = fmax(worst_score, m.worst_score);
     }
     printf("  %d images, %d OpenCV faces, worst IoU %.4f, worst score difference %.4f\n", nwant,
            faces, worst_iou, worst_score);

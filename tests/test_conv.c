@@ -423,6 +423,11 @@ static void test_conv_random(void)
         {"res10 3x3 38x38-like", 1, 32, 38, 38, 32, 3, 1, 1, 1, 1, 1, FM_ACT_RELU},
         /* YuNet-n's layer kinds, scaled down */
         {"yunet stem 3x3/s2", 1, 3, 31, 41, 16, 3, 2, 1, 1, 1, 1, FM_ACT_RELU},
+        /* the direct stem path (3x3/s2, C <= 4): chunks of 16 output channels, borders */
+        {"stem 3x3/s2 M=20 odd", 1, 3, 33, 45, 20, 3, 2, 1, 1, 1, 1, FM_ACT_RELU},
+        {"stem 3x3/s2 C=1 p0 no bias", 1, 1, 17, 40, 8, 3, 2, 0, 1, 1, 0, FM_ACT_NONE},
+        {"stem 3x3/s2 C=4 p2 batch 2", 2, 4, 12, 9, 32, 3, 2, 2, 1, 1, 1, FM_ACT_RELU6},
+        {"stem 3x3/s2 wide 2 rows", 1, 3, 4, 70, 16, 3, 2, 1, 1, 1, 1, FM_ACT_SIGMOID},
         {"yunet 1x1 16->16", 1, 16, 23, 29, 16, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
         {"yunet 1x1 16->64", 1, 16, 12, 21, 64, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
         {"yunet 1x1 64->64", 1, 64, 15, 20, 64, 1, 1, 0, 1, 1, 1, FM_ACT_NONE},
@@ -438,6 +443,151 @@ static void test_conv_random(void)
         check_random(&cases[i], 0x9e3779b97f4a7c15ull + (uint64_t)i);
 }
 
+/* ---- 1x1 + depthwise 3x3 (conv_pw_dw.c): fused fast path vs the two reference convs ---- */
+
+typedef struct {
+    const char *what;
+    int n, c, h, w, m, bias;
+    fm_act pw_act, dw_act;
+} pwdw_case;
+
+static void check_pwdw(const pwdw_case *pc, uint64_t seed)
+{
+    fm_conv_param pw = conv_param(pc->m, 1, 1, 0), dw = conv_param(pc->m, 3, 1, 1);
+    dw.group = pc->m;
+    pw.bias_term = dw.bias_term = pc->bias;
+    pw.act.act = pc->pw_act;
+    dw.act.act = pc->dw_act;
+    fm_shape is = fm_shape4(pc->n, pc->c, pc->h, pc->w), os;
+    fm_err err = {0};
+    FM_CHECK_MSG(fm_pwdw_shape(&pw, &dw, &is, &os, &err) == FM_OK, "%s: %s", pc->what, err.msg);
+    FM_CHECK_INT(fm_shape_count(&os), (size_t)pc->n * pc->m * pc->h * pc->w);
+    const size_t ni = fm_shape_count(&is), no = fm_shape_count(&os);
+    const size_t nw1 = (size_t)pc->m * pc->c, nw2 = (size_t)pc->m * 9;
+    float *x = malloc(ni * sizeof *x), *w1 = malloc(nw1 * sizeof *w1), *w2 = malloc(nw2 * sizeof *w2);
+    float *b1 = malloc(pc->m * sizeof *b1), *b2 = malloc(pc->m * sizeof *b2);
+    float *mid = malloc(fm_pwdw_ref_scratch(&pw, &is)), *ref = malloc(no * sizeof *ref);
+    float *mag = malloc(no * sizeof *mag), *got = malloc((no + 1) * sizeof *got);
+    uint64_t st = seed;
+    fill(&st, x, ni, -1, 1);
+    fill(&st, w1, nw1, -1, 1);
+    fill(&st, w2, nw2, -1, 1);
+    fill(&st, b1, pc->m, -1, 1);
+    fill(&st, b2, pc->m, -1, 1);
+    fm_tensor ti = {is, x}, to = {os, ref};
+    fm_pwdw_forward_ref(&pw, w1, b1, &dw, w2, b2, &ti, mid, &to);
+    /* the error bound: the same computation on absolute values, no activations */
+    for (size_t i = 0; i < ni; i++)
+        x[i] = fabsf(x[i]);
+    for (size_t i = 0; i < nw1; i++)
+        w1[i] = fabsf(w1[i]);
+    for (size_t i = 0; i < nw2; i++)
+        w2[i] = fabsf(w2[i]);
+    for (int i = 0; i < pc->m; i++) {
+        b1[i] = fabsf(b1[i]);
+        b2[i] = fabsf(b2[i]);
+    }
+    fm_conv_param apw = pw, adw = dw;
+    apw.act.act = adw.act.act = FM_ACT_NONE;
+    fm_tensor tm = {os, mag};
+    fm_pwdw_forward_ref(&apw, w1, b1, &adw, w2, b2, &ti, mid, &tm);
+    st = seed;
+    fill(&st, x, ni, -1, 1);
+    fill(&st, w1, nw1, -1, 1);
+    fill(&st, w2, nw2, -1, 1);
+    fill(&st, b1, pc->m, -1, 1);
+    fill(&st, b2, pc->m, -1, 1);
+    static const int threads[][2] = {{1, 1}, {2, 2}, {3, 2}, {1, 2}}; /* pool, plan max_threads */
+    for (int isa = 0; isa < FM_ISA_COUNT; isa++) {
+        if (!fm_isa_supported((fm_isa)isa))
+            continue;
+        for (int t = 0; t < 4; t++) {
+            fm_pwdw_plan *plan = fm_pwdw_plan_create_isa(&pw, w1, b1, &dw, w2, b2, &is,
+                                                         threads[t][1], (fm_isa)isa,
+                                                         FM_CONV_THREADED, &err);
+            FM_CHECK_MSG(plan != NULL, "%s: plan (%s): %s", pc->what, fm_isa_name((fm_isa)isa),
+                         err.msg);
+            if (!plan)
+                continue;
+            FM_CHECK_INT(fm_pwdw_plan_isa(plan), isa);
+            void *scratch = aligned_alloc(64, (fm_pwdw_plan_scratch(plan) + 63) / 64 * 64 + 64);
+            fm_pool *pool = threads[t][0] > 1 ? fm_pool_create(threads[t][0], &err) : NULL;
+            for (size_t i = 0; i <= no; i++)
+                got[i] = 12345.0f;
+            fm_pwdw_run(plan, x, got, scratch, pool);
+            double worst = 0;
+            size_t wi = 0;
+            for (size_t i = 0; i < no; i++) {
+                double e = fabs((double)got[i] - ref[i]) - (FM_CONV_TOL * mag[i] + 1e-6);
+                if (!(e <= worst)) {
+                    worst = e != e ? 1e30 : e;
+                    wi = i;
+                }
+            }
+            FM_CHECK_MSG(worst <= 0, "%s, %s, %d threads: out[%zu] = %.9g, reference %.9g (mag %g)",
+                         pc->what, fm_isa_name((fm_isa)isa), threads[t][0], wi, got[wi], ref[wi],
+                         mag[wi]);
+            FM_CHECK_MSG(got[no] == 12345.0f, "%s: wrote past the output", pc->what);
+            fm_pool_free(pool);
+            free(scratch);
+            fm_pwdw_plan_free(plan);
+        }
+    }
+    free(x);
+    free(w1);
+    free(w2);
+    free(b1);
+    free(b2);
+    free(mid);
+    free(ref);
+    free(mag);
+    free(got);
+}
+
+static void test_conv_pwdw_random(void)
+{
+    static const pwdw_case cases[] = {
+        {"yunet 16->16", 1, 16, 23, 29, 16, 1, FM_ACT_NONE, FM_ACT_RELU},
+        {"yunet 64->64, W = 2 vectors", 1, 64, 37, 32, 64, 1, FM_ACT_NONE, FM_ACT_RELU},
+        {"16->64 wide", 1, 16, 9, 70, 64, 1, FM_ACT_NONE, FM_ACT_RELU},
+        {"odd M, no bias", 1, 7, 11, 13, 13, 0, FM_ACT_NONE, FM_ACT_NONE},
+        {"K > one block", 1, 200, 6, 17, 9, 1, FM_ACT_RELU6, FM_ACT_RELU6},
+        {"1 row", 1, 8, 1, 40, 8, 1, FM_ACT_NONE, FM_ACT_RELU},
+        {"2 rows, 1 column", 1, 5, 2, 1, 4, 1, FM_ACT_NONE, FM_ACT_NONE},
+        {"tall narrow", 1, 8, 61, 3, 16, 1, FM_ACT_RELU, FM_ACT_SIGMOID},
+        {"batch 2", 2, 12, 19, 21, 24, 1, FM_ACT_NONE, FM_ACT_RELU},
+        {"many rows (several ring steps)", 1, 16, 150, 18, 8, 1, FM_ACT_NONE, FM_ACT_RELU},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_pwdw(&cases[i], 0x51ed2701u + i);
+}
+
+/* Pairs the fused op does not take: their shape rule says why. */
+static void test_conv_pwdw_not_fusable(void)
+{
+    fm_conv_param pw = conv_param(8, 1, 1, 0), dw = conv_param(8, 3, 1, 1);
+    dw.group = 8;
+    FM_CHECK(fm_pwdw_fusable(&pw, &dw, 4));
+    fm_conv_param p2 = pw;
+    p2.stride_h = p2.stride_w = 2;
+    FM_CHECK(!fm_pwdw_fusable(&p2, &dw, 4));
+    fm_conv_param d2 = dw;
+    d2.stride_h = d2.stride_w = 2;
+    FM_CHECK(!fm_pwdw_fusable(&pw, &d2, 4));
+    d2 = dw;
+    d2.group = 1;
+    FM_CHECK(!fm_pwdw_fusable(&pw, &d2, 4));
+    d2 = dw;
+    d2.pad_h = d2.pad_w = 0;
+    FM_CHECK(!fm_pwdw_fusable(&pw, &d2, 4));
+    p2 = conv_param(8, 3, 1, 1);
+    FM_CHECK(!fm_pwdw_fusable(&p2, &dw, 4));
+    fm_shape is = fm_shape4(1, 4, 5, 5), os;
+    fm_err err = {0};
+    FM_CHECK(fm_pwdw_shape(&p2, &dw, &is, &os, &err) != FM_OK);
+    FM_CHECK_STR_CONTAINS(err.msg, "1x1+depthwise");
+}
+
 extern void suite_conv(void);
 void suite_conv(void)
 {
@@ -451,4 +601,6 @@ void suite_conv(void)
     FM_RUN(test_conv_shape_errors);
     FM_RUN(test_conv_isa_env);
     FM_RUN(test_conv_random);
+    FM_RUN(test_conv_pwdw_random);
+    FM_RUN(test_conv_pwdw_not_fusable);
 }

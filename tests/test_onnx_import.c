@@ -242,6 +242,12 @@ static void test_import_errors(void)
     fm_err err = {0};
     FM_CHECK(fm_onnx_load_net(path, &o, &err) == NULL);
     FM_CHECK_STR_CONTAINS(err.msg, "(Add): inputs of shapes");
+    /* more activation memory than allowed: refused at build, with the sizes */
+    o.input_shape = fm_shape4(1, 3, 1024, 1024);
+    o.max_memory = (size_t)16 << 20;
+    FM_CHECK(fm_onnx_load_net(path, &o, &err) == NULL);
+    FM_CHECK_INT(err.status, FM_ERR_LIMIT);
+    FM_CHECK_STR_CONTAINS(err.msg, "MB of activations at this input size (limit 16 MB)");
     free(g_file);
     g_file = NULL;
 }

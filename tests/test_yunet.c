@@ -8,8 +8,10 @@
 
 #include "face/detector.h"
 #include "face/yunet.h"
+#include "io/image.h"
 #include "onnx/onnx.h"
 #include "test.h"
+#include "test_det_util.h"
 
 /* ---- the input rule ------------------------------------------------------------------- */
 
@@ -369,71 +371,13 @@ static void test_yunet_map_back(void)
 
 /* ---- decode on OpenCV's own outputs ------------------------------------------------------- */
 
-/* Reads one raw output of tests/fixtures/yunet/raw (a "# shape=..." line, then one value a
- * line) into a new array of exactly n floats; NULL when the file is missing or has another
- * count. */
-static float *read_raw(const char *path, size_t n)
-{
-    char *text = fm_test_read_file(path, NULL);
-    if (!text)
-        return NULL;
-    float *v = malloc(n * sizeof *v);
-    const char *p = strchr(text, '\n');
-    size_t k = 0;
-    while (v && p && *p) {
-        char *end;
-        double x = strtod(p, &end);
-        if (end == p)
-            break;
-        if (k < n)
-            v[k] = (float)x;
-        k++;
-        p = end;
-    }
-    free(text);
-    if (k != n) {
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
-/* The faces of one line of expected_320.jsonl. */
-typedef struct {
-    int w, h, n;
-    float box[16][4], score[16], lm[16][10];
-} ref_line;
-
-static int parse_ref(const char *line, const char *image, ref_line *r)
+/* The line of expected_320.jsonl for image. */
+static int parse_ref(const char *text, const char *image, fm_det_line *r)
 {
     char key[300];
     snprintf(key, sizeof key, "{\"image\":\"%s\",", image);
-    const char *p = strstr(line, key);
-    if (!p)
-        return 0;
-    memset(r, 0, sizeof *r);
-    if (sscanf(p + strlen(key), "\"width\":%d,\"height\":%d", &r->w, &r->h) != 2)
-        return 0;
-    p = strstr(p, "\"faces\":[");
-    if (!p)
-        return 0;
-    p += 9;
-    while (*p == '{' && r->n < 16) {
-        float *b = r->box[r->n], *l = r->lm[r->n];
-        int used = 0;
-        if (sscanf(p,
-                   "{\"box\":[%f,%f,%f,%f],\"score\":%f,\"landmarks\":[[%f,%f],[%f,%f],[%f,%f],"
-                   "[%f,%f],[%f,%f]]}%n",
-                   &b[0], &b[1], &b[2], &b[3], &r->score[r->n], &l[0], &l[1], &l[2], &l[3], &l[4],
-                   &l[5], &l[6], &l[7], &l[8], &l[9], &used) != 15 ||
-            used == 0)
-            return 0;
-        r->n++;
-        p += used;
-        if (*p == ',')
-            p++;
-    }
-    return *p == ']';
+    const char *p = strstr(text, key);
+    return p && fm_det_parse_line(p, r);
 }
 
 /* OpenCV 4.6's 12 raw outputs of both models at det-size 320 (tests/fixtures/yunet/raw), run
@@ -454,7 +398,7 @@ static void test_yunet_decode_opencv_outputs(void)
         for (int i = 0; expected && i < 2; i++) {
             char image[128];
             snprintf(image, sizeof image, "demo/%s%s", stems[i][0], stems[i][1]);
-            ref_line ref;
+            static fm_det_line ref;
             FM_CHECK_MSG(parse_ref(expected, image, &ref), "%s: no line for %s", path, image);
             fm_yunet_geom g;
             fm_err err = {0};
@@ -468,7 +412,7 @@ static void test_yunet_decode_opencv_outputs(void)
                     size_t rows = (size_t)(g.pad_w / k_s[si]) * (size_t)(g.pad_h / k_s[si]);
                     snprintf(path, sizeof path, "tests/fixtures/yunet/raw/%s/%s.%s_%d.txt",
                              models[m], stems[i][0], kinds[k], k_s[si]);
-                    bufs[k][si] = read_raw(path, rows * (size_t)widths[k]);
+                    bufs[k][si] = fm_det_read_raw(path, rows * (size_t)widths[k]);
                     FM_CHECK_MSG(bufs[k][si] != NULL, "%s: missing or not %zu values", path,
                                  rows * (size_t)widths[k]);
                     ok = ok && bufs[k][si];
@@ -483,15 +427,16 @@ static void test_yunet_decode_opencv_outputs(void)
             fm_face f[16];
             int n = ok && cand ? fm_yunet_decode(&out, &g, 0.5f, FM_YUNET_NMS_IOU, cand, f, 16)
                                : -1;
-            FM_CHECK_MSG(n == ref.n, "%s %s: %d faces, OpenCV %d", models[m], image, n, ref.n);
+            FM_CHECK_MSG(n == ref.nfaces, "%s %s: %d faces, OpenCV %d", models[m], image, n,
+                         ref.nfaces);
             double worst = 0;
-            for (int a = 0; a < n && a < ref.n; a++) {
+            for (int a = 0; a < n && a < ref.nfaces; a++) {
                 const float got[4] = {f[a].x1, f[a].y1, f[a].x2, f[a].y2};
                 for (int c = 0; c < 4; c++)
                     worst = fmax(worst, fabs((double)got[c] - (double)ref.box[a][c]));
                 for (int c = 0; c < 10; c++)
                     worst = fmax(worst, fabs((double)f[a].landmarks[c / 2][c % 2] -
-                                             (double)ref.lm[a][c]));
+                                             (double)ref.lm[a][c / 2][c % 2]));
                 FM_CHECK_NEAR(f[a].score, ref.score[a], 0.00005 + 1e-6);
             }
             FM_CHECK_MSG(worst <= 0.005 + 1e-4, "%s %s: a coordinate differs by %.4f px",
@@ -502,6 +447,83 @@ static void test_yunet_decode_opencv_outputs(void)
                     free(bufs[k][si]);
         }
         free(expected);
+    }
+}
+
+/* The engine's 12 raw outputs against OpenCV 4.6's (tests/fixtures/yunet/raw, det-size 320)
+ * on the same photos: within 1e-4 each, for both models, with the fused 1x1+depthwise ops
+ * (default) and without them, at 1 and 2 threads, and with the reference kernels (n only). */
+static void test_yunet_forward_matches_opencv(void)
+{
+    static const char *const models[2][2] = {{"n", "yunet_n_640_640.onnx"},
+                                             {"s", "face_detection_yunet_2023mar.onnx"}};
+    static const char *const stems[2][2] = {{"pyimagesearch_example_01", ".png"},
+                                            {"coral_face", ".jpg"}};
+    static const char *const kinds[4] = {"cls", "obj", "bbox", "kps"};
+    static const int widths[4] = {1, 1, 4, 10};
+    /* threads, fuse_pw_dw, reference */
+    static const int variants[][3] = {{1, 1, 0}, {2, 1, 0}, {1, 0, 0}, {2, 0, 0}, {1, 1, 1}};
+    for (int m = 0; m < 2; m++) {
+        char model[1200];
+        snprintf(model, sizeof model, "%s/models/yunet/%s", fm_test_shared(), models[m][1]);
+        for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+            if (variants[v][2] && (m > 0 || fm_test_sanitized()))
+                continue;
+            fm_net_opts o = fm_net_default_opts();
+            o.threads = variants[v][0];
+            o.fuse_pw_dw = variants[v][1];
+            o.reference = variants[v][2];
+            fm_err err = {0};
+            fm_yunet *y = fm_yunet_create(model, 320, &o, &err);
+            FM_CHECK_MSG(y != NULL, "%s: %s", model, err.msg);
+            if (!y)
+                continue;
+            for (int i = 0; i < 2; i++) {
+                char path[1200];
+                snprintf(path, sizeof path, "%s/demo/%s%s", fm_test_shared(), stems[i][0],
+                         stems[i][1]);
+                fm_image *img = fm_image_load(path, 0, &err);
+                FM_CHECK_MSG(img != NULL, "%s: %s", path, err.msg);
+                if (!img)
+                    continue;
+                fm_face f[16];
+                FM_CHECK(fm_yunet_run(y, img, 0.5f, f, 16, NULL, &err) >= 0);
+                fm_yunet_geom g;
+                FM_CHECK(fm_yunet_geometry(img->w, img->h, 320, &g, &err) == FM_OK);
+                double worst = 0;
+                const char *where = "";
+                char name[32];
+                for (int k = 0; k < 4; k++)
+                    for (int si = 0; si < 3; si++) {
+                        size_t n = (size_t)(g.pad_w / k_s[si]) * (size_t)(g.pad_h / k_s[si]) *
+                                   (size_t)widths[k];
+                        snprintf(path, sizeof path, "tests/fixtures/yunet/raw/%s/%s.%s_%d.txt",
+                                 models[m][0], stems[i][0], kinds[k], k_s[si]);
+                        float *want = fm_det_read_raw(path, n);
+                        snprintf(name, sizeof name, "%s_%d", kinds[k], k_s[si]);
+                        const fm_tensor *t = fm_net_blob(fm_yunet_net(y), name);
+                        FM_CHECK_MSG(want && t && fm_shape_count(&t->shape) == n,
+                                     "%s: missing, or not %zu values", name, n);
+                        for (size_t j = 0; want && t && fm_shape_count(&t->shape) == n && j < n;
+                             j++) {
+                            double e = fabs((double)t->data[j] - (double)want[j]);
+                            if (!(e <= worst)) {
+                                worst = e != e ? 1e30 : e;
+                                where = kinds[k];
+                            }
+                        }
+                        free(want);
+                    }
+                FM_CHECK_MSG(worst <= 1e-4,
+                             "%s on %s, %d threads%s%s: an output (%s) differs from OpenCV's "
+                             "by %g",
+                             models[m][0], stems[i][0], variants[v][0],
+                             variants[v][1] ? "" : ", unfused", variants[v][2] ? ", reference" : "",
+                             where, worst);
+                fm_image_free(img);
+            }
+            fm_yunet_free(y);
+        }
     }
 }
 
@@ -641,6 +663,7 @@ void suite_yunet(void)
     FM_RUN(test_yunet_nms_order);
     FM_RUN(test_yunet_map_back);
     FM_RUN(test_yunet_decode_opencv_outputs);
+    FM_RUN(test_yunet_forward_matches_opencv);
     FM_RUN(test_yunet_spec_errors);
     FM_RUN(test_yunet_demo_photos);
 }

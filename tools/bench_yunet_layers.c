@@ -7,6 +7,8 @@
  *
  *   make build/bench_yunet_layers && ./build/bench_yunet_layers [--threads N] [--runs N]
  *
+ * The "1x1+dw" lines time the fused pair (count 0: not in the total; compare them
+ * with the two lines of their pair).
  * The layer list mirrors yunet_n_640_640.onnx (cv2.dnn's getLayersShapes at 480x640).
  */
 #include <stdint.h>
@@ -19,7 +21,7 @@
 #include "nn/ops/ops.h"
 #include "nn/ops/simd.h"
 
-enum { CONV, POOL, RESIZE, ADD, TRANSPOSE, SIGMOID };
+enum { CONV, POOL, RESIZE, ADD, TRANSPOSE, SIGMOID, PWDW };
 
 typedef struct {
     const char *what;
@@ -34,6 +36,9 @@ typedef struct {
 #define BLOCK64(h, w, n)                                                                     \
     {"1x1 64->64", CONV, 64, h, w, 64, 1, 1, 1, FM_ACT_NONE, n},                            \
     {"dw3x3 64 relu", CONV, 64, h, w, 64, 3, 1, 64, FM_ACT_RELU, n}
+
+/* the pairs above as the net runs them: one fused 1x1 + depthwise op (conv_pw_dw.c) */
+#define PAIR(c, m, h, w, n) {"1x1+dw " #c "->" #m " relu", PWDW, c, h, w, m, 1, 1, 1, FM_ACT_RELU, n}
 
 static const shape k_shapes[] = {
     {"stem 3x3/s2 3->16 relu", CONV, 3, 480, 640, 16, 3, 2, 1, FM_ACT_RELU, 1},
@@ -57,6 +62,13 @@ static const shape k_shapes[] = {
     {"resize x2", RESIZE, 64, 30, 40, 0, 0, 0, 0, FM_ACT_NONE, 1},
     {"add", ADD, 64, 60, 80, 0, 0, 0, 0, FM_ACT_NONE, 1},
     /* heads at each scale: cls, obj (1), bbox (4), kps (10) */
+    PAIR(16, 16, 240, 320, 0),
+    PAIR(16, 16, 120, 160, 0),
+    PAIR(16, 64, 120, 160, 0),
+    PAIR(64, 64, 120, 160, 0),
+    PAIR(64, 64, 60, 80, 0),
+    PAIR(64, 64, 30, 40, 0),
+    PAIR(64, 64, 15, 20, 0),
     {"head 1x1 64->1", CONV, 64, 60, 80, 1, 1, 1, 1, FM_ACT_NONE, 2},
     {"head 3x3 1ch", CONV, 1, 60, 80, 1, 3, 1, 1, FM_ACT_NONE, 2},
     {"head 1x1 64->4", CONV, 64, 60, 80, 4, 1, 1, 1, FM_ACT_NONE, 1},
@@ -138,7 +150,27 @@ int main(int argc, char **argv)
         fm_pool_param pp;
         memset(&pp, 0, sizeof pp);
         fm_shape os = in;
-        if (L->kind == CONV) {
+        fm_pwdw_plan *pwdw = NULL;
+        if (L->kind == PWDW) {
+            fm_conv_param pw;
+            memset(&pw, 0, sizeof pw);
+            pw.num_output = L->m;
+            pw.group = pw.kernel_h = pw.kernel_w = pw.stride_h = pw.stride_w = 1;
+            pw.dilation_h = pw.dilation_w = 1;
+            pw.bias_term = 1;
+            cp = pw;
+            cp.group = L->m;
+            cp.kernel_h = cp.kernel_w = 3;
+            cp.pad_h = cp.pad_w = 1;
+            cp.act.act = L->act;
+            pwdw = fm_pwdw_plan_create(&pw, w, b, &cp, w, b, &in, threads, &err);
+            if (!pwdw) {
+                fprintf(stderr, "%s: %s\n", L->what, err.msg);
+                return 1;
+            }
+            scratch = aligned_alloc(64, (fm_pwdw_plan_scratch(pwdw) + 127) / 64 * 64);
+            os = fm_shape4(1, L->m, L->h, L->w);
+        } else if (L->kind == CONV) {
             cp.num_output = L->m;
             cp.group = L->group;
             cp.kernel_h = cp.kernel_w = L->k;
@@ -173,6 +205,7 @@ int main(int argc, char **argv)
             double t0 = fm_now_ms();
             switch (L->kind) {
             case CONV: fm_conv_run(plan, x, y, scratch, pool); break;
+            case PWDW: fm_pwdw_run(pwdw, x, y, scratch, pool); break;
             case POOL: fm_pool_forward(&pp, &ti, &to, pool); break;
             case RESIZE: fm_resize_forward(&rp, &ti, &to, pool); break;
             case ADD: fm_eltwise_forward(&ep, ins, 2, &to, pool); break;
@@ -189,8 +222,9 @@ int main(int argc, char **argv)
         snprintf(buf, sizeof buf, "%dx%dx%d", L->c, L->h, L->w);
         printf("%-26s %-14s %9.4f %5d %9.4f\n", L->what, buf, med, L->count, med * L->count);
         total += med * L->count;
-        if (L->kind == CONV)
+        if (L->kind == CONV || L->kind == PWDW)
             conv_total += med * L->count;
+        fm_pwdw_plan_free(pwdw);
         free(scratch);
         fm_conv_plan_free(plan);
     }

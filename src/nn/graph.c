@@ -38,6 +38,9 @@ void fm_graph_free(fm_graph *g)
         free(n->w);
         free(n->b);
         fm_conv_plan_free(n->plan);
+        free(n->w2);
+        free(n->b2);
+        fm_pwdw_plan_free(n->pwdw_plan);
     }
     for (int v = 0; v < g->nvalues; v++) {
         free(g->values[v].name);

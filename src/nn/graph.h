@@ -64,12 +64,18 @@ typedef struct fm_node {
     fm_detout_param det;
     fm_ip_param ip;
     fm_resize_param resize;
+    /* FM_LAYER_CONV_DW (net.c folds a 1x1 convolution and the depthwise 3x3 after it):
+     * conv/w/b are the 1x1's, conv2/w2/b2 the depthwise's; act is the depthwise's */
+    fm_conv_param conv2;
+    float *w2, *b2;
+    size_t nw2, nb2;
     /* weights (owned) */
     float *w; /* conv / ip weights; affine scale; normalize scale */
     float *b; /* bias / shift */
     size_t nw, nb;
     /* prepared state (owned) */
     fm_conv_plan *plan;
+    fm_pwdw_plan *pwdw_plan;
     double ms; /* time of the last forward, when profiling */
 } fm_node;
 

@@ -4,7 +4,8 @@
  * passes, each a loop over the nodes:
  *   1. fold: BatchNorm/Scale (affine nodes) into the convolution before them,
  *      affine pairs into one, ReLU/ReLU6 into the op before them (ops whose row in
- *      op.h says fuses_act);
+ *      op.h says fuses_act); then a 1x1 convolution and the depthwise 3x3 that is
+ *      the only reader of its output into one CONV_DW node (conv_pw_dw.c);
  *   2. plan: liveness of every value, then one arena whose slices are reused once
  *      a value is dead (in place where the op's row allows it);
  *   3. prepare: each op's prepare step (convolution plans with packed weights,
@@ -106,6 +107,36 @@ static void fold_layers(fm_net *net, const fm_net_opts *opts)
             P->act = L->act;
             take_over_output(net, P, L);
         }
+    }
+}
+
+/* A 1x1 convolution (P) and the depthwise 3x3 (L) that alone reads its output become
+ * one CONV_DW node in P's place. After the activation folds, so that L's ReLU is
+ * already part of L. */
+static void fold_pw_dw(fm_net *net)
+{
+    for (int i = 0; i < net->g->nnodes; i++) {
+        fm_node *L = &net->g->nodes[i];
+        if (L->skip || L->kind != FM_LAYER_CONV || L->nin != 1)
+            continue;
+        fm_node *P = sole_producer(net, L->in[0]);
+        if (!P || P->kind != FM_LAYER_CONV || P->nin != 1)
+            continue;
+        const fm_value *x = &net->g->values[P->in[0]];
+        if (x->shape.ndim != 4 || !fm_pwdw_fusable(&P->conv, &L->conv, x->shape.d[1]))
+            continue;
+        P->kind = FM_LAYER_CONV_DW;
+        P->conv.act = P->act;
+        P->conv2 = L->conv;
+        P->conv2.act = L->act;
+        P->w2 = L->w;
+        P->b2 = L->b;
+        P->nw2 = L->nw;
+        P->nb2 = L->nb;
+        L->w = L->b = NULL;
+        L->nw = L->nb = 0;
+        P->act = L->act;
+        take_over_output(net, P, L);
     }
 }
 
@@ -226,6 +257,14 @@ static fm_status plan_memory(fm_net *net, fm_err *err)
             goto oom;
     }
     net->arena_floats = total;
+    size_t limit = net->opts.max_memory ? net->opts.max_memory : FM_NET_MAX_MEMORY;
+    if (total > limit / sizeof(float)) {
+        free(bufs);
+        return fm_err_set(err, FM_ERR_LIMIT,
+                          "%s: the network needs %zu MB of activations at this input size "
+                          "(limit %zu MB)",
+                          net->g->source, total / (1u << 18), limit >> 20);
+    }
     if (posix_memalign((void **)&net->arena, 64, (total ? total : 16) * sizeof(float)) != 0) {
         net->arena = NULL;
         goto oom;
@@ -275,12 +314,21 @@ static fm_status prepare(fm_net *net, fm_err *err)
             return fm_err_prefix(err, "layer '%s': ", L->name);
         if (s > scratch)
             scratch = s;
-        if (L->plan && net->opts.release_weights) {
+        if ((L->plan || L->pwdw_plan) && net->opts.release_weights) {
+            free(L->w2);
+            L->w2 = NULL;
             free(L->w);
             L->w = NULL;
         }
     }
     net->scratch_bytes = scratch;
+    size_t limit = net->opts.max_memory ? net->opts.max_memory : FM_NET_MAX_MEMORY;
+    if (scratch > limit - net->arena_floats * sizeof(float))
+        return fm_err_set(err, FM_ERR_LIMIT,
+                          "%s: the network needs %zu MB of scratch besides %zu MB of activations "
+                          "(limit %zu MB)",
+                          net->g->source, scratch >> 20, net->arena_floats / (1u << 18),
+                          limit >> 20);
     if (scratch) {
         size_t sz = (scratch + 63) & ~(size_t)63;
         if (posix_memalign(&net->scratch, 64, sz) != 0) {
@@ -300,6 +348,7 @@ fm_net_opts fm_net_default_opts(void)
     o.threads = 1;
     o.fold_batchnorm = 1;
     o.fuse_activations = 1;
+    o.fuse_pw_dw = 0; /* measured slower here; see conv_pw_dw.c */
     return o;
 }
 
@@ -327,6 +376,8 @@ fm_net *fm_net_build(fm_graph *g, const fm_net_opts *opts, fm_err *err)
         st = fm_err_set(err, FM_ERR_PARSE, "%s: the network has no layers", g->source);
     if (st == FM_OK) {
         fold_layers(net, &o);
+        if (o.fuse_pw_dw && !o.keep_all_blobs)
+            fold_pw_dw(net);
         for (int i = 0; i < g->nnodes; i++) {
             fm_node *L = &g->nodes[i];
             if (L->kind == FM_LAYER_CONV)
@@ -336,7 +387,7 @@ fm_net *fm_net_build(fm_graph *g, const fm_net_opts *opts, fm_err *err)
             if (L->kind == FM_LAYER_IP)
                 L->ip.act = L->act;
             if (!L->skip)
-                net->weight_bytes += (L->nw + L->nb) * sizeof(float);
+                net->weight_bytes += (L->nw + L->nb + L->nw2 + L->nb2) * sizeof(float);
         }
         if (o.pool) {
             net->pool = o.pool;
@@ -561,7 +612,18 @@ fm_status fm_net_weights_changed(fm_net *net, fm_err *err)
     size_t scratch = net->scratch_bytes;
     for (int i = 0; i < net->g->nnodes; i++) {
         fm_node *L = &net->g->nodes[i];
-        if (L->skip || L->kind != FM_LAYER_CONV)
+        if (L->skip)
+            continue;
+        if (L->kind == FM_LAYER_CONV_DW) {
+            size_t s = 0;
+            if (fm_op_get(L->kind)->prepare(net->g, L, fm_pool_size(net->pool), 0, &s, err) !=
+                FM_OK)
+                return fm_err_prefix(err, "layer '%s': ", L->name);
+            if (s > scratch)
+                scratch = s;
+            continue;
+        }
+        if (L->kind != FM_LAYER_CONV)
             continue;
         fm_conv_plan *plan = fm_conv_plan_create(&L->conv, &net->g->values[L->in[0]].shape, L->w,
                                                  L->b, fm_pool_size(net->pool), err);

@@ -6,6 +6,8 @@
  *     weights (opts.fold_batchnorm), other BatchNorm+Scale pairs become one
  *     per-channel affine op;
  *   - ReLU/ReLU6 are fused into the op before them (opts.fuse_activations);
+ *   - a 1x1 convolution and the depthwise 3x3 after it become one op that never
+ *     stores the 1x1's output whole (opts.fuse_pw_dw);
  *   - every activation gets a slice of one arena, reused once its value is
  *     dead (opts.keep_all_blobs turns reuse off for debugging).
  * Running it is then a loop over layers with no allocation:
@@ -40,6 +42,10 @@ typedef struct {
     int threads;          /* worker threads incl. the caller, >= 1 (default 1) */
     int fold_batchnorm;   /* fold BatchNorm/Scale into the convolution before them (default 1) */
     int fuse_activations; /* fuse ReLU/ReLU6 into the op before them (default 1) */
+    int fuse_pw_dw;       /* fold a 1x1 convolution and the depthwise 3x3/s1 after it into one
+                           * FM_LAYER_CONV_DW node when nothing else reads the 1x1's output
+                           * (default 0: slower on this machine, see conv_pw_dw.c; never
+                           * with keep_all_blobs) */
     int reference;        /* plain reference kernels only (default 0; env FM_REFERENCE=1 too) */
     int keep_all_blobs;   /* never reuse activation memory, so fm_net_blob sees every value */
     int release_weights;  /* inference only: free each convolution's plain weights once its
@@ -48,7 +54,12 @@ typedef struct {
     fm_shape input_shape; /* ndim 0: as the file says; else replaces the first input's shape
                            * (used by the importers) */
     fm_pool *pool;        /* optional shared pool (not owned); else the net makes its own */
+    size_t max_memory;    /* bytes of activations + scratch the plan may take; 0: FM_NET_MAX_MEMORY.
+                           * A model from elsewhere can ask for any size (a chain of 16x
+                           * upsamplings in a few hundred bytes): past this it is refused. */
 } fm_net_opts;
+
+#define FM_NET_MAX_MEMORY ((size_t)2 << 30)
 
 fm_net_opts fm_net_default_opts(void);
 

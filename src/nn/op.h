@@ -35,7 +35,8 @@
     X(SOFTMAX,     "Softmax",         1,       0,        1)        \
     X(DETOUT,      "DetectionOutput", 0,       0,        0)        \
     X(IP,          "InnerProduct",    0,       1,        1)        \
-    X(RESIZE,      "Resize",          0,       0,        0)
+    X(RESIZE,      "Resize",          0,       0,        0)        \
+    X(CONV_DW,     "Conv1x1+DWConv",  0,       0,        0)
 
 typedef enum {
 #define FM_OP_ENUM(id, name, in_place, fuses_act, trainable) FM_LAYER_##id,

@@ -162,6 +162,14 @@ static fm_status shape_RESIZE(fm_graph *g, fm_node *n, fm_err *err)
     return st != FM_OK ? st : fm_resize_shape(&n->resize, IN_SHAPE(g, n, 0), OUT_SHAPE(g, n), err);
 }
 
+static fm_status shape_CONV_DW(fm_graph *g, fm_node *n, fm_err *err)
+{
+    fm_status st = need_inputs(n, 1, err);
+    return st != FM_OK ? st
+                       : fm_pwdw_shape(&n->conv, &n->conv2, IN_SHAPE(g, n, 0), OUT_SHAPE(g, n),
+                                       err);
+}
+
 /* ---- prepare steps -------------------------------------------------------- */
 
 static fm_status prepare_CONV(fm_graph *g, fm_node *n, int threads, int reference, size_t *scratch,
@@ -175,6 +183,24 @@ static fm_status prepare_CONV(fm_graph *g, fm_node *n, int threads, int referenc
     if (!n->plan)
         return err ? err->status : FM_ERR_NOMEM;
     *scratch = fm_conv_plan_scratch(n->plan);
+    return FM_OK;
+}
+
+static fm_status prepare_CONV_DW(fm_graph *g, fm_node *n, int threads, int reference,
+                                 size_t *scratch, fm_err *err)
+{
+    n->conv2.act = n->act;
+    fm_pwdw_plan_free(n->pwdw_plan);
+    n->pwdw_plan = NULL;
+    if (reference) { /* the 1x1's whole output, between the two reference convolutions */
+        *scratch = fm_pwdw_ref_scratch(&n->conv, IN_SHAPE(g, n, 0));
+        return FM_OK;
+    }
+    n->pwdw_plan = fm_pwdw_plan_create(&n->conv, n->w, n->b, &n->conv2, n->w2, n->b2,
+                                       IN_SHAPE(g, n, 0), threads, err);
+    if (!n->pwdw_plan)
+        return err ? err->status : FM_ERR_NOMEM;
+    *scratch = fm_pwdw_plan_scratch(n->pwdw_plan);
     return FM_OK;
 }
 
@@ -223,6 +249,16 @@ static void run_CONV(const fm_op_ctx *c)
         fm_conv_run(n->plan, c->in[0]->data, c->out->data, c->scratch, c->pool);
     else
         fm_conv_forward_ref(&n->conv, c->in[0], n->w, n->b, c->out);
+}
+
+static void run_CONV_DW(const fm_op_ctx *c)
+{
+    fm_node *n = c->node;
+    if (n->pwdw_plan)
+        fm_pwdw_run(n->pwdw_plan, c->in[0]->data, c->out->data, c->scratch, c->pool);
+    else
+        fm_pwdw_forward_ref(&n->conv, n->w, n->b, &n->conv2, n->w2, n->b2, c->in[0], c->scratch,
+                            c->out);
 }
 
 static void run_AFFINE(const fm_op_ctx *c)

@@ -20,6 +20,12 @@
  *     stride 1 or 2 run SIMD over output columns with the padding done by
  *     masked loads (AVX-512, AVX2); scalar code does the rest. Threads take
  *     (batch, channel) units from an atomic counter.
+ *   - stem (AVX-512; a network's first layer: 3x3 stride 2 over at most 4 input
+ *     channels, e.g. YuNet's 3->16 and MobileNetV2's 3->32): direct, no im2col and
+ *     no padded copy. Per 16 output columns, each (channel, kernel row) is two
+ *     masked loads de-interleaved into the three taps' vectors, then one FMA per
+ *     output channel and tap into 16 accumulators (a chunk of 16 output channels).
+ *     GEMM with K = 27 spent most of its time packing. Threads take row units.
  * Layers under ~20 MFLOP run on the caller's thread only.
  */
 #include <stdatomic.h>
@@ -31,7 +37,7 @@
 #include "nn/ops/ops.h"
 #include "nn/ops/simd.h"
 
-enum { PLAN_GEMM = 0, PLAN_DEPTHWISE = 1 };
+enum { PLAN_GEMM = 0, PLAN_DEPTHWISE = 1, PLAN_STEM = 2 };
 
 struct fm_conv_plan {
     fm_conv_param p;
@@ -178,6 +184,32 @@ fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in
             memcpy(pl->dwbias, bias, (size_t)pl->c * sizeof(float));
         return pl;
     }
+
+#ifdef FM_X86
+    if (isa == FM_ISA_AVX512 && !(opts & FM_CONV_PACKED) && p->group == 1 && pl->c <= 4 &&
+        p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 2 && p->stride_w == 2 &&
+        p->dilation_h == 1 && p->dilation_w == 1 && pl->m <= 256) {
+        /* weights as [c][ky][kx][m], m padded to 16 with zeros; bias likewise */
+        const int mp = (pl->m + 15) / 16 * 16;
+        pl->kind = PLAN_STEM;
+        pl->dw = alloc64((size_t)pl->c * 9 * mp * sizeof(float));
+        pl->dwbias = alloc64((size_t)mp * sizeof(float));
+        if (!pl->dw || !pl->dwbias) {
+            fm_err_set(err, FM_ERR_NOMEM, "convolution plan: out of memory");
+            fm_conv_plan_free(pl);
+            return NULL;
+        }
+        memset(pl->dw, 0, (size_t)pl->c * 9 * mp * sizeof(float));
+        memset(pl->dwbias, 0, (size_t)mp * sizeof(float));
+        for (int m = 0; m < pl->m; m++) {
+            for (int k = 0; k < pl->c * 9; k++)
+                pl->dw[(size_t)k * mp + m] = weight[(size_t)m * pl->c * 9 + k];
+            if (use_bias)
+                pl->dwbias[m] = bias[m];
+        }
+        return pl;
+    }
+#endif
 
     pl->kind = PLAN_GEMM;
     const int mr = pl->k->mr, nr = pl->k->nr;
@@ -866,6 +898,105 @@ FM_TARGET_AVX512 static void dw3_plane_avx512(const fm_conv_plan *pl, const floa
 }
 #endif
 
+/* ---- stem path ------------------------------------------------------------------ */
+
+#ifdef FM_X86
+/* Output row oy of one image (x: its C planes, y: its M planes), all columns. */
+FM_TARGET_AVX512 static void stem_row_avx512(const fm_conv_plan *pl, const float *x, int oy,
+                                             float *y)
+{
+    const fm_conv_param *p = &pl->p;
+    const int H = pl->h, W = pl->w, OW = pl->ow, C = pl->c, M = pl->m;
+    const int mp = (M + 15) / 16 * 16;
+    const size_t hw = (size_t)H * W, ohw = (size_t)pl->oh * OW;
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int ox0 = 0; ox0 < OW; ox0 += 16) {
+        const int n = OW - ox0 < 16 ? OW - ox0 : 16;
+        const int b0 = ox0 * 2 - p->pad_w; /* input column of lane 0, kx = 0 */
+        /* pair A: elements b0 + e, e < 2n (kx 0: even e, kx 1: odd e);
+         * pair B: elements b0 + 2 + e, e < 2n - 1 (kx 2: even e) */
+        const int alo = -b0 > 0 ? -b0 : 0, ahi = W - b0 < 2 * n ? W - b0 : 2 * n;
+        const int blo = -b0 - 2 > 0 ? -b0 - 2 : 0, bhi = W - b0 - 2 < 2 * n - 1 ? W - b0 - 2 : 2 * n - 1;
+        const __mmask16 a0 = mask_range(alo, ahi), a1 = mask_range(alo - 16, ahi - 16);
+        const __mmask16 c0 = mask_range(blo, bhi), c1 = mask_range(blo - 16, bhi - 16);
+        const __mmask16 st = fm_mask16(n);
+        for (int m0 = 0; m0 < M; m0 += 16) {
+            /* 16 named accumulators: as an array gcc 12 keeps some on the stack */
+#define FM_STEM_ALL(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define FM_STEM_INIT(i) __m512 acc##i = _mm512_set1_ps(pl->dwbias[m0 + i]);
+#define FM_STEM_FMA(i)                                                       \
+    acc##i = _mm512_fmadd_ps(v0, _mm512_set1_ps(wt[i]), acc##i);             \
+    acc##i = _mm512_fmadd_ps(v1, _mm512_set1_ps(wt[mp + i]), acc##i);        \
+    acc##i = _mm512_fmadd_ps(v2, _mm512_set1_ps(wt[2 * mp + i]), acc##i);
+#define FM_STEM_STORE(i)                                                                 \
+    if (i < mc)                                                                          \
+        _mm512_mask_storeu_ps(yo + (size_t)(i) * ohw, st, fm_act_avx512(p->act, acc##i));
+            FM_STEM_ALL(FM_STEM_INIT)
+            for (int c = 0; c < C; c++)
+                for (int ky = 0; ky < 3; ky++) {
+                    const int iy = oy * 2 - p->pad_h + ky;
+                    if (iy < 0 || iy >= H)
+                        continue;
+                    const float *r = x + (size_t)c * hw + (size_t)iy * W;
+                    const __m512 l0 = _mm512_maskz_loadu_ps(a0, addr_of(r, b0));
+                    const __m512 l1 = _mm512_maskz_loadu_ps(a1, addr_of(r, b0 + 16));
+                    const __m512 k0 = _mm512_maskz_loadu_ps(c0, addr_of(r, b0 + 2));
+                    const __m512 k1 = _mm512_maskz_loadu_ps(c1, addr_of(r, b0 + 18));
+                    const __m512 v0 = _mm512_permutex2var_ps(l0, even, l1);
+                    const __m512 v1 = _mm512_permutex2var_ps(l0, odd, l1);
+                    const __m512 v2 = _mm512_permutex2var_ps(k0, even, k1);
+                    const float *wt = pl->dw + (size_t)((c * 3 + ky) * 3) * mp + m0;
+                    FM_STEM_ALL(FM_STEM_FMA)
+                }
+            const int mc = M - m0 < 16 ? M - m0 : 16;
+            float *yo = y + (size_t)m0 * ohw + (size_t)oy * OW + ox0;
+            FM_STEM_ALL(FM_STEM_STORE)
+#undef FM_STEM_ALL
+#undef FM_STEM_INIT
+#undef FM_STEM_FMA
+#undef FM_STEM_STORE
+        }
+    }
+}
+#endif
+
+enum { STEM_ROWS = 4 }; /* output rows a work unit */
+
+struct stem_job {
+    const fm_conv_plan *pl;
+    const float *in;
+    float *out;
+    int nthreads;
+    atomic_size_t next;
+};
+
+static void stem_worker(void *ctx, int tid, int nthreads)
+{
+    struct stem_job *jb = ctx;
+    const fm_conv_plan *pl = jb->pl;
+    if (tid >= jb->nthreads)
+        return;
+    (void)nthreads;
+    const size_t per_img = (size_t)(pl->oh + STEM_ROWS - 1) / STEM_ROWS;
+    const size_t units = (size_t)pl->n * per_img;
+    for (size_t u; (u = grab(&jb->next)) < units;) {
+        const size_t b = u / per_img;
+        const int oy0 = (int)(u % per_img) * STEM_ROWS;
+        const int oy1 = oy0 + STEM_ROWS < pl->oh ? oy0 + STEM_ROWS : pl->oh;
+        const float *x = jb->in + b * pl->c * pl->h * pl->w;
+        float *y = jb->out + b * pl->m * pl->oh * pl->ow;
+        for (int oy = oy0; oy < oy1; oy++) {
+#ifdef FM_X86
+            stem_row_avx512(pl, x, oy, y);
+#else
+            (void)x;
+            (void)y;
+#endif
+        }
+    }
+}
+
 struct dw_job {
     const fm_conv_plan *pl;
     const float *in;
@@ -948,6 +1079,16 @@ void fm_conv_run(const fm_conv_plan *pl, const float *in, float *out, void *scra
     if (pl->serial) {
         nt = 1;
         pool = NULL; /* runs each kernel inline as (ctx, 0, 1) */
+    }
+    if (pl->kind == PLAN_STEM) {
+        struct stem_job sj;
+        sj.pl = pl;
+        sj.in = in;
+        sj.out = out;
+        sj.nthreads = nt;
+        atomic_init(&sj.next, 0);
+        fm_pool_run(pool, stem_worker, &sj);
+        return;
     }
     if (pl->kind == PLAN_DEPTHWISE) {
         struct dw_job jb;

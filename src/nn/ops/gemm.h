@@ -77,4 +77,11 @@ fm_conv_plan *fm_conv_plan_create_isa(const fm_conv_param *p, const fm_shape *in
 /* The level a plan runs at. */
 fm_isa fm_conv_plan_isa(const fm_conv_plan *plan);
 
+/* As fm_pwdw_plan_create (ops.h), pinned to level isa (opts: FM_CONV_THREADED only). */
+fm_pwdw_plan *fm_pwdw_plan_create_isa(const fm_conv_param *pw, const float *pw_w,
+                                      const float *pw_b, const fm_conv_param *dw,
+                                      const float *dw_w, const float *dw_b, const fm_shape *in,
+                                      int max_threads, fm_isa isa, unsigned opts, fm_err *err);
+fm_isa fm_pwdw_plan_isa(const fm_pwdw_plan *plan);
+
 #endif

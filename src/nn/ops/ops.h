@@ -63,6 +63,33 @@ size_t fm_conv_plan_scratch(const fm_conv_plan *plan);
 void fm_conv_run(const fm_conv_plan *plan, const float *in, float *out, void *scratch, fm_pool *pool);
 void fm_conv_plan_free(fm_conv_plan *plan);
 
+/* ---- A 1x1 convolution then a depthwise 3x3 one (conv_pw_dw.c) ---------- */
+/* pw: 1x1, stride 1, no padding, one group (C -> M channels, its own activation);
+ * dw: depthwise 3x3, stride 1, pad 1 over those M channels. The net folds such pairs
+ * (the 1x1's output read by the depthwise only) into one node so that the 1x1's
+ * output never goes to memory whole. */
+int fm_pwdw_fusable(const fm_conv_param *pw, const fm_conv_param *dw, int in_channels);
+fm_status fm_pwdw_shape(const fm_conv_param *pw, const fm_conv_param *dw, const fm_shape *in,
+                        fm_shape *out, fm_err *err);
+/* Reference: the two reference convolutions; mid holds the 1x1's output,
+ * fm_pwdw_ref_scratch() bytes. */
+void fm_pwdw_forward_ref(const fm_conv_param *pw, const float *pw_w, const float *pw_b,
+                         const fm_conv_param *dw, const float *dw_w, const float *dw_b,
+                         const fm_tensor *in, float *mid, fm_tensor *out);
+size_t fm_pwdw_ref_scratch(const fm_conv_param *pw, const fm_shape *in);
+/* The optimised pair: a plan per input shape (owns its packed weights), run many times;
+ * the 1x1's output lives only in a few rows of per-thread scratch. */
+typedef struct fm_pwdw_plan fm_pwdw_plan;
+fm_pwdw_plan *fm_pwdw_plan_create(const fm_conv_param *pw, const float *pw_w, const float *pw_b,
+                                  const fm_conv_param *dw, const float *dw_w, const float *dw_b,
+                                  const fm_shape *in, int max_threads, fm_err *err);
+/* Bytes of scratch fm_pwdw_run needs (64-byte aligned). */
+size_t fm_pwdw_plan_scratch(const fm_pwdw_plan *plan);
+/* in and out must not overlap. */
+void fm_pwdw_run(const fm_pwdw_plan *plan, const float *in, float *out, void *scratch,
+                 fm_pool *pool);
+void fm_pwdw_plan_free(fm_pwdw_plan *plan);
+
 /* ---- Per-channel affine: BatchNorm and Scale (affine.c) ------------------ */
 /* Caffe BatchNorm (use_global_stats): y = (x - mean/s) / sqrt(var/s + eps),
  * s = scale_factor (0 means 0). Writes the equivalent y = x * a + b. */
