@@ -170,4 +170,5 @@ clean:
 
 -include $(LIB_OBJ_REL:.o=.d) $(APP_OBJ_REL:.o=.d) $(TEST_OBJ_REL:.o=.d)
 -include $(LIB_OBJ_ASAN:.o=.d) $(APP_OBJ_ASAN:.o=.d) $(TEST_OBJ_ASAN:.o=.d)
+-include $(PLUGIN_OBJ_REL:.o=.d) $(PLUGIN_OBJ_ASAN:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d)
