@@ -2,6 +2,9 @@
 #   make            release build: build/facemask, build/tests
 #   make asan       AddressSanitizer + UBSan build: build-asan/facemask, build-asan/tests
 #   make test       builds both and runs the test suite under each
+#   make tsan       ThreadSanitizer build: build-tsan/facemask, build-tsan/tests
+#   make tsan-test  the threaded suites (pool, watch, RTSP) under ThreadSanitizer
+#   make soak       an hour of `watch` on a restarted RTSP server (tools/soak.sh)
 #   make fuzz       libFuzzer targets in build-fuzz/ (clang)
 #   make fuzz-smoke every fuzz target for 60 s on its corpus (fails on any crash file)
 #   make fuzz-long  every fuzz target for an hour
@@ -29,6 +32,7 @@ EXE_LDLIBS := $(IMG_LIBS) -lm -pthread -ldl -rdynamic
 
 REL_FLAGS  := -O2 -g -fno-math-errno
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/caffe/*.c src/onnx/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/video/*.c src/track/*.c src/ui/*.c))
 APP_SRC  := $(sort $(wildcard src/app/*.c))
@@ -36,11 +40,13 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 PLUGIN_SRC := $(sort $(wildcard src/video/*.c src/ui/*.c)) src/app/watch.c
 EXE_SRC  := $(filter-out $(PLUGIN_SRC),$(LIB_SRC) $(APP_SRC))
 
-.PHONY: all asan test test-release test-asan fuzz clean models
+.PHONY: all asan tsan test test-release test-asan tsan-test soak fuzz clean models
 
 all: build/facemask build/facemask-video.so build/tests
 
 asan: build-asan/facemask build-asan/facemask-video.so build-asan/tests
+
+tsan: build-tsan/facemask build-tsan/facemask-video.so build-tsan/tests
 
 # --- object rules, one tree per flavour -----------------------------------
 build/obj/%.o: %.c
@@ -50,6 +56,14 @@ build/obj/%.o: %.c
 build-asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) $(CFLAGS) -c $< -o $@
+
+build-tsan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(TSAN_FLAGS) $(CFLAGS) -c $< -o $@
+
+build-tsan/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(TSAN_FLAGS) -fPIC $(CFLAGS) -c $< -o $@
 
 build/pic/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,6 +82,10 @@ LIB_OBJ_ASAN  := $(LIB_SRC:%.c=build-asan/obj/%.o)
 APP_OBJ_REL   := $(APP_SRC:%.c=build/obj/%.o)
 APP_OBJ_ASAN  := $(APP_SRC:%.c=build-asan/obj/%.o)
 TEST_OBJ_REL  := $(TEST_SRC:%.c=build/obj/%.o)
+EXE_OBJ_TSAN    := $(EXE_SRC:%.c=build-tsan/obj/%.o)
+PLUGIN_OBJ_TSAN := $(PLUGIN_SRC:%.c=build-tsan/pic/%.o)
+LIB_OBJ_TSAN    := $(LIB_SRC:%.c=build-tsan/obj/%.o)
+TEST_OBJ_TSAN   := $(TEST_SRC:%.c=build-tsan/obj/%.o)
 TEST_OBJ_ASAN := $(TEST_SRC:%.c=build-asan/obj/%.o)
 
 # The test runner finds its suites by name: every `void suite_NAME(void)` in tests/.
@@ -76,8 +94,8 @@ build/gen/suites.inc: $(TEST_SRC)
 	grep -ho '^void suite_[a-z0-9_]*(void)' $(TEST_SRC) | sed 's/^void \(suite_[a-z0-9_]*\)(void)/FM_SUITE(\1)/' | sort -u > $@.tmp
 	mv $@.tmp $@
 
-build/obj/tests/main.o build-asan/obj/tests/main.o: build/gen/suites.inc
-build/obj/tests/%.o build-asan/obj/tests/%.o: CFLAGS += -Ibuild/gen -Itests
+build/obj/tests/main.o build-asan/obj/tests/main.o build-tsan/obj/tests/main.o: build/gen/suites.inc
+build/obj/tests/%.o build-asan/obj/tests/%.o build-tsan/obj/tests/%.o: CFLAGS += -Ibuild/gen -Itests
 
 build/facemask: $(EXE_OBJ_REL)
 	$(CC) $(REL_FLAGS) $^ -o $@ $(EXE_LDLIBS)
@@ -96,6 +114,15 @@ build-asan/facemask-video.so: $(PLUGIN_OBJ_ASAN)
 
 build-asan/tests: $(TEST_OBJ_ASAN) $(LIB_OBJ_ASAN) | build/rtsp_server
 	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+
+build-tsan/facemask: $(EXE_OBJ_TSAN)
+	$(CC) $(TSAN_FLAGS) $^ -o $@ $(EXE_LDLIBS)
+
+build-tsan/facemask-video.so: $(PLUGIN_OBJ_TSAN)
+	$(CC) $(TSAN_FLAGS) -shared $^ -o $@ $(VIDEO_LIBS) -lm -pthread -ldl
+
+build-tsan/tests: $(TEST_OBJ_TSAN) $(LIB_OBJ_TSAN) | build/rtsp_server
+	$(CC) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 # Test helper for the video_rtsp suite: an RTSP server on 127.0.0.1 (GStreamer), not linked
 # into facemask, so its packages stay out of PKGS; one flavour serves both test builds.
@@ -122,6 +149,23 @@ test-release: build/tests build/facemask build/facemask-video.so
 test-asan: build-asan/tests build-asan/facemask build-asan/facemask-video.so
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	FM_BIN=build-asan/facemask FM_SANITIZED=1 ./build-asan/tests
+
+# The threaded tests under ThreadSanitizer (CI runs this after `make test`): the thread pool,
+# watch end to end (capture, inference and output threads) and the RTSP sources. A data race ends the process with status 66, which fails the test that ran it.
+# FFmpeg's own threads are not instrumented: tools/tsan.supp says why they are suppressed.
+# The threaded tests that stay quick under TSan (~5-15x slower): the pool, the RTSP sources,
+# watch with --every 2 (the counters the capture and output threads share) and watch through an
+# RTSP server killed, restarted and stalled. The whole watch suite is too slow for CI here.
+TSAN_SUITES ?= test_pool_runs test_pool_split video_rtsp test_faults_every \
+               test_faults_rtsp_killed test_faults_silent
+tsan-test: build-tsan/tests build-tsan/facemask build-tsan/facemask-video.so
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tools/tsan.supp \
+	FM_BIN=build-tsan/facemask FM_SANITIZED=1 ./build-tsan/tests $(TSAN_SUITES)
+
+# An hour of `watch` on the test RTSP server restarted every 5 minutes, events and recording
+# on: RSS over time, reconnects, frames accounted for. SOAK_SECONDS shortens it.
+soak: build/facemask build/facemask-video.so build/rtsp_server
+	tools/soak.sh
 
 # --- fuzzing (clang + libFuzzer) ---------------------------------------------
 # One target per fuzz/fuzz_NAME.c, its corpus in fuzz/corpus-NAME/ (sh fuzz/seed_corpora.sh).
@@ -166,9 +210,10 @@ models:
 	@test -e models/yunet || ln -s ../../shared/models/yunet models/yunet
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(LIB_OBJ_REL:.o=.d) $(APP_OBJ_REL:.o=.d) $(TEST_OBJ_REL:.o=.d)
 -include $(LIB_OBJ_ASAN:.o=.d) $(APP_OBJ_ASAN:.o=.d) $(TEST_OBJ_ASAN:.o=.d)
 -include $(PLUGIN_OBJ_REL:.o=.d) $(PLUGIN_OBJ_ASAN:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d)
+-include $(EXE_OBJ_TSAN:.o=.d) $(PLUGIN_OBJ_TSAN:.o=.d) $(LIB_OBJ_TSAN:.o=.d) $(TEST_OBJ_TSAN:.o=.d)

@@ -70,7 +70,7 @@ static void test_events_scenario_exact(void)
             FM_CHECK_INT(fm_events_track(ev, &te[k], &err), FM_OK);
     }
     fm_tracker_counts(tr, &c);
-    FM_CHECK_INT(fm_events_summary(ev, 1.5, 4, &c, 12.5, 3, 0, &err), FM_OK);
+    FM_CHECK_INT(fm_events_summary(ev, 1.5, 4, &c, 12.5, 3, 7, 0, &err), FM_OK);
     FM_CHECK_INT(fm_events_reconnect(ev, 1.75, 4, "rtsp://cam/\"door\"", 2, "timeout\n(5 s)", &err),
                  FM_OK);
     FM_CHECK_INT(fm_events_source_error(ev, 1.8, 4, "cam", "bad\001byte\\", &err), FM_OK);
@@ -78,7 +78,7 @@ static void test_events_scenario_exact(void)
     for (int k = 0; k < nte; k++)
         FM_CHECK_INT(fm_events_track(ev, &te[k], &err), FM_OK);
     fm_tracker_counts(tr, &c);
-    FM_CHECK_INT(fm_events_summary(ev, 2.0, 4, &c, 10.0, 3, 1, &err), FM_OK);
+    FM_CHECK_INT(fm_events_summary(ev, 2.0, 4, &c, 10.0, 3, 7, 1, &err), FM_OK);
     FM_CHECK_INT(fm_events_end(ev, 2.0, 4, "eof", &err), FM_OK);
     char *got = slurp(f);
     const char *exp =
@@ -91,7 +91,7 @@ static void test_events_scenario_exact(void)
         "{\"event\":\"summary\",\"t\":1.500,\"frame\":4,\"final\":false,\"fps\":12.50,"
         "\"faces\":4,\"people\":1,\"mask\":1,\"no_mask\":0,\"unknown\":0,\"active\":1,"
         "\"window_s\":60.000,\"window_mask\":1,\"window_no_mask\":0,\"compliance\":1.0000,"
-        "\"skipped\":3,\"dropped_dets\":0,\"dropped_events\":0}\n"
+        "\"skipped\":3,\"decoded\":7,\"dropped_dets\":0,\"dropped_events\":0}\n"
         "{\"event\":\"reconnect\",\"t\":1.750,\"frame\":4,\"source\":\"rtsp://cam/\\\"door\\\"\","
         "\"attempt\":2,\"reason\":\"timeout\\n(5 s)\"}\n"
         "{\"event\":\"source_error\",\"t\":1.800,\"frame\":4,\"source\":\"cam\","
@@ -103,7 +103,7 @@ static void test_events_scenario_exact(void)
         "{\"event\":\"summary\",\"t\":2.000,\"frame\":4,\"final\":true,\"fps\":10.00,"
         "\"faces\":4,\"people\":1,\"mask\":1,\"no_mask\":0,\"unknown\":0,\"active\":0,"
         "\"window_s\":60.000,\"window_mask\":1,\"window_no_mask\":0,\"compliance\":1.0000,"
-        "\"skipped\":3,\"dropped_dets\":0,\"dropped_events\":0}\n"
+        "\"skipped\":3,\"decoded\":7,\"dropped_dets\":0,\"dropped_events\":0}\n"
         "{\"event\":\"end\",\"t\":2.000,\"frame\":4,\"reason\":\"eof\"}\n";
     check_lines(got, exp);
     free(got);
@@ -136,7 +136,7 @@ static void test_events_nulls_and_numbers(void)
     memset(&c, 0, sizeof c);
     c.compliance = -1;
     c.window = 30;
-    FM_CHECK_INT(fm_events_summary(ev, NAN, 0, &c, 0, 0, 0, &err), FM_OK);
+    FM_CHECK_INT(fm_events_summary(ev, NAN, 0, &c, 0, 0, 0, 0, &err), FM_OK);
     char *got = slurp(f);
     check_lines(got,
                 "{\"event\":\"appear\",\"t\":0.333,\"frame\":12,\"track\":7,\"label\":\"unknown\","
@@ -145,7 +145,7 @@ static void test_events_nulls_and_numbers(void)
                 "{\"event\":\"summary\",\"t\":null,\"frame\":0,\"final\":false,\"fps\":0.00,"
                 "\"faces\":0,\"people\":0,\"mask\":0,\"no_mask\":0,\"unknown\":0,\"active\":0,"
                 "\"window_s\":30.000,\"window_mask\":0,\"window_no_mask\":0,\"compliance\":null,"
-                "\"skipped\":0,\"dropped_dets\":0,\"dropped_events\":0}\n");
+                "\"skipped\":0,\"decoded\":0,\"dropped_dets\":0,\"dropped_events\":0}\n");
     free(got);
     fm_events_close(ev);
     fclose(f);
@@ -189,7 +189,7 @@ static void test_events_summary_period(void)
     FM_CHECK_INT(fm_events_summary_due(ev, 3.0), 0); /* starts the clock */
     FM_CHECK_INT(fm_events_summary_due(ev, 12.9), 0);
     FM_CHECK_INT(fm_events_summary_due(ev, 13.0), 1);
-    FM_CHECK_INT(fm_events_summary(ev, 13.5, 1, &c, 0, 0, 0, &err), FM_OK);
+    FM_CHECK_INT(fm_events_summary(ev, 13.5, 1, &c, 0, 0, 1, 0, &err), FM_OK);
     FM_CHECK_INT(fm_events_summary_due(ev, 20.0), 0);
     FM_CHECK_INT(fm_events_summary_due(ev, 23.5), 1);
     FM_CHECK_INT(fm_events_summary_due(never, 1e9), 0);
@@ -285,6 +285,24 @@ static void test_events_landmarks(void)
     fm_tracker_free(tr);
 }
 
+/* The output error lines' format. */
+static void test_events_output_errors(void)
+{
+    fm_err err = {0};
+    FILE *f = tmpfile();
+    fm_events *ev = fm_events_open(f, 0, &err);
+    FM_CHECK_INT(fm_events_record_error(ev, 2.5, 7, "out/rec.mp4", "disk \"full\"", &err), FM_OK);
+    FM_CHECK_INT(fm_events_snapshot_error(ev, 3.0, 9, "s/a.jpg", "read-only", &err), FM_OK);
+    char *got = slurp(f);
+    FM_CHECK_STR_CONTAINS(got, "{\"event\":\"record_error\",\"t\":2.500,\"frame\":7,"
+                               "\"file\":\"out/rec.mp4\",\"message\":\"disk \\\"full\\\"\"}\n");
+    FM_CHECK_STR_CONTAINS(got, "{\"event\":\"snapshot_error\",\"t\":3.000,\"frame\":9,"
+                               "\"file\":\"s/a.jpg\",\"message\":\"read-only\"}\n");
+    free(got);
+    fm_events_close(ev);
+    fclose(f);
+}
+
 /* Lines that must be strict UTF-8 JSON, checked by python3's strict decoders: returns how
  * many lines parsed, -1 when one did not. */
 static int strict_json_lines(const char *text)
@@ -345,6 +363,7 @@ static void test_events_utf8_and_cut(void)
 void suite_track_events(void);
 void suite_track_events(void)
 {
+    FM_RUN(test_events_output_errors);
     FM_RUN(test_events_scenario_exact);
     FM_RUN(test_events_nulls_and_numbers);
     FM_RUN(test_events_long_string);

@@ -13,6 +13,7 @@ static void watch_usage(FILE *f)
             "                      [--threads N] [--summary-every SEC] [--max-frames N]\n"
             "                      [--model-dir DIR] [--classifier DIR | --no-classify] [--quiet]\n"
             "                      [--detector yunet|res10|FILE] [--det-size N|WxH] [--landmarks]\n"
+            "                      [--timeout SEC] [--reconnect N] [--allow-playlists]\n"
             "  --source SRC      a camera (0, 1, ... or /dev/videoN), a video file, an\n"
             "                    rtsp:// http:// rtmp:// udp:// URL, or a folder of images\n"
             "  --display         show the annotated video in a window (q or Esc to stop)\n"
@@ -28,6 +29,16 @@ static void watch_usage(FILE *f)
             "                    (events carry them either way)\n"
             "  --every N         files: process every Nth frame (live sources always take the\n"
             "                    newest frame and count the ones skipped)\n"
+            "  --timeout SEC     live sources: seconds without an answer or without data before\n"
+            "                    the stream counts as dropped (default 10)\n"
+            "  --reconnect N     live sources: give up after N failed reconnection attempts in a\n"
+            "                    row (default 0: never give up; -1: end at the first drop)\n"
+            "  --allow-playlists a file may be a playlist or list of other files (HLS .m3u8,\n"
+            "                    ffconcat, ...) that FFmpeg follows; refused by default, whatever\n"
+            "                    the file's extension, since it makes facemask read other files\n"
+            "If the events, the recording or a snapshot cannot be written (disk full, read-only),\n"
+            "that output stops with one message (and a record_error / snapshot_error event), the\n"
+            "run goes on, and the exit status is 1.\n"
             "Ctrl-C stops cleanly: the recording is finalised and the events end with a summary.\n");
 }
 
@@ -100,6 +111,18 @@ int fm_cmd_watch(int argc, char **argv)
             if (!fm_parse_det_size(a, v, &o.det_w, &o.det_h))
                 return 2;
             i++;
+        } else if (strcmp(a, "--timeout") == 0 && v) {
+            float t;
+            if (!fm_parse_float(a, v, 0.1f, 3600.0f, &t))
+                return 2;
+            o.timeout = t;
+            i++;
+        } else if (strcmp(a, "--reconnect") == 0 && v) {
+            if (!fm_parse_int(a, v, -1, 1000000, &o.reconnect_attempts))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--allow-playlists") == 0) {
+            o.allow_playlists = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             o.status = 0;
         } else {
@@ -123,8 +146,8 @@ int fm_cmd_watch(int argc, char **argv)
     if (o.status)
         fprintf(stderr,
                 "facemask: %lld frames in %.1f s (%.1f fps), %lld skipped; %lld people: %lld "
-                "mask, %lld no mask, %lld unknown; ended: %s\n",
+                "mask, %lld no mask, %lld unknown; ended: %s%s\n",
                 s.frames, s.wall_s, s.fps, s.skipped, s.people, s.mask, s.no_mask, s.unknown,
-                s.end_reason);
-    return strcmp(s.end_reason, "error") == 0 ? 1 : 0;
+                s.end_reason, s.output_errors ? "; an output failed (see above)" : "");
+    return strcmp(s.end_reason, "error") == 0 || s.output_errors ? 1 : 0;
 }

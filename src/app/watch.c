@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +32,10 @@
 #define MAX_EV 256
 #define STAT_CAP (1 << 17)
 
-static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM, q, or the window */
-static volatile sig_atomic_t g_signal;
+/* Set by SIGINT/SIGTERM, q, the window or a failing detector, read by every thread: lock-free
+ * C11 atomics (safe in a signal handler, and no data race between the threads). */
+static atomic_int g_stop;
+static atomic_int g_signal;
 
 static void on_signal(int sig)
 {
@@ -135,12 +139,18 @@ typedef struct {
     fm_events *events;
     pthread_mutex_t events_mu;
     queue free_q, in_q, out_q;
-    long long read, skipped;
+    /* written by the capture thread, read by the output thread's summaries */
+    atomic_llong read, skipped;
     long long done; /* frames output so far (under events_mu): the events' "frame" */
     double last_pts;
     char drop_reason[256]; /* why the live source last dropped: the reconnect event's reason */
     char source_error[512];
     char det_error[512]; /* why the detector failed (the inference thread stops the run) */
+    /* outputs that failed (each reported once; the run goes on without it) */
+    const char *events_name;
+    int events_failed, record_failed, snap_failed;
+    int output_errors;
+    char output_error[1024]; /* the first one, for the caller */
     /* snapshots already taken, by track id */
     unsigned char *snapped;
     int snapped_cap;
@@ -152,21 +162,53 @@ static int should_stop(void *user)
     return g_stop != 0;
 }
 
+/* An output failed: one message on stderr, the first kept for the caller; the run goes on. */
+static void output_failed(watch *w, const char *msg)
+{
+    fprintf(stderr, "\nfacemask: %s\n", msg);
+    if (!w->output_errors++)
+        snprintf(w->output_error, sizeof w->output_error, "%s", msg);
+}
+
+/* The events writer, while it works (call with events_mu held). */
+static fm_events *ev_out(const watch *w)
+{
+    return w->events_failed ? NULL : w->events;
+}
+
+/* The status of an events call (with events_mu held): the first failure stops the events. */
+static void ev_check(watch *w, fm_status st, const fm_err *e)
+{
+    if (st == FM_OK || w->events_failed)
+        return;
+    w->events_failed = 1;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: %s; no more events are written, the run goes on",
+             w->events_name, e->msg);
+    output_failed(w, msg);
+}
+
 /* Reconnection steps of a live source, as events (on the capture thread). */
 static void on_source_event(void *user, const fm_source_event *ev)
 {
     watch *w = user;
-    if (!w->events)
-        return;
     pthread_mutex_lock(&w->events_mu);
+    fm_events *out = ev_out(w);
+    if (!out) {
+        pthread_mutex_unlock(&w->events_mu);
+        return;
+    }
     const char *msg = ev->message ? ev->message : "";
+    fm_err e = {0};
     if (ev->kind == FM_SOURCE_EVENT_DROPPED)
         snprintf(w->drop_reason, sizeof w->drop_reason, "%s", msg);
     if (ev->kind == FM_SOURCE_EVENT_DROPPED || ev->kind == FM_SOURCE_EVENT_GAVE_UP)
-        fm_events_source_error(w->events, w->last_pts, w->done, w->o->source, msg, NULL);
+        ev_check(w, fm_events_source_error(out, w->last_pts, w->done, w->o->source, msg, &e), &e);
     else if (ev->kind == FM_SOURCE_EVENT_RECONNECTED)
-        fm_events_reconnect(w->events, w->last_pts, w->done, w->o->source, ev->attempt,
-                            w->drop_reason, NULL);
+        ev_check(w,
+                 fm_events_reconnect(out, w->last_pts, w->done, w->o->source, ev->attempt,
+                                     w->drop_reason, &e),
+                 &e);
     pthread_mutex_unlock(&w->events_mu);
 }
 
@@ -201,10 +243,10 @@ static void *capture_main(void *p)
             q_push(&w->in_q, it);
             break;
         }
-        w->read++;
+        atomic_fetch_add(&w->read, 1);
         w->last_pts = it->fr.pts;
         if (!w->live && o->every > 1 && it->fr.index % o->every != 0) {
-            w->skipped++;
+            atomic_fetch_add(&w->skipped, 1);
             q_push(&w->free_q, it);
             continue;
         }
@@ -212,7 +254,7 @@ static void *capture_main(void *p)
         if (w->live) {
             item *old = q_push_latest(&w->in_q, it);
             if (old) {
-                w->skipped++;
+                atomic_fetch_add(&w->skipped, 1);
                 q_push(&w->free_q, old);
             }
         } else {
@@ -350,7 +392,8 @@ static void status_line(const watch *w, long long frames, double fps, double lat
     fprintf(stderr,
             "\r%lld frames  %5.1f fps  latency %4.0f ms  faces %2d  people %lld (mask %lld, "
             "no mask %lld)  skipped %lld   ",
-            frames, fps, latency, nfaces, c->people, c->mask, c->no_mask, w->skipped);
+            frames, fps, latency, nfaces, c->people, c->mask, c->no_mask,
+            atomic_load(&w->skipped));
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
@@ -371,12 +414,44 @@ static void letterbox(const fm_image *src, fm_image *canvas)
     fm_resize_bilinear(src, &view);
 }
 
+/* Written under a temporary name and renamed, so a snapshot is whole or absent, also after a
+ * crash or a full disk (the partial file is removed). */
 static fm_status save_snapshot(const watch *w, const fm_image *img, int id, long long frame,
-                               fm_err *err)
+                               char *path, size_t path_len, fm_err *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/no_mask_id%04d_frame%06lld.jpg", w->o->snapshots, id, frame);
-    return fm_image_save_jpeg(img, path, 90, err);
+    char tmp[4200];
+    snprintf(path, path_len, "%s/no_mask_id%04d_frame%06lld.jpg", w->o->snapshots, id, frame);
+    snprintf(tmp, sizeof tmp, "%s/.no_mask_id%04d_frame%06lld.jpg.part", w->o->snapshots, id,
+             frame);
+    fm_status st = fm_image_save_jpeg(img, tmp, 90, err);
+    if (st == FM_OK && rename(tmp, path) != 0)
+        st = fm_err_set(err, FM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path,
+                        strerror(errno));
+    if (st != FM_OK)
+        unlink(tmp);
+    return st;
+}
+
+/* The recording failed at `frame` (message in werr): one message and a record_error event;
+ * the file (if *writer still holds it) is closed without waiting for more writes (an MP4 is
+ * fragmented, so what reached the disk stays playable) and recording stops for the run. */
+static void record_failed(watch *w, fm_writer **writer, double t, long long frame,
+                          const fm_err *werr)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s; recording stopped at frame %lld, the run goes on", werr->msg,
+             frame);
+    output_failed(w, msg);
+    w->record_failed = 1;
+    if (writer) {
+        fm_writer_abort(*writer);
+        *writer = NULL;
+    }
+    pthread_mutex_lock(&w->events_mu);
+    fm_err e = {0};
+    if (ev_out(w))
+        ev_check(w, fm_events_record_error(w->events, t, frame, w->o->record, werr->msg, &e), &e);
+    pthread_mutex_unlock(&w->events_mu);
 }
 
 fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *err)
@@ -435,9 +510,24 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     if (o->events) {
         if (strcmp(o->events, "-") == 0) {
             events_file = stdout;
+            w.events_name = "standard output";
+            if (fcntl(STDOUT_FILENO, F_GETFL) == -1) {
+                /* Closed: the events are lost. Say so once, and hold fd 1 with /dev/null so no
+                 * file we open later (the recording) becomes "standard output". */
+                w.events_failed = 1;
+                output_failed(&w, "standard output is closed: the events (--events -) cannot be "
+                                  "written; the run goes on without them");
+                int fd = open("/dev/null", O_WRONLY);
+                if (fd >= 0 && fd != STDOUT_FILENO) {
+                    dup2(fd, STDOUT_FILENO);
+                    close(fd);
+                }
+            }
         } else if (!(events_file = fopen(o->events, "w"))) {
             st = fm_err_set(err, FM_ERR_IO, "%s: cannot write: %s", o->events, strerror(errno));
             goto done;
+        } else {
+            w.events_name = o->events;
         }
         if (!(w.events = fm_events_open(events_file, o->summary_every, err))) {
             st = err ? err->status : FM_ERR_IO;
@@ -449,6 +539,9 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     fm_source_opts so = fm_source_opts_default();
     so.folder_fps = o->folder_fps;
     so.reconnect_attempts = o->reconnect_attempts;
+    so.open_timeout = o->timeout;
+    so.read_timeout = o->timeout;
+    so.allow_playlists = o->allow_playlists;
     so.should_stop = should_stop;
     so.on_event = on_source_event;
     so.user = &w;
@@ -500,17 +593,29 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         double t_out0 = fm_now_ms();
         if (it->eos) {
             snprintf(reason, sizeof reason, "%s", it->reason);
-            pthread_mutex_lock(&w.events_mu);
-            for (int e = 0; w.events && e < it->nev; e++)
-                fm_events_track(w.events, &it->ev[e], NULL);
-            if (w.events && w.source_error[0])
-                fm_events_source_error(w.events, it->fr.pts, frames, o->source, w.source_error,
-                                       NULL);
-            if (w.events) {
-                fm_events_summary(w.events, it->fr.pts, frames, &it->counts, fps_now, w.skipped, 1,
-                                  NULL);
-                fm_events_end(w.events, it->fr.pts, frames, reason, NULL);
+            if (writer) { /* finished before the last events, so a failure is logged among them */
+                fm_err werr = {0};
+                fm_writer *wr = writer;
+                writer = NULL;
+                if (fm_writer_close(wr, &werr) != FM_OK)
+                    record_failed(&w, NULL, it->fr.pts, frames, &werr);
             }
+            pthread_mutex_lock(&w.events_mu);
+            fm_err e = {0};
+            for (int k = 0; ev_out(&w) && k < it->nev; k++)
+                ev_check(&w, fm_events_track(w.events, &it->ev[k], &e), &e);
+            if (ev_out(&w) && w.source_error[0])
+                ev_check(&w,
+                         fm_events_source_error(w.events, it->fr.pts, frames, o->source,
+                                                w.source_error, &e),
+                         &e);
+            if (ev_out(&w))
+                ev_check(&w,
+                         fm_events_summary(w.events, it->fr.pts, frames, &it->counts, fps_now,
+                                           atomic_load(&w.skipped), atomic_load(&w.read), 1, &e),
+                         &e);
+            if (ev_out(&w))
+                ev_check(&w, fm_events_end(w.events, it->fr.pts, frames, reason, &e), &e);
             pthread_mutex_unlock(&w.events_mu);
             stats->people = it->counts.people;
             stats->mask = it->counts.mask;
@@ -528,10 +633,25 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         if (o->landmarks)
             fm_overlay_landmarks(img, it->tracks, it->ntracks);
         fm_overlay_status(img, fps_now, &it->counts);
-        for (int k = 0; k < it->nsnap; k++) {
+        for (int k = 0; k < it->nsnap && !w.snap_failed; k++) {
             fm_err serr = {0};
-            if (save_snapshot(&w, img, it->snap_id[k], it->fr.index, &serr) != FM_OK)
-                fprintf(stderr, "\nfacemask: %s\n", serr.msg);
+            char spath[4096];
+            if (save_snapshot(&w, img, it->snap_id[k], it->fr.index, spath, sizeof spath,
+                              &serr) != FM_OK) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s; no more snapshots are saved, the run goes on",
+                         serr.msg);
+                output_failed(&w, msg);
+                w.snap_failed = 1;
+                pthread_mutex_lock(&w.events_mu);
+                fm_err e = {0};
+                if (ev_out(&w))
+                    ev_check(&w,
+                             fm_events_snapshot_error(w.events, it->fr.pts, frames, spath,
+                                                      serr.msg, &e),
+                             &e);
+                pthread_mutex_unlock(&w.events_mu);
+            }
         }
         if (o->display && !display && st == FM_OK) {
             int dw = img->w, dh = img->h;
@@ -551,7 +671,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
             if (fm_display_poll(display))
                 g_stop = 1;
         }
-        if (o->record && !writer && st == FM_OK) {
+        if (o->record && !writer && !w.record_failed && st == FM_OK) {
             double fps = fm_source_fps(w.src);
             if (!(fps > 0))
                 fps = 25;
@@ -571,15 +691,18 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
                 frame = rec_canvas;
             }
             if (fm_writer_write(writer, frame, &werr) != FM_OK)
-                fprintf(stderr, "\nfacemask: %s\n", werr.msg);
+                record_failed(&w, &writer, it->fr.pts, frames, &werr);
         }
         pthread_mutex_lock(&w.events_mu);
         w.done = frames + 1;
-        for (int e = 0; w.events && e < it->nev; e++)
-            fm_events_track(w.events, &it->ev[e], NULL);
-        if (w.events && fm_events_summary_due(w.events, it->fr.pts))
-            fm_events_summary(w.events, it->fr.pts, frames + 1, &it->counts, fps_now, w.skipped, 0,
-                              NULL);
+        fm_err e = {0};
+        for (int k = 0; ev_out(&w) && k < it->nev; k++)
+            ev_check(&w, fm_events_track(w.events, &it->ev[k], &e), &e);
+        if (ev_out(&w) && fm_events_summary_due(w.events, it->fr.pts))
+            ev_check(&w,
+                     fm_events_summary(w.events, it->fr.pts, frames + 1, &it->counts, fps_now,
+                                       atomic_load(&w.skipped), atomic_load(&w.read), 0, &e),
+                     &e);
         pthread_mutex_unlock(&w.events_mu);
 
         double t_out1 = fm_now_ms();
@@ -608,8 +731,8 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     threads_started = 0;
 
     stats->frames = frames;
-    stats->skipped = w.skipped;
-    stats->read = w.read;
+    stats->skipped = atomic_load(&w.skipped);
+    stats->read = atomic_load(&w.read);
     stats->wall_s = frames ? (t_last - t_first) / 1e3 : 0;
     stats->fps = stats->wall_s > 0 ? (double)frames / stats->wall_s : 0;
     stats->classified = classified;
@@ -637,8 +760,11 @@ done_queues:
 done:
     if (writer) {
         fm_err werr = {0};
-        if (fm_writer_close(writer, &werr) != FM_OK && st == FM_OK)
-            st = fm_err_set(err, werr.status, "%s", werr.msg);
+        if (fm_writer_close(writer, &werr) != FM_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s; the recording may be incomplete", werr.msg);
+            output_failed(&w, msg);
+        }
     }
     fm_display_close(display);
     fm_image_free(rec_canvas);
@@ -653,10 +779,18 @@ done:
     free(s_lat.v);
     free(w.snapped);
     fm_events_close(w.events);
-    if (events_file && events_file != stdout)
-        fclose(events_file);
-    else if (events_file)
-        fflush(events_file);
+    if (events_file) {
+        errno = 0;
+        int bad = events_file != stdout ? fclose(events_file) != 0 : fflush(events_file) != 0;
+        if (bad && !w.events_failed) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s: closing the events failed: %s", w.events_name,
+                     errno ? strerror(errno) : "stream error");
+            output_failed(&w, msg);
+        }
+    }
+    stats->output_errors = w.output_errors;
+    snprintf(stats->output_error, sizeof stats->output_error, "%s", w.output_error);
     fm_source_close(w.src);
     fm_tracker_free(w.tr);
     fm_classifier_free(w.cls);

@@ -41,6 +41,9 @@ typedef struct {
     double folder_fps;      /* frame rate of an image folder */
     int max_frames;         /* stop after this many frames (0: no limit) */
     int reconnect_attempts; /* live sources: 0 unlimited */
+    double timeout;         /* live sources: seconds without an answer (opening) or without
+                             * data (reading) before the stream counts as dropped; 0 = 10 */
+    int allow_playlists;    /* files: follow playlists / lists of files (fm_source_opts) */
 } fm_watch_opts;
 
 typedef struct {
@@ -60,6 +63,11 @@ typedef struct {
     long long people, mask, no_mask, unknown;
     long long reconnects, decode_errors;
     char end_reason[32];               /* eof, signal, quit, error, max-frames */
+    /* outputs (events, recording, snapshots) that failed during the run: each was reported
+     * once on stderr (and as an event while the events worked) and the run went on without it;
+     * the command's exit status is then 1 */
+    int output_errors;
+    char output_error[1024];           /* the first failure's message */
 } fm_watch_stats;
 
 fm_watch_opts fm_watch_default_opts(void);

@@ -1,4 +1,4 @@
-/* events.c - JSON lines, built in a fixed buffer and written with one fwrite + fflush. */
+/* events.c - JSON lines, built in a fixed buffer and written with one write(2) each. */
 #include "track/events.h"
 
 #include <errno.h>
@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "core/json.h"
 
@@ -166,17 +168,48 @@ static void put_landmarks(fm_events *ev, const fm_track_event *te)
     put(ev, "]", 1);
 }
 
+/* The line with one write(2) (a loop only for a short write), so a reader or a crash never
+ * sees half a line from us: when the disk fills in the middle of a line, the part written is
+ * cut off again (regular files; a pipe takes lines up to PIPE_BUF whole). Anything the caller
+ * left in the stdio buffer is flushed first, to keep the order. */
+static fm_status write_line(fm_events *ev, fm_err *err)
+{
+    errno = 0;
+    if (fflush(ev->f) != 0)
+        return fm_err_set(err, FM_ERR_IO, "events: write failed: %s",
+                          errno ? strerror(errno) : "stream error");
+    int fd = fileno(ev->f);
+    if (fd < 0)
+        return fm_err_set(err, FM_ERR_IO, "events: the output stream has no file descriptor");
+    off_t start = lseek(fd, 0, SEEK_CUR); /* -1 on a pipe or terminal */
+    size_t done = 0;
+    while (done < ev->len) {
+        ssize_t n = write(fd, ev->line + done, ev->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : ENOSPC;
+            if (done > 0 && start >= 0 && ftruncate(fd, start) == 0)
+                lseek(fd, start, SEEK_SET);
+            if (done > 0)
+                return fm_err_set(err, FM_ERR_IO,
+                                  "events: write failed: %s (after %zu of the line's %zu bytes, "
+                                  "taken back)",
+                                  strerror(e), done, ev->len);
+            return fm_err_set(err, FM_ERR_IO, "events: write failed: %s", strerror(e));
+        }
+        done += (size_t)n;
+    }
+    return FM_OK;
+}
+
 static fm_status finish(fm_events *ev, fm_err *err)
 {
     put(ev, "}\n", 2);
     if (ev->overflow) /* cannot happen with STR_MAX_BYTES strings; kept as a guard */
         return fm_err_set(err, FM_ERR_LIMIT, "events: line longer than %d bytes",
                           LINE_MAX_BYTES);
-    errno = 0;
-    if (fwrite(ev->line, 1, ev->len, ev->f) != ev->len || fflush(ev->f) != 0)
-        return fm_err_set(err, FM_ERR_IO, "events: write failed: %s",
-                          errno ? strerror(errno) : "short write");
-    return FM_OK;
+    return write_line(ev, err);
 }
 
 /* ---- events -------------------------------------------------------------------- */
@@ -242,7 +275,8 @@ int fm_events_summary_due(fm_events *ev, double t)
 }
 
 fm_status fm_events_summary(fm_events *ev, double t, long long frame, const fm_track_counts *c,
-                            double fps, long long skipped, int final, fm_err *err)
+                            double fps, long long skipped, long long decoded, int final,
+                            fm_err *err)
 {
     if (!ev || !c)
         return fm_err_set(err, FM_ERR_ARG, "events: NULL %s", ev ? "counts" : "writer");
@@ -277,6 +311,8 @@ fm_status fm_events_summary(fm_events *ev, double t, long long frame, const fm_t
         put_fixed(ev, c->compliance, 4);
     key(ev, "skipped");
     put_int(ev, skipped);
+    key(ev, "decoded");
+    put_int(ev, decoded);
     key(ev, "dropped_dets");
     put_int(ev, c->dropped_dets);
     key(ev, "dropped_events");
@@ -310,6 +346,31 @@ fm_status fm_events_source_error(fm_events *ev, double t, long long frame, const
     key(ev, "message");
     put_str(ev, message ? message : "");
     return finish(ev, err);
+}
+
+static fm_status output_error(fm_events *ev, const char *type, double t, long long frame,
+                              const char *file, const char *message, fm_err *err)
+{
+    if (!ev)
+        return fm_err_set(err, FM_ERR_ARG, "events: NULL writer");
+    begin(ev, type, t, frame);
+    key(ev, "file");
+    put_str(ev, file ? file : "");
+    key(ev, "message");
+    put_str(ev, message ? message : "");
+    return finish(ev, err);
+}
+
+fm_status fm_events_record_error(fm_events *ev, double t, long long frame, const char *file,
+                                 const char *message, fm_err *err)
+{
+    return output_error(ev, "record_error", t, frame, file, message, err);
+}
+
+fm_status fm_events_snapshot_error(fm_events *ev, double t, long long frame, const char *file,
+                                   const char *message, fm_err *err)
+{
+    return output_error(ev, "snapshot_error", t, frame, file, message, err);
 }
 
 fm_status fm_events_end(fm_events *ev, double t, long long frame, const char *reason,

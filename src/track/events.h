@@ -16,11 +16,13 @@
  *     fm_tracker_finish(tr, t, ev, 64, &nev);                  // LEAVE for everyone still here
  *     for (int i = 0; i < nev; i++) fm_events_track(log, &ev[i], &err);
  *     fm_tracker_counts(tr, &c);
- *     fm_events_summary(log, t, frame, &c, fps, skipped, 1, &err);   // final summary
+ *     fm_events_summary(log, t, frame, &c, fps, skipped, decoded, 1, &err); // final summary
  *     fm_events_end(log, t, frame, "eof", &err);
  *     fm_events_close(log);                                     // does not fclose stdout
  *
- * Every line is flushed when written, so `tail -f` and a crash lose nothing already reported.
+ * Every line is written with one write(2) on the stream's file descriptor (after flushing what
+ * the stream held), so `tail -f` and a crash lose nothing already reported, and no line is ever
+ * left half written: a line cut short by a full disk is taken back (regular files).
  * Numbers are printed with a fixed number of decimals independent of the C locale; a value
  * that is not known (a probability before any classification, compliance with nobody in the
  * window, a non-finite number) is null. Strings go through the one escaper (core/json.h):
@@ -53,9 +55,11 @@ int fm_events_summary_due(fm_events *ev, double t);
 
 /* A "summary" line. frame: frames processed so far; fps: frames processed per second of wall
  * time (measured by the caller); skipped: frames the source dropped or the loop skipped;
+ * decoded: frames read from the source (in the final summary, frame + skipped == decoded);
  * final: 1 for the last summary of the run. */
 fm_status fm_events_summary(fm_events *ev, double t, long long frame, const fm_track_counts *c,
-                            double fps, long long skipped, int final, fm_err *err);
+                            double fps, long long skipped, long long decoded, int final,
+                            fm_err *err);
 
 /* "reconnect": the source is being reopened (attempt 1, 2, ...) because of `reason`. */
 fm_status fm_events_reconnect(fm_events *ev, double t, long long frame, const char *source,
@@ -63,6 +67,12 @@ fm_status fm_events_reconnect(fm_events *ev, double t, long long frame, const ch
 /* "source_error": reading the source failed with `message`. */
 fm_status fm_events_source_error(fm_events *ev, double t, long long frame, const char *source,
                                  const char *message, fm_err *err);
+/* "record_error": writing the recording `file` failed with `message`; recording stopped. */
+fm_status fm_events_record_error(fm_events *ev, double t, long long frame, const char *file,
+                                 const char *message, fm_err *err);
+/* "snapshot_error": saving a snapshot into `file` failed with `message`; snapshots stopped. */
+fm_status fm_events_snapshot_error(fm_events *ev, double t, long long frame, const char *file,
+                                   const char *message, fm_err *err);
 /* "end": the run is over, `reason` e.g. "eof", "quit", "signal", "error". */
 fm_status fm_events_end(fm_events *ev, double t, long long frame, const char *reason,
                         fm_err *err);

@@ -25,6 +25,7 @@
 #include <libavutil/macros.h>
 #include <dlfcn.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -307,6 +308,100 @@ static int is_rtsp(const char *url)
     return strncasecmp(url, "rtsp://", 7) == 0 || strncasecmp(url, "rtsps://", 8) == 0;
 }
 
+/* The protocols FFmpeg may use for this source, nested opens included (source.h). */
+static const char *protocol_whitelist(const fm_source *s)
+{
+    const char *u = s->spec.url;
+    if (s->spec.kind == FM_SOURCE_NETWORK) {
+        if (is_rtsp(u))
+            return "rtsp,rtsps,rtp,srtp,udp,tcp,tls";
+        if (strncasecmp(u, "http", 4) == 0)
+            return "http,https,tcp,tls,crypto,httpproxy";
+        if (strncasecmp(u, "rtmp", 4) == 0)
+            return "rtmp,rtmps,tcp,tls";
+        return "udp,rtp";
+    }
+    if (s->spec.kind == FM_SOURCE_FILE && strncmp(u, "pipe:", 5) == 0)
+        return "pipe";
+    return "file";
+}
+
+/* Demuxers that open other files or URLs named inside the file: a local file may be one of
+ * them only when the user asks (allow_playlists). */
+static const char *const g_list_demuxers[] = {"hls", "concat", "dash", "imf", "sdp", "rtsp",
+                                              "webm_dash_manifest", "avisynth", "vapoursynth"};
+
+static int is_list_demuxer(const char *name)
+{
+    for (size_t i = 0; i < sizeof g_list_demuxers / sizeof *g_list_demuxers; i++)
+        if (av_match_name(g_list_demuxers[i], name))
+            return 1;
+    return 0;
+}
+
+/* Every demuxer of this FFmpeg but the list demuxers, comma-separated, for FFmpeg's
+ * format_whitelist (so it refuses them even where our own probe below is bypassed). Built once. */
+static char *g_file_formats;
+static pthread_once_t g_file_formats_once = PTHREAD_ONCE_INIT;
+
+static void build_file_formats(void)
+{
+    size_t len = 0, cap = 0;
+    char *buf = NULL;
+    void *it = NULL;
+    const AVInputFormat *f;
+    while ((f = av_demuxer_iterate(&it)) != NULL) {
+        int skip = 0;
+        for (size_t i = 0; i < sizeof g_list_demuxers / sizeof *g_list_demuxers; i++)
+            if (av_match_name(g_list_demuxers[i], f->name))
+                skip = 1;
+        if (skip)
+            continue;
+        size_t n = strlen(f->name);
+        if (len + n + 2 > cap) {
+            size_t nc = (cap ? cap * 2 : 4096) + n;
+            char *nb = realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                return; /* no format_whitelist then; the probe below still refuses them */
+            }
+            buf = nb;
+            cap = nc;
+        }
+        if (len)
+            buf[len++] = ',';
+        memcpy(buf + len, f->name, n);
+        len += n;
+        buf[len] = '\0';
+    }
+    g_file_formats = buf;
+}
+
+/* A local file that FFmpeg would read as a playlist or a list of files: refused with a message
+ * that names the format, unless allow_playlists. FM_OK when it is not one (or cannot be read:
+ * the real open then reports that). */
+static fm_status check_not_a_list(fm_source *s, fm_err *err)
+{
+    AVIOContext *pb = NULL;
+    AVDictionary *d = NULL;
+    av_dict_set(&d, "protocol_whitelist", protocol_whitelist(s), 0);
+    AVIOInterruptCB cb = {interrupt_cb, s};
+    int r = avio_open2(&pb, s->spec.url, AVIO_FLAG_READ, &cb, &d);
+    av_dict_free(&d);
+    if (r < 0)
+        return FM_OK;
+    const AVInputFormat *f = NULL;
+    r = av_probe_input_buffer2(pb, &f, s->spec.url, NULL, 0, 0);
+    avio_closep(&pb);
+    if (r >= 0 && f && is_list_demuxer(f->name))
+        return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                          "%s: is a playlist or list of other files (FFmpeg format '%s'), which "
+                          "would make facemask read the files or URLs it names; refused (pass "
+                          "--allow-playlists to follow it)",
+                          s->name, f->name);
+    return FM_OK;
+}
+
 static fm_status session_open(fm_source *s, fm_err *err)
 {
     char eb[128];
@@ -335,6 +430,18 @@ static fm_status session_open(fm_source *s, fm_err *err)
     s->fmt->interrupt_callback.opaque = s;
 
     AVDictionary *d = NULL;
+    av_dict_set(&d, "protocol_whitelist", protocol_whitelist(s), 0);
+    if (s->spec.kind == FM_SOURCE_FILE && !s->o.allow_playlists) {
+        fm_status cst = check_not_a_list(s, err);
+        if (cst != FM_OK) {
+            av_dict_free(&d);
+            session_close(s);
+            return cst;
+        }
+        pthread_once(&g_file_formats_once, build_file_formats);
+        if (g_file_formats)
+            av_dict_set(&d, "format_whitelist", g_file_formats, 0);
+    }
     int64_t io_us = (int64_t)(opt_or(s->o.read_timeout, 10) * 1e6);
     if (s->spec.kind == FM_SOURCE_NETWORK) {
         if (is_rtsp(s->spec.url)) {

@@ -33,6 +33,18 @@
  * fm_source_stats. Only the first open fails fast (no retries), so a wrong URL or a
  * missing camera is reported at once. Files and folders end with FM_SOURCE_END.
  *
+ * What FFmpeg may open (protocol_whitelist, per source kind; FFmpeg detects formats by content,
+ * so a file named .avi may be an HLS playlist that names other files or URLs):
+ *   files                file (plus pipe for a "pipe:" spec); no demuxer that opens other
+ *                        files (hls, concat, dash, imf, ...) unless allow_playlists
+ *   rtsp://, rtsps://    rtsp, rtsps, rtp, srtp, udp, tcp, tls
+ *   http://, https://    http, https, tcp, tls, crypto, httpproxy (HLS over HTTP works)
+ *   rtmp://, rtmps://    rtmp, rtmps, tcp, tls
+ *   udp://               udp, rtp
+ *   cameras              file (V4L2 opens the device itself)
+ * A nested open outside the list (a playlist pointing from http:// to file:, or from a file
+ * to http://) fails as "Protocol not on whitelist".
+ *
  * A packet the decoder rejects (corrupt data) is counted in stats.decode_errors and
  * skipped; it is never fatal. Frames the decoder concealed are delivered and counted
  * in stats.corrupt_frames.
@@ -101,6 +113,10 @@ typedef struct {
     const char *camera_pixel_format;
     /* Largest frame accepted, in pixels (w * h). 0 = FM_IMAGE_MAX_PIXELS_DEFAULT. */
     size_t max_pixels;
+    /* Files: 1 lets FFmpeg follow a playlist or a list of other files (the hls, concat and
+     * similar demuxers, still over the file protocol only). 0 (the default): a file that is
+     * one of them is refused, whatever its extension. See "What FFmpeg may open" above. */
+    int allow_playlists;
     /* Called on each reconnection step (may be NULL). Runs on the reading thread. */
     void (*on_event)(void *user, const fm_source_event *ev);
     /* Polled while waiting (opening, reading, between reopen attempts, at least every

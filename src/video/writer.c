@@ -26,6 +26,7 @@ struct fm_writer {
     struct SwsContext *sws;
     long long frames;
     int header_written;
+    int failed; /* a write failed: nothing more is written, close skips the trailer */
     char codec[16];
 };
 
@@ -205,7 +206,16 @@ fm_writer *fm_writer_open(const char *path, int w, int h, double fps, fm_err *er
         writer_free(wr);
         return NULL;
     }
-    r = avformat_write_header(wr->oc, NULL);
+    /* Fragmented MP4: an empty moov first, then a moof+mdat fragment per keyframe (~2 s), so a
+     * file cut short (full disk, SIGKILL, power loss) plays up to its last whole fragment; a
+     * plain MP4 has its index (moov) only in the trailer and is unplayable without it. */
+    AVDictionary *mux_opts = NULL;
+    if (strcmp(muxer, "mp4") == 0) {
+        av_dict_set(&mux_opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+        wr->oc->flush_packets = 1; /* each fragment goes to the kernel when it is complete */
+    }
+    r = avformat_write_header(wr->oc, &mux_opts);
+    av_dict_free(&mux_opts);
     if (r < 0) {
         fm_err_set(err, FM_ERR_IO, "%s: cannot write the %s header: %s", path, muxer,
                    av_err(r, eb, sizeof eb));
@@ -225,6 +235,9 @@ fm_status fm_writer_write(fm_writer *wr, const fm_image *bgr, fm_err *err)
         return fm_err_set(err, FM_ERR_ARG,
                           "%s: frame %lld is %dx%d, the writer was opened for %dx%d", wr->path,
                           wr->frames, bgr->w, bgr->h, wr->w, wr->h);
+    if (wr->failed)
+        return fm_err_set(err, FM_ERR_IO, "%s: an earlier write failed; not writing frame %lld",
+                          wr->path, wr->frames);
     int r = av_frame_make_writable(wr->yuv); /* the encoder may still hold the last one */
     if (r < 0)
         return fm_err_set(err, FM_ERR_NOMEM, "%s: out of memory for frame %lld: %s", wr->path,
@@ -247,6 +260,8 @@ fm_status fm_writer_write(fm_writer *wr, const fm_image *bgr, fm_err *err)
     fm_status st = encode(wr, wr->yuv, err);
     if (st == FM_OK)
         wr->frames++;
+    else
+        wr->failed = 1;
     return st;
 }
 
@@ -255,6 +270,11 @@ fm_status fm_writer_close(fm_writer *wr, fm_err *err)
     if (!wr)
         return FM_OK;
     char eb[128];
+    if (wr->failed) {
+        fm_writer_abort(wr);
+        return fm_err_set(err, FM_ERR_IO, "%s: closed without its trailer after a failed write",
+                          wr->path);
+    }
     fm_status st = encode(wr, NULL, err);
     if (wr->header_written) {
         int r = av_write_trailer(wr->oc);
@@ -270,6 +290,17 @@ fm_status fm_writer_close(fm_writer *wr, fm_err *err)
     }
     writer_free(wr);
     return st;
+}
+
+void fm_writer_abort(fm_writer *wr)
+{
+    if (!wr)
+        return;
+    if (wr->oc && wr->oc->pb) {
+        avio_flush(wr->oc->pb); /* what is buffered, if the disk takes it; errors are known */
+        avio_closep(&wr->oc->pb);
+    }
+    writer_free(wr);
 }
 
 const char *fm_writer_codec(const fm_writer *wr)

@@ -13,9 +13,13 @@
  *
  * Odd sizes: yuv420p needs even sizes, so an odd width or height is padded by one column
  * or row that repeats the last one; the file then reports the padded size (e.g. 641x481).
- * The file is playable only after fm_writer_close (it flushes the encoder and writes the
- * trailer). For recordings of hours prefer .mkv: if the process dies, a Matroska file is
- * still readable up to the last frame, an MP4 file is not.
+ * fm_writer_close flushes the encoder and writes the trailer. MP4 is written fragmented (an
+ * empty moov, then a fragment per keyframe, about every 2 s), so an MP4 cut short by a full
+ * disk, SIGKILL or a power loss still plays up to its last whole fragment; a Matroska file is
+ * readable up to its last frame.
+ * After a failed write the writer takes no more frames (each call fails at once, without
+ * FFmpeg's complaints about timestamps); fm_writer_close then closes the file without a
+ * trailer, and so does fm_writer_abort.
  */
 #ifndef FM_VIDEO_WRITER_H
 #define FM_VIDEO_WRITER_H
@@ -36,6 +40,10 @@ fm_status fm_writer_write(fm_writer *wr, const fm_image *bgr, fm_err *err);
 /* Flushes the encoder, writes the trailer, closes the file and frees the handle, also when it
  * fails (the status says whether the file is complete). NULL is fine. */
 fm_status fm_writer_close(fm_writer *wr, fm_err *err);
+
+/* Closes the file as it is (no encoder flush, no trailer) and frees the handle: for a writer
+ * whose output failed. NULL is fine. */
+void fm_writer_abort(fm_writer *wr);
 
 /* The encoder in use: "libx264" or "mpeg4". */
 const char *fm_writer_codec(const fm_writer *wr);
