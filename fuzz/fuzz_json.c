@@ -254,10 +254,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     free(b.s);
 
-    /* the events writer: every line one JSON object, ending in its only newline */
-    char *out = NULL;
-    size_t outlen = 0;
-    FILE *f = open_memstream(&out, &outlen);
+    /* the events writer (one write(2) per line, so a real file): every line one JSON
+     * object, ending in its only newline */
+    FILE *f = tmpfile();
     if (!f) {
         free(copy);
         return 0;
@@ -267,6 +266,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ev) {
         fm_events_source_error(ev, 1.5, 3, str4[0], str4[1], &err);
         fm_events_reconnect(ev, 2.0, 4, str4[1], 2, str4[2], &err);
+        fm_events_record_error(ev, 2.5, 4, str4[2], str4[0], &err);
+        fm_events_snapshot_error(ev, 2.6, 4, str4[3], str4[1], &err);
         fm_events_end(ev, 3.0, 5, str4[3], &err);
         fm_events_close(ev);
     }
@@ -279,10 +280,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fm_jsonw_object_end(&j);
     fm_jsonw_finish(&j, &err);
     fputc('\n', f);
+    fflush(f);
+    long outl = ftell(f);
+    char *out = outl > 0 ? malloc((size_t)outl + 1) : NULL;
+    size_t outlen = 0;
+    if (out) {
+        rewind(f);
+        outlen = fread(out, 1, (size_t)outl, f);
+        out[outlen] = '\0';
+    }
     fclose(f);
-    /* three event lines, then the report document (which may span lines when indented) */
+    if (!out)
+        __builtin_trap();
+    /* five event lines, then the report document (which may span lines when indented) */
     size_t start = 0;
-    for (int line = 0; line < 3; line++) {
+    for (int line = 0; line < 5; line++) {
         const char *nl = memchr(out + start, '\n', outlen - start);
         if (!nl)
             __builtin_trap();
