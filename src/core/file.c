@@ -31,7 +31,12 @@ fm_status fm_read_file(const char *path, size_t max_bytes, const char *what, uns
     if (fd < 0)
         return fm_err_set(err, FM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat stt;
-    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
+    if (fstat(fd, &stt) != 0) {
+        int e = errno;
+        close(fd);
+        return fm_err_set(err, FM_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(stt.st_mode)) {
         close(fd);
         return fm_err_set(err, FM_ERR_IO, "%s: not a regular file (%s)", path,
                           fm_file_kind((unsigned)stt.st_mode));
