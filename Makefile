@@ -6,6 +6,8 @@
 #   make tsan-test  the threaded suites (pool, watch, RTSP) under ThreadSanitizer
 #   make soak       an hour of `watch` on a restarted RTSP server (tools/soak.sh)
 #   make fuzz       libFuzzer targets in build-fuzz/ (clang)
+#   make fuzz-smoke every fuzz target for 60 s on its corpus (fails on any crash file)
+#   make fuzz-long  every fuzz target for an hour
 # Libraries come from Debian packages through pkg-config.
 
 CC      ?= cc
@@ -166,16 +168,39 @@ soak: build/facemask build/facemask-video.so build/rtsp_server
 	tools/soak.sh
 
 # --- fuzzing (clang + libFuzzer) ---------------------------------------------
+# One target per fuzz/fuzz_NAME.c, its corpus in fuzz/corpus-NAME/ (sh fuzz/seed_corpora.sh).
+# The library is compiled once with coverage (fuzzer-no-link) and the sanitizers, then each
+# target links it. `make fuzz-smoke` runs every target FUZZ_SMOKE_SECONDS (60) on its corpus
+# and fails on any crash, leak, timeout or out-of-memory file; `make fuzz-long` runs each for
+# FUZZ_LONG_SECONDS (an hour). Crash files land in build-fuzz/artifacts/.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined,float-divide-by-zero,float-cast-overflow \
-              -fno-sanitize-recover=all
+FUZZ_SAN := address,undefined,float-divide-by-zero,float-cast-overflow
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=$(FUZZ_SAN) -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+FUZZ_SMOKE_SECONDS ?= 60
+FUZZ_LONG_SECONDS ?= 3600
+
+.PHONY: fuzz-smoke fuzz-long
+.SECONDARY: $(FUZZ_LIB_OBJ)
 
 fuzz: $(FUZZ_BIN)
 
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
+build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(CSTD) -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -pthread $< $(LIB_SRC) -o $@ $(LDLIBS)
+	clang $(CSTD) -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -pthread \
+	    -c $< -o $@
+
+build-fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -pthread $< $(FUZZ_LIB_OBJ) \
+	    -o $@ $(LDLIBS)
+
+fuzz-smoke: $(FUZZ_BIN)
+	tools/fuzz-run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
+
+fuzz-long: $(FUZZ_BIN)
+	tools/fuzz-run.sh $(FUZZ_LONG_SECONDS) $(FUZZ_BIN)
 
 # --- models: links to ../shared, never copies ----------------------------------
 models:
@@ -189,4 +214,6 @@ clean:
 
 -include $(LIB_OBJ_REL:.o=.d) $(APP_OBJ_REL:.o=.d) $(TEST_OBJ_REL:.o=.d)
 -include $(LIB_OBJ_ASAN:.o=.d) $(APP_OBJ_ASAN:.o=.d) $(TEST_OBJ_ASAN:.o=.d)
+-include $(PLUGIN_OBJ_REL:.o=.d) $(PLUGIN_OBJ_ASAN:.o=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d)
 -include $(EXE_OBJ_TSAN:.o=.d) $(PLUGIN_OBJ_TSAN:.o=.d) $(LIB_OBJ_TSAN:.o=.d) $(TEST_OBJ_TSAN:.o=.d)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Fills fuzz/corpus-prototxt/, corpus-caffemodel/, corpus-voc/ and corpus-onnx/ (git-ignored)
-# with seeds:
+# Fills one fuzz/corpus-NAME/ (git-ignored) per target fuzz/fuzz_NAME.c with seeds:
+# prototxt, caffemodel, caffe_net, voc, onnx, image and json. Seeds are:
 # the shared prototxts, the small committed caffemodel fixtures, and the first
 # few KB of the shared caffemodels (big seeds slow libFuzzer down).
 #   sh fuzz/seed_corpora.sh [SHARED]      (SHARED defaults to ../shared)
@@ -76,3 +76,27 @@ for path in sys.argv[1:]:
 PY
 fi
 echo "seeded: $(ls fuzz/corpus-onnx | wc -l) onnx"
+# Images: the small committed fixtures (PNG and JPEG, EXIF orientations, odd sizes) and the
+# first KB of a demo photo; big seeds slow libFuzzer down.
+mkdir -p fuzz/corpus-image
+for f in tests/fixtures/image/*.png tests/fixtures/image/*.jpg; do
+    [ "$(wc -c < "$f")" -le 20000 ] && cp "$f" fuzz/corpus-image/
+done
+head -c 2048 "$SHARED/demo/aizoo_demo2.jpg" > fuzz/corpus-image/aizoo_head.jpg
+echo "seeded: $(ls fuzz/corpus-image | wc -l) image"
+# Networks from a prototxt: the committed seeds (they match the target's fixed caffemodel)
+# and the shared prototxts (which fail at their first weighted layer, past parsing).
+mkdir -p fuzz/corpus-caffe_net
+cp fuzz/seeds/caffe_net/*.prototxt fuzz/corpus-caffe_net/
+cp "$SHARED/models/res10/deploy.prototxt" fuzz/corpus-caffe_net/res10.prototxt
+echo "seeded: $(ls fuzz/corpus-caffe_net | wc -l) caffe_net"
+# JSON writers: a budget byte, then NUL-separated strings with escapes, UTF-8 of each
+# length, and ill-formed sequences.
+mkdir -p fuzz/corpus-json
+printf '\000plain\000rtsp://cam/1\000reason\000end' > fuzz/corpus-json/plain
+printf '\010quote " back \\ nl \n tab \t\000\001\037\177\000k\000v' > fuzz/corpus-json/escapes
+printf '\005caf\303\251 \342\202\254 \360\237\230\267\000\360\237\230\267\360\237\230\267\000x\000y' \
+    > fuzz/corpus-json/utf8
+printf '\003\377\376 \300\257 \355\240\200 \364\220\200\200 \360\237\230\000\200\000\341\000z' \
+    > fuzz/corpus-json/ill_formed
+echo "seeded: $(ls fuzz/corpus-json | wc -l) json"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/file.h"
 #include "test.h"
@@ -42,8 +43,15 @@ static void test_core_file_errors(void)
     char path[1024], msg[1200];
     expect("/nonexistent/x.bin", 10, NULL, FM_ERR_IO,
            "/nonexistent/x.bin: cannot open: No such file or directory");
-    snprintf(msg, sizeof msg, "%s: not a regular file", fm_test_tmpdir());
+    snprintf(msg, sizeof msg, "%s: not a regular file (directory)", fm_test_tmpdir());
     expect(fm_test_tmpdir(), 10, NULL, FM_ERR_IO, msg);
+    /* a FIFO is refused without waiting for a writer; a device without reading it */
+    snprintf(path, sizeof path, "%s/pipe.bin", fm_test_tmpdir());
+    FM_CHECK(mkfifo(path, 0600) == 0);
+    snprintf(msg, sizeof msg, "%s: not a regular file (fifo)", path);
+    expect(path, 10, NULL, FM_ERR_IO, msg);
+    expect("/dev/zero", (size_t)1 << 40, NULL, FM_ERR_IO,
+           "/dev/zero: not a regular file (character device)");
     snprintf(path, sizeof path, "%s/big.bin", fm_test_tmpdir());
     fm_test_write_text(path, "0123456789a");
     snprintf(msg, sizeof msg, "%s: 11 bytes exceeds the 10-byte limit", path);

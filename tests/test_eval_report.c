@@ -247,7 +247,7 @@ static void test_json_escapes_and_numbers(void)
     fm_err err = {0};
     FM_CHECK_INT(fm_jsonw_finish(&j, &err), FM_OK);
     char *s = slurp(f);
-    const char *want = "[\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\x7f \xc3\xa9\",\"\",null,"
+    const char *want = "[\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f \xc3\xa9\",\"\",null,"
                        "null,null,0,1e-12,2.5e+20,0.3333333333,0.10000000000000001,0.667,"
                        "-9223372036854775808,[1,0.5]]";
     FM_CHECK_MSG(s && strcmp(s, want) == 0, "got %s", s ? s : "(null)");

@@ -303,6 +303,63 @@ static void test_events_output_errors(void)
     fclose(f);
 }
 
+/* Lines that must be strict UTF-8 JSON, checked by python3's strict decoders: returns how
+ * many lines parsed, -1 when one did not. */
+static int strict_json_lines(const char *text)
+{
+    char path[600], cmd[1400];
+    snprintf(path, sizeof path, "%s/events.jsonl", fm_test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c 'import json,sys\n"
+             "n = 0\n"
+             "for raw in open(sys.argv[1], \"rb\").read().splitlines():\n"
+             "    json.loads(raw.decode(\"utf-8\", \"strict\")); n += 1\n"
+             "print(n)' %s",
+             path);
+    char *out = NULL;
+    int rc = fm_test_cmd(cmd, &out);
+    int n = rc == 0 && out ? atoi(out) : -1;
+    free(out);
+    return n;
+}
+
+/* Strings that are not UTF-8, and a 4-byte character across the 1024-byte cut: every line
+ * is valid UTF-8 JSON, the cut falls before the character, an invalid byte is U+FFFD. */
+static void test_events_utf8_and_cut(void)
+{
+    fm_err err = {0};
+    FILE *f = tmpfile();
+    fm_events *ev = fm_events_open(f, 0, &err);
+    FM_CHECK(f && ev);
+    if (!f || !ev)
+        return;
+    char longs[1100];
+    for (int at = 1019; at <= 1022; at++) { /* the character starts 5..2 bytes before the cut */
+        memset(longs, 'a', sizeof longs);
+        memcpy(longs + at, "\xf0\x9f\x98\xb7", 4);
+        longs[1060] = '\0';
+        FM_CHECK_INT(fm_events_source_error(ev, 0, 0, "rtsp://cam/\xff\xfe", longs, &err), FM_OK);
+    }
+    FM_CHECK_INT(fm_events_end(ev, 1, 2, "bad \xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80", &err),
+                 FM_OK);
+    char *got = slurp(f);
+    FM_CHECK_INT(strict_json_lines(got ? got : ""), 5);
+    /* the first line keeps the whole character (it ends at byte 1023), the others cut
+     * before it */
+    FM_CHECK_STR_CONTAINS(got, "\"source\":\"rtsp://cam/\xef\xbf\xbd\xef\xbf\xbd\"");
+    FM_CHECK_STR_CONTAINS(got, "aaa\xf0\x9f\x98\xb7" "a...\"}");
+    FM_CHECK_STR_CONTAINS(got, "aaa\xf0\x9f\x98\xb7...\"}");
+    FM_CHECK_STR_CONTAINS(got, "aaaa...\"}");
+    free(got);
+    fm_events_close(ev);
+    fclose(f);
+}
+
 void suite_track_events(void);
 void suite_track_events(void)
 {
@@ -313,4 +370,5 @@ void suite_track_events(void)
     FM_RUN(test_events_summary_period);
     FM_RUN(test_events_write_error);
     FM_RUN(test_events_landmarks);
+    FM_RUN(test_events_utf8_and_cut);
 }

@@ -205,6 +205,9 @@ int fm_cmd_eval(int argc, char **argv)
             fprintf(stderr, "facemask: %s\n", err.msg);
             return 1;
         }
+        if (ds->skipped)
+            fprintf(stderr, "facemask: %s: %d entries skipped (first: %s)\n", data, ds->skipped,
+                    ds->first_skip);
         int mask_label = -1;
         for (int c = 0; c < ds->n_classes; c++)
             if (strcmp(ds->classes[c], cfg.classes[cfg.mask_class]) == 0)

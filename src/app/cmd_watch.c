@@ -91,7 +91,7 @@ int fm_cmd_watch(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--summary-every") == 0 && v) {
             float s;
-            if (!fm_parse_float(a, v, 0.1f, 86400.0f, &s))
+            if (!fm_parse_float(a, v, 0.1, 86400.0, &s))
                 return 2;
             o.summary_every = s;
             i++;
@@ -101,7 +101,7 @@ int fm_cmd_watch(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--folder-fps") == 0 && v) {
             float f;
-            if (!fm_parse_float(a, v, 0.1f, 1000.0f, &f))
+            if (!fm_parse_float(a, v, 0.1, 1000.0, &f))
                 return 2;
             o.folder_fps = f;
             i++;

@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,29 +5,7 @@
 #include <sys/stat.h>
 
 #include "app/app.h"
-
-static char *join(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    int slash = na > 0 && a[na - 1] != '/';
-    char *s = malloc(na + nb + 2);
-    if (!s)
-        return NULL;
-    memcpy(s, a, na);
-    if (slash)
-        s[na++] = '/';
-    memcpy(s + na, b, nb + 1);
-    return s;
-}
-
-static int has_image_ext(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot)
-        return 0;
-    return strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||
-           strcasecmp(dot, ".png") == 0;
-}
+#include "core/walk.h"
 
 static fm_status push(fm_file_list *l, char *path, char *rel, fm_err *err)
 {
@@ -58,69 +35,10 @@ static fm_status push(fm_file_list *l, char *path, char *rel, fm_err *err)
     return FM_OK;
 }
 
-static int cmp_str(const void *a, const void *b)
+void fm_print_skip(void *ctx, const char *msg)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Walks dir (shown as `shown`) collecting images; rel_prefix is the path under the root. */
-static fm_status walk(fm_file_list *l, const char *dir, const char *rel_prefix, int depth,
-                      fm_err *err)
-{
-    if (depth > 64)
-        return fm_err_set(err, FM_ERR_LIMIT, "%s: directories nested more than 64 deep", dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return fm_err_set(err, FM_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
-    char **names = NULL;
-    int n = 0, cap = 0;
-    fm_status st = FM_OK;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue; /* ., .. and hidden files */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, (size_t)cap * sizeof *nn);
-            if (!nn) {
-                st = fm_err_set(err, FM_ERR_NOMEM, "out of memory listing %s", dir);
-                break;
-            }
-            names = nn;
-        }
-        names[n] = strdup(e->d_name);
-        if (!names[n]) {
-            st = fm_err_set(err, FM_ERR_NOMEM, "out of memory listing %s", dir);
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (st == FM_OK)
-        qsort(names, (size_t)n, sizeof *names, cmp_str);
-    for (int i = 0; i < n && st == FM_OK; i++) {
-        char *full = join(dir, names[i]);
-        char *rel = *rel_prefix ? join(rel_prefix, names[i]) : strdup(names[i]);
-        struct stat sb;
-        if (!full || !rel) {
-            free(full);
-            free(rel);
-            st = fm_err_set(err, FM_ERR_NOMEM, "out of memory listing %s", dir);
-        } else if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            st = walk(l, full, rel, depth + 1, err);
-            free(full);
-            free(rel);
-        } else if (has_image_ext(names[i])) {
-            st = push(l, full, rel, err);
-        } else {
-            free(full);
-            free(rel);
-        }
-    }
-    for (int i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return st;
+    (void)ctx;
+    fprintf(stderr, "facemask: %s\n", msg);
 }
 
 fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err)
@@ -129,14 +47,20 @@ fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err)
     if (stat(arg, &sb) != 0)
         return fm_err_set(err, FM_ERR_IO, "%s: %s", arg, strerror(errno));
     if (S_ISDIR(sb.st_mode)) {
-        int before = list->n;
-        fm_status st = walk(list, arg, "", 0, err);
-        if (st != FM_OK)
-            return st;
-        if (list->n == before)
+        fm_walk_opts o = {.exts = fm_walk_image_exts, .max_depth = FM_WALK_MAX_DEPTH,
+                          .on_skip = fm_print_skip};
+        fm_walk_list wl;
+        fm_status st = fm_walk(arg, &o, &wl, err);
+        for (size_t i = 0; st == FM_OK && i < wl.n; i++) {
+            st = push(list, wl.v[i].path, wl.v[i].rel, err);
+            wl.v[i].path = wl.v[i].rel = NULL;
+        }
+        size_t n = wl.n;
+        fm_walk_list_free(&wl);
+        if (st == FM_OK && n == 0)
             return fm_err_set(err, FM_ERR_IO,
                               "%s: directory has no images (looked for .jpg, .jpeg, .png)", arg);
-        return FM_OK;
+        return st;
     }
     const char *base = strrchr(arg, '/');
     return push(list, strdup(arg), strdup(base ? base + 1 : arg), err);
@@ -188,14 +112,14 @@ int fm_parse_int(const char *opt, const char *s, int lo, int hi, int *out)
     return 1;
 }
 
-int fm_parse_float(const char *opt, const char *s, float lo, float hi, float *out)
+int fm_parse_float(const char *opt, const char *s, double lo, double hi, float *out)
 {
     char *end;
     errno = 0;
     double v = s ? strtod(s, &end) : 0;
     if (!s || !*s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "facemask: %s expects a number from %g to %g, got '%s'\n", opt, (double)lo,
-                (double)hi, s ? s : "");
+        fprintf(stderr, "facemask: %s expects a number from %g to %g, got '%s'\n", opt, lo, hi,
+                s ? s : "");
         return 0;
     }
     *out = (float)v;

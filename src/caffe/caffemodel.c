@@ -540,9 +540,11 @@ static fm_status decode_layer(const fm_pb_field *lf, const layer_schema *sc, int
     if (!L->name || !L->type)
         return fm_err_set(err, FM_ERR_NOMEM, "layer #%d: out of memory", index);
 
-    size_t nb = s.nblobs + v0.nblobs; /* each blob took >= 2 bytes of input: fits an int */
-    if (nb > INT_MAX)
-        return fm_err_set(err, FM_ERR_LIMIT, "layer '%s': too many blobs", L->name);
+    size_t nb = s.nblobs + v0.nblobs;
+    if (nb > FM_CAFFEMODEL_MAX_LAYER_BLOBS)
+        return fm_err_set(err, FM_ERR_LIMIT,
+                          "layer #%d '%s': %zu blobs, at most %d (FM_CAFFEMODEL_MAX_LAYER_BLOBS)",
+                          index, L->name, nb, FM_CAFFEMODEL_MAX_LAYER_BLOBS);
     if (nb) {
         L->blobs = calloc(nb, sizeof *L->blobs);
         if (!L->blobs)
@@ -631,8 +633,11 @@ fm_caffemodel *fm_caffemodel_decode(const uint8_t *buf, size_t len, const char *
             if (f.field == NET_NAME) {
                 name_field = f;
                 has_name = 1;
-            } else {
-                nlayers++;
+            } else if (++nlayers > FM_CAFFEMODEL_MAX_LAYERS) {
+                fm_err_set(err, FM_ERR_LIMIT,
+                           "%s: more than %d layers (FM_CAFFEMODEL_MAX_LAYERS), at byte %zu",
+                           source, FM_CAFFEMODEL_MAX_LAYERS, f.offset);
+                return NULL;
             }
         }
     }

@@ -31,6 +31,14 @@
 #include "nn/tensor.h"
 
 #define FM_CAFFEMODEL_MAX_BYTES (1u << 30)
+/* Caps against memory amplification: an empty layer is 2 or 3 bytes of input but ~100 bytes
+ * of bookkeeping, a blob 2 bytes but 56, so the counts are capped (a real model has a few
+ * hundred layers of at most 3 blobs) and checked before anything is allocated for them:
+ * FM_ERR_LIMIT "SOURCE: more than 65536 layers (FM_CAFFEMODEL_MAX_LAYERS)". With these a
+ * decode uses at most 2 x the file size for weights (fp16 widened to float) + about 7 MB of
+ * layer records + 64 KB of blob records per layer. */
+#define FM_CAFFEMODEL_MAX_LAYERS 65536
+#define FM_CAFFEMODEL_MAX_LAYER_BLOBS 1024
 
 typedef struct {
     fm_shape shape; /* 1 to 4 axes; more is an error */

@@ -84,6 +84,7 @@ typedef struct {
     fm_err *err;
     char *scratch; /* decoded string values */
     size_t scratch_cap;
+    size_t nodes; /* fields made so far, at most FM_PTXT_MAX_NODES */
 } parser;
 
 static fm_status perr(parser *p, fm_status st, int line, int col, const char *fmt, ...)
@@ -461,6 +462,11 @@ static fm_status parse_fields(parser *p, int depth, char close, const fm_ptxt_no
 
 static fm_ptxt_node *new_node(parser *p, const token *name)
 {
+    if (++p->nodes > FM_PTXT_MAX_NODES) {
+        perr(p, FM_ERR_LIMIT, name->line, name->col,
+             "more than %d fields (FM_PTXT_MAX_NODES)", FM_PTXT_MAX_NODES);
+        return NULL;
+    }
     fm_ptxt_node *n = arena_alloc(p->doc, sizeof *n);
     if (!n) {
         perr(p, FM_ERR_NOMEM, name->line, name->col, "out of memory");

@@ -38,6 +38,11 @@ struct fm_ptxt_node {
 /* Limits against hostile input. */
 #define FM_PTXT_MAX_DEPTH 64
 #define FM_PTXT_MAX_BYTES (64u << 20)
+/* Fields (scalars and messages) in one document. A field can be 3 bytes of text ("a{}") but
+ * takes ~80 bytes of arena, so the count is capped (a real prototxt has a few thousand):
+ * FM_ERR_LIMIT "FILE:LINE:COL: more than 262144 fields (FM_PTXT_MAX_NODES)". A parse uses at
+ * most 2 x the text size for names and values + about 25 MB of nodes. */
+#define FM_PTXT_MAX_NODES (1 << 18)
 
 /* filename is used only in messages. The text need not be NUL-terminated. */
 fm_ptxt *fm_ptxt_parse(const char *text, size_t len, const char *filename, fm_err *err);

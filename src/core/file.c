@@ -1,44 +1,79 @@
 #include "core/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+const char *fm_file_kind(unsigned mode)
+{
+    mode_t m = (mode_t)mode;
+    return S_ISREG(m)    ? "regular file"
+           : S_ISDIR(m)  ? "directory"
+           : S_ISFIFO(m) ? "fifo"
+           : S_ISCHR(m)  ? "character device"
+           : S_ISBLK(m)  ? "block device"
+           : S_ISSOCK(m) ? "socket"
+                         : "unknown kind";
+}
 
 fm_status fm_read_file(const char *path, size_t max_bytes, const char *what, unsigned char **out,
                        size_t *len, fm_err *err)
 {
     *out = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; the kind is checked on the
+     * opened descriptor, so a path swapped after a check cannot slip through. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return fm_err_set(err, FM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat stt;
-    if (fstat(fileno(f), &stt) != 0 || !S_ISREG(stt.st_mode)) {
-        fclose(f);
-        return fm_err_set(err, FM_ERR_IO, "%s: not a regular file", path);
+    if (fstat(fd, &stt) != 0) {
+        int e = errno;
+        close(fd);
+        return fm_err_set(err, FM_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(stt.st_mode)) {
+        close(fd);
+        return fm_err_set(err, FM_ERR_IO, "%s: not a regular file (%s)", path,
+                          fm_file_kind((unsigned)stt.st_mode));
     }
     if ((unsigned long long)stt.st_size > max_bytes) {
-        fclose(f);
+        close(fd);
         return fm_err_set(err, FM_ERR_LIMIT, "%s: %lld bytes exceeds the %zu-byte limit", path,
                           (long long)stt.st_size, max_bytes);
     }
     size_t size = (size_t)stt.st_size;
     if (size == 0 && what) {
-        fclose(f);
+        close(fd);
         return fm_err_set(err, FM_ERR_FORMAT, "%s: empty file, expected %s", path, what);
     }
     unsigned char *buf = size < (size_t)-1 ? malloc(size + 1) : NULL;
     if (!buf) {
-        fclose(f);
+        close(fd);
         return fm_err_set(err, FM_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
     }
-    size_t got = fread(buf, 1, size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != size) {
+    size_t got = 0;
+    int bad = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            bad = r < 0 ? errno : 0;
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != size) {
         free(buf);
+        if (bad)
+            return fm_err_set(err, FM_ERR_IO, "%s: read %zu of %zu bytes: %s", path, got, size,
+                              strerror(bad));
         return fm_err_set(err, FM_ERR_IO, "%s: read %zu of %zu bytes", path, got, size);
     }
     buf[size] = '\0';

@@ -1,8 +1,9 @@
 /* file.h - reading a whole file, for loaders that parse from memory.
  *
  * The file must be a regular file no larger than a limit the caller sets (a
- * hostile or mistaken path such as /dev/zero or a 40 GB file fails before any
- * allocation). Every error message starts with the path:
+ * hostile or mistaken path such as /dev/zero, a FIFO or a 40 GB file fails before any
+ * allocation; the path is opened with O_NONBLOCK and its kind checked on the opened
+ * descriptor, so a FIFO cannot block the open). Every error message starts with the path:
  *
  *     unsigned char *buf; size_t len;
  *     if (fm_read_file(path, FM_PTXT_MAX_BYTES, NULL, &buf, &len, &err) != FM_OK)
@@ -21,12 +22,16 @@
  * *len bytes followed by one NUL byte (text can be parsed in place); the caller frees it.
  * `what` says what the file should hold ("an image"): when it is non-NULL an empty file is an
  * error; with NULL an empty file reads as *len == 0. On error *out is NULL, *len 0, and:
- *   FM_ERR_IO      "PATH: cannot open: <strerror>", "PATH: not a regular file",
+ *   FM_ERR_IO      "PATH: cannot open: <strerror>", "PATH: not a regular file (fifo)",
  *                  "PATH: read N of M bytes"
  *   FM_ERR_LIMIT   "PATH: N bytes exceeds the MAX-byte limit"
  *   FM_ERR_NOMEM   "PATH: cannot allocate N bytes"
  *   FM_ERR_FORMAT  "PATH: empty file, expected WHAT" */
 fm_status fm_read_file(const char *path, size_t max_bytes, const char *what, unsigned char **out,
                        size_t *len, fm_err *err);
+
+/* "regular file", "directory", "fifo", "character device", "block device", "socket" for
+ * a st_mode. */
+const char *fm_file_kind(unsigned mode);
 
 #endif

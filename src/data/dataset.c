@@ -1,13 +1,15 @@
 /* dataset.c - labelled face samples: folders, VOC, splits and the sample loader (see dataset.h). */
 #include "data/dataset.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+#include "core/walk.h"
 
 /* ---- building ----------------------------------------------------------------------------- */
 
@@ -75,91 +77,11 @@ void fm_dataset_free(fm_dataset *ds)
 
 /* ---- folders ------------------------------------------------------------------------------ */
 
-typedef struct {
-    char **v;
-    int n, cap;
-} strlist;
-
-static void sl_free(strlist *l)
+static void note_skips(fm_dataset *ds, const fm_walk_list *l)
 {
-    for (int i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = l->cap = 0;
-}
-
-static fm_status sl_push(strlist *l, const char *s, fm_err *err)
-{
-    if (l->n >= FM_DATASET_MAX_SAMPLES)
-        return fm_err_set(err, FM_ERR_LIMIT, "dataset: more than %d files", FM_DATASET_MAX_SAMPLES);
-    if (l->n == l->cap) {
-        int ncap = l->cap ? l->cap * 2 : 64;
-        char **nv = realloc(l->v, sizeof *nv * (size_t)ncap);
-        if (!nv)
-            return fm_err_set(err, FM_ERR_NOMEM, "dataset: out of memory listing files");
-        l->v = nv;
-        l->cap = ncap;
-    }
-    if (!(l->v[l->n] = strdup(s)))
-        return fm_err_set(err, FM_ERR_NOMEM, "dataset: out of memory listing files");
-    l->n++;
-    return FM_OK;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int is_image_name(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot && dot != name &&
-           (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
-
-static fm_status join(char *buf, size_t cap, const char *a, const char *b, fm_err *err)
-{
-    if ((size_t)snprintf(buf, cap, "%s/%s", a, b) >= cap)
-        return fm_err_set(err, FM_ERR_LIMIT, "%s/%s: path longer than %zu bytes", a, b, cap - 1);
-    return FM_OK;
-}
-
-/* Entries of dir (no '.' names): subfolders into dirs, images into files (full paths). */
-static fm_status scan(const char *dir, strlist *dirs, strlist *files, fm_err *err)
-{
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return fm_err_set(err, FM_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
-    fm_status st = FM_OK;
-    struct dirent *e;
-    char path[4096];
-    while (st == FM_OK && (e = readdir(dp)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if ((st = join(path, sizeof path, dir, e->d_name, err)) != FM_OK)
-            break;
-        struct stat sb;
-        if (stat(path, &sb) != 0)
-            continue;
-        if (S_ISDIR(sb.st_mode) && dirs)
-            st = sl_push(dirs, path, err);
-        else if (S_ISREG(sb.st_mode) && files && is_image_name(e->d_name))
-            st = sl_push(files, path, err);
-    }
-    closedir(dp);
-    return st;
-}
-
-static fm_status walk(const char *dir, int depth, strlist *files, fm_err *err)
-{
-    strlist sub = {0};
-    fm_status st = scan(dir, depth < FM_DATASET_MAX_DEPTH ? &sub : NULL, files, err);
-    for (int i = 0; st == FM_OK && i < sub.n; i++)
-        st = walk(sub.v[i], depth + 1, files, err);
-    sl_free(&sub);
-    return st;
+    if (l->skipped && !ds->skipped)
+        snprintf(ds->first_skip, sizeof ds->first_skip, "%s", l->first_skip);
+    ds->skipped += l->skipped > (size_t)INT_MAX ? INT_MAX : (int)l->skipped;
 }
 
 fm_dataset *fm_dataset_from_folders(const char *dir, fm_err *err)
@@ -168,42 +90,49 @@ fm_dataset *fm_dataset_from_folders(const char *dir, fm_err *err)
         fm_err_set(err, FM_ERR_ARG, "dataset: no folder given");
         return NULL;
     }
-    strlist dirs = {0}, names = {0};
+    const fm_walk_opts dir_opts = {.dirs = 1, .max_entries = FM_DATASET_MAX_CLASSES + 1};
+    const fm_walk_opts img_opts = {.exts = fm_walk_image_exts,
+                                   .max_depth = FM_DATASET_MAX_DEPTH,
+                                   .max_entries = FM_DATASET_MAX_SAMPLES};
+    fm_walk_list dirs;
     fm_dataset *ds = NULL;
-    fm_status st = scan(dir, &dirs, NULL, err);
-    if (st == FM_OK && dirs.n > 1)
-        qsort(dirs.v, (size_t)dirs.n, sizeof *dirs.v, cmp_str);
+    fm_status st = fm_walk(dir, &dir_opts, &dirs, err);
     if (st == FM_OK && dirs.n == 0)
         st = fm_err_set(err, FM_ERR_FORMAT,
                         "%s: no class folders (expected one subfolder of images per class)", dir);
     if (st == FM_OK && dirs.n == 1)
         st = fm_err_set(err, FM_ERR_FORMAT,
                         "%s: only one class folder (%s); at least two classes are needed", dir,
-                        dirs.v[0]);
+                        dirs.v[0].path);
     if (st == FM_OK && dirs.n > FM_DATASET_MAX_CLASSES)
-        st = fm_err_set(err, FM_ERR_LIMIT, "%s: %d class folders, more than %d", dir, dirs.n,
+        st = fm_err_set(err, FM_ERR_LIMIT, "%s: %zu class folders, more than %d", dir, dirs.n,
                         FM_DATASET_MAX_CLASSES);
-    const size_t skip = strlen(dir) + 1;
-    for (int c = 0; st == FM_OK && c < dirs.n; c++)
-        st = sl_push(&names, dirs.v[c] + skip, err);
-    if (st == FM_OK && !(ds = ds_new(names.n, names.v, err)))
+    char **names = st == FM_OK ? malloc(dirs.n * sizeof *names) : NULL;
+    if (st == FM_OK && !names)
+        st = fm_err_set(err, FM_ERR_NOMEM, "dataset: out of memory");
+    for (size_t c = 0; st == FM_OK && c < dirs.n; c++)
+        names[c] = dirs.v[c].rel;
+    if (st == FM_OK && !(ds = ds_new((int)dirs.n, names, err)))
         st = err ? err->status : FM_ERR_NOMEM;
+    free(names);
+    if (ds)
+        note_skips(ds, &dirs);
     int cap = 0;
-    for (int c = 0; st == FM_OK && c < dirs.n; c++) {
-        strlist files = {0};
-        st = walk(dirs.v[c], 0, &files, err);
+    for (size_t c = 0; st == FM_OK && c < dirs.n; c++) {
+        fm_walk_list files;
+        st = fm_walk(dirs.v[c].path, &img_opts, &files, err);
         if (st == FM_OK && files.n == 0)
             st = fm_err_set(err, FM_ERR_FORMAT,
-                            "%s: class folder has no images (.jpg, .jpeg or .png)", dirs.v[c]);
-        if (st == FM_OK && files.n > 1)
-            qsort(files.v, (size_t)files.n, sizeof *files.v, cmp_str);
+                            "%s: class folder has no images (.jpg, .jpeg or .png)",
+                            dirs.v[c].path);
+        if (st == FM_OK)
+            note_skips(ds, &files);
         const fm_box none = {0.0f, 0.0f, 0.0f, 0.0f};
-        for (int i = 0; st == FM_OK && i < files.n; i++)
-            st = ds_push(ds, &cap, files.v[i], c, 0, none, ds->n, err);
-        sl_free(&files);
+        for (size_t i = 0; st == FM_OK && i < files.n; i++)
+            st = ds_push(ds, &cap, files.v[i].path, (int)c, 0, none, ds->n, err);
+        fm_walk_list_free(&files);
     }
-    sl_free(&dirs);
-    sl_free(&names);
+    fm_walk_list_free(&dirs);
     if (st != FM_OK) {
         fm_dataset_free(ds);
         return NULL;

@@ -52,12 +52,16 @@ typedef struct {
     fm_sample *samples;
     int n_classes;
     char **classes; /* class names, index = label */
+    int skipped;          /* folder entries fm_walk skipped (FIFOs, loops, ...); folders only */
+    char first_skip[512]; /* the first of their messages, "" when none */
 } fm_dataset;
 
 /* One subfolder of dir per class; class names are the folder names in byte order (so
  * mask_cls gives 0 "with_mask", 1 "without_mask"). Images are files ending in .jpg, .jpeg or
  * .png (any case), found recursively (up to FM_DATASET_MAX_DEPTH levels), in byte order of
- * their paths; names starting with '.' and files directly in dir are ignored. Errors: dir
+ * their paths; names starting with '.' and files directly in dir are ignored. Folders are
+ * walked with fm_walk (core/walk.h): links are followed without looping, each file is listed
+ * once, non-regular files are skipped and counted in ds->skipped. Errors: dir
  * cannot be opened (FM_ERR_IO), no class folder, a single class folder, or a class folder
  * without images (FM_ERR_FORMAT), each message naming the folder. Groups are sample indices. */
 fm_dataset *fm_dataset_from_folders(const char *dir, fm_err *err);

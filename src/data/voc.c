@@ -2,7 +2,6 @@
 #include "data/voc.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+#include "core/walk.h"
 
 /* ---- the XML tree ----------------------------------------------------------------------
  * One element per node: its name and content are spans of the source buffer. */
@@ -610,19 +611,6 @@ static int cmp_named(const void *a, const void *b)
     return strcmp(((const named *)a)->stem, ((const named *)b)->stem);
 }
 
-static int has_ext(const char *name, const char *const *exts, size_t *stem_len)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot || dot == name)
-        return 0;
-    for (int i = 0; exts[i]; i++)
-        if (!strcasecmp(dot + 1, exts[i])) {
-            *stem_len = (size_t)(dot - name);
-            return 1;
-        }
-    return 0;
-}
-
 static void free_named(named *v, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -632,64 +620,31 @@ static void free_named(named *v, int n)
     free(v);
 }
 
-/* Regular files in dir with one of exts, sorted by stem. */
+/* Regular files in dir with one of exts, sorted by stem (fm_walk, one level). */
 static fm_status list_files(const char *dir, const char *const *exts, named **out, int *count,
-                            fm_err *err)
+                            int *skipped, fm_err *err)
 {
     *out = NULL;
     *count = 0;
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return fm_err_set(err, FM_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
-    named *v = NULL;
-    int n = 0, cap = 0;
-    fm_status st = FM_OK;
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL) {
-        size_t stem_len;
-        if (e->d_name[0] == '.' || !has_ext(e->d_name, exts, &stem_len))
-            continue;
-        const size_t plen = strlen(dir) + 1 + strlen(e->d_name) + 1;
-        char *path = malloc(plen);
-        char *stem = malloc(stem_len + 1);
-        if (!path || !stem) {
-            free(path);
-            free(stem);
+    const fm_walk_opts o = {.exts = exts, .max_depth = 0, .max_entries = 1u << 24};
+    fm_walk_list l;
+    fm_status st = fm_walk(dir, &o, &l, err);
+    *skipped += (int)l.skipped;
+    named *v = st == FM_OK && l.n ? calloc(l.n, sizeof *v) : NULL;
+    if (st == FM_OK && l.n && !v)
+        st = fm_err_set(err, FM_ERR_NOMEM, "%s: out of memory listing files", dir);
+    int n = 0;
+    for (size_t i = 0; st == FM_OK && i < l.n; i++) {
+        const char *dot = strrchr(l.v[i].rel, '.'); /* fm_walk matched an extension */
+        v[n].stem = strndup(l.v[i].rel, (size_t)(dot - l.v[i].rel));
+        if (!v[n].stem) {
             st = fm_err_set(err, FM_ERR_NOMEM, "%s: out of memory listing files", dir);
             break;
         }
-        snprintf(path, plen, "%s/%s", dir, e->d_name);
-        memcpy(stem, e->d_name, stem_len);
-        stem[stem_len] = '\0';
-        struct stat sb;
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            free(path);
-            free(stem);
-            continue;
-        }
-        if (n == cap) {
-            if (cap >= (1 << 24)) {
-                free(path);
-                free(stem);
-                st = fm_err_set(err, FM_ERR_LIMIT, "%s: more than %d files", dir, 1 << 24);
-                break;
-            }
-            int ncap = cap ? cap * 2 : 256;
-            named *nv = realloc(v, sizeof *nv * (size_t)ncap);
-            if (!nv) {
-                free(path);
-                free(stem);
-                st = fm_err_set(err, FM_ERR_NOMEM, "%s: out of memory listing files", dir);
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        v[n].stem = stem;
-        v[n].path = path;
-        n++;
+        v[n++].path = l.v[i].path;
+        l.v[i].path = NULL;
     }
-    closedir(dp);
+    fm_walk_list_free(&l);
     if (st != FM_OK) {
         free_named(v, n);
         return st;
@@ -703,7 +658,7 @@ static fm_status list_files(const char *dir, const char *const *exts, named **ou
 
 fm_status fm_voc_list(const char *dir, fm_voc_dir *out, fm_err *err)
 {
-    static const char *const img_ext[] = {"jpg", "jpeg", "png", NULL};
+    const char *const *img_ext = fm_walk_image_exts;
     static const char *const xml_ext[] = {"xml", NULL};
     if (!out)
         return fm_err_set(err, FM_ERR_ARG, "voc: no output");
@@ -716,9 +671,9 @@ fm_status fm_voc_list(const char *dir, fm_voc_dir *out, fm_err *err)
         return fm_err_set(err, FM_ERR_LIMIT, "voc: folder path too long");
     named *im = NULL, *ax = NULL;
     int ni = 0, na = 0;
-    fm_status st = list_files(idir, img_ext, &im, &ni, err);
+    fm_status st = list_files(idir, img_ext, &im, &ni, &out->skipped, err);
     if (st == FM_OK)
-        st = list_files(adir, xml_ext, &ax, &na, err);
+        st = list_files(adir, xml_ext, &ax, &na, &out->skipped, err);
     for (int i = 0; st == FM_OK && i + 1 < ni; i++)
         if (!strcmp(im[i].stem, im[i + 1].stem))
             st = fm_err_set(err, FM_ERR_FORMAT, "%s: two images with the stem '%s' (%s, %s)", idir,

@@ -70,7 +70,9 @@ const char *fm_voc_label_name(int label);
 /* A VOC folder: <dir>/images/<stem>.{jpg,jpeg,png} (any case) paired with
  * <dir>/annotations/<stem>.xml (any case), sorted by stem (byte order); names starting with
  * '.' are skipped. Files without a partner are counted, not listed. Two images with the same
- * stem are an error. */
+ * stem are an error. Listed with fm_walk (core/walk.h): only regular files, each once; the
+ * entries it skips (a FIFO named as an image, a link to a file already listed) are counted
+ * in `skipped`. */
 typedef struct {
     char *stem, *image, *xml; /* malloc'd paths "<dir>/images/...", "<dir>/annotations/..." */
 } fm_voc_item;
@@ -79,6 +81,7 @@ typedef struct {
     int n;
     fm_voc_item *items;
     int images_without_xml, xml_without_image;
+    int skipped; /* entries fm_walk skipped (not regular files, repeats) */
 } fm_voc_dir;
 
 fm_status fm_voc_list(const char *dir, fm_voc_dir *out, fm_err *err);

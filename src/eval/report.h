@@ -18,9 +18,9 @@
  *     if (fm_jsonw_finish(&j, &err)) fprintf(stderr, "facemask: %s\n", err.msg);
  *
  * Numbers: integers exactly; doubles with `digits` significant digits (%.*g, default 10),
- * NaN and infinities as null. Strings are copied byte for byte (UTF-8 passes through)
- * except '"', '\\' and control characters below 0x20, which are escaped (\n, \t, \r,
- * \b, \f or \u00XX).
+ * NaN and infinities as null. Strings go through the one escaper, fm_json_quoted
+ * (core/json.h): valid UTF-8 passes through, '"', '\\' and control characters are escaped,
+ * and each ill-formed UTF-8 sequence becomes U+FFFD, so the output is always valid UTF-8.
  *
  * SVG: fm_svg_write draws any of three parts, stacked top to bottom, 960 px wide:
  *  (a) training curves: two panels, loss and accuracy per epoch, train and validation,
@@ -46,6 +46,7 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "core/json.h"
 #include "eval/metrics.h"
 
 /* ---- JSON -------------------------------------------------------------------------- */
@@ -66,8 +67,6 @@ typedef struct {
 } fm_jsonw;
 
 /* Starts a document on f (not owned). indent: 0..16 spaces per level. */
-/* Writes s as a JSON string literal, quotes included (escapes ", \\ and control characters). */
-void fm_json_quoted(FILE *f, const char *s);
 
 void fm_jsonw_init(fm_jsonw *j, FILE *f, int indent);
 /* Significant digits for fm_jsonw_double (clamped to 1..17; 17 round-trips a double). */

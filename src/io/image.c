@@ -12,6 +12,8 @@
  */
 #include "io/image.h"
 
+#include "core/file.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -23,6 +25,8 @@
 #include <jerror.h>
 #include <jpeglib.h>
 #include <png.h>
+
+#include "core/file.h"
 
 /* ---- images ----------------------------------------------------------------------------------- */
 
@@ -503,44 +507,12 @@ fm_image *fm_image_decode(const uint8_t *buf, size_t len, const char *source, si
 
 fm_image *fm_image_load(const char *path, size_t max_pixels, fm_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fm_err_set(err, FM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf;
+    size_t len;
+    /* a regular file of at most FM_IMAGE_MAX_FILE_BYTES: /dev/zero, a FIFO or a huge file is
+     * refused before anything is read */
+    if (fm_read_file(path, FM_IMAGE_MAX_FILE_BYTES, NULL, &buf, &len, err) != FM_OK)
         return NULL;
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 1u << 16;
-            if (ncap < cap) {
-                fclose(f);
-                free(buf);
-                fm_err_set(err, FM_ERR_NOMEM, "%s: file too large", path);
-                return NULL;
-            }
-            uint8_t *nbuf = realloc(buf, ncap);
-            if (!nbuf) {
-                fclose(f);
-                free(buf);
-                fm_err_set(err, FM_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, ncap);
-                return NULL;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        fm_err_set(err, FM_ERR_IO, "%s: read error", path);
-        return NULL;
-    }
     fm_image *img = fm_image_decode(buf, len, path, max_pixels, err);
     free(buf);
     return img;

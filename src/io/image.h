@@ -30,6 +30,8 @@ typedef struct {
 
 /* Default maximum pixel count (w * h) accepted by the decoders. */
 #define FM_IMAGE_MAX_PIXELS_DEFAULT (64u * 1024u * 1024u)
+/* Largest image file fm_image_load reads (bytes). */
+#define FM_IMAGE_MAX_FILE_BYTES (256u * 1024u * 1024u)
 
 typedef struct {
     uint8_t r, g, b;
@@ -46,6 +48,10 @@ void fm_image_free(fm_image *img);
  * pad with grey), is an error, never a partial image. Returns a new image the caller frees. */
 fm_image *fm_image_decode(const uint8_t *buf, size_t len, const char *source, size_t max_pixels,
                           fm_err *err);
+/* Reads and decodes the file at path. Only a regular file of at most FM_IMAGE_MAX_FILE_BYTES
+ * is read (fm_read_file: opened with O_NONBLOCK, kind checked on the descriptor), so a FIFO,
+ * a device such as /dev/zero or a huge file fails at once: "PATH: not a regular file (fifo)",
+ * "PATH: N bytes exceeds the M-byte limit"; an empty file is "PATH: empty file (0 bytes)". */
 fm_image *fm_image_load(const char *path, size_t max_pixels, fm_err *err);
 
 /* EXIF orientation (1..8) from a TIFF block ("II*\0" or "MM\0*" header, an optional

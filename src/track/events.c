@@ -9,8 +9,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define LINE_MAX_BYTES 16384 /* two strings of STR_MAX_CHARS, each escaped to at most 6 bytes a char */
-#define STR_MAX_CHARS 1024 /* longer strings (source names, messages) are cut, with "..." */
+#include "core/json.h"
+
+#define LINE_MAX_BYTES 16384 /* two strings of STR_MAX_BYTES, at most 6 bytes out per byte in */
+#define STR_MAX_BYTES 1024 /* longer strings (source names, messages) are cut, with "..." */
 
 struct fm_events {
     FILE *f;
@@ -94,32 +96,16 @@ static void put_fixed(fm_events *ev, double v, int dec)
     put(ev, b, (size_t)n);
 }
 
+static void put_sink(void *ctx, const char *s, size_t n)
+{
+    put(ctx, s, n);
+}
+
+/* A JSON string through the one escaper (core/json.h): valid UTF-8 out, cut at a character
+ * boundary after STR_MAX_BYTES bytes of s, then "...". */
 static void put_str(fm_events *ev, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    put(ev, "\"", 1);
-    size_t i = 0;
-    for (; s && s[i] && i < STR_MAX_CHARS; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            put(ev, e, 2);
-        } else if (c == '\n') {
-            put(ev, "\\n", 2);
-        } else if (c == '\r') {
-            put(ev, "\\r", 2);
-        } else if (c == '\t') {
-            put(ev, "\\t", 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(ev, e, 6);
-        } else {
-            put(ev, (const char *)&c, 1);
-        }
-    }
-    if (s && s[i])
-        put(ev, "...", 3);
-    put(ev, "\"", 1);
+    fm_json_escape(put_sink, ev, s, STR_MAX_BYTES);
 }
 
 static void key(fm_events *ev, const char *k)
@@ -220,7 +206,7 @@ static fm_status write_line(fm_events *ev, fm_err *err)
 static fm_status finish(fm_events *ev, fm_err *err)
 {
     put(ev, "}\n", 2);
-    if (ev->overflow) /* cannot happen with STR_MAX_CHARS strings; kept as a guard */
+    if (ev->overflow) /* cannot happen with STR_MAX_BYTES strings; kept as a guard */
         return fm_err_set(err, FM_ERR_LIMIT, "events: line longer than %d bytes",
                           LINE_MAX_BYTES);
     return write_line(ev, err);

@@ -25,7 +25,9 @@
  * left half written: a line cut short by a full disk is taken back (regular files).
  * Numbers are printed with a fixed number of decimals independent of the C locale; a value
  * that is not known (a probability before any classification, compliance with nobody in the
- * window, a non-finite number) is null. Strings are escaped as JSON requires.
+ * window, a non-finite number) is null. Strings go through the one escaper (core/json.h):
+ * every line is valid UTF-8 JSON, an ill-formed UTF-8 sequence becomes U+FFFD, and a string
+ * longer than 1024 bytes is cut before the first character that would cross that, then "...".
  * Functions return FM_OK or FM_ERR_IO ("events: write failed: ...") when the stream fails, and
  * FM_ERR_ARG for NULL arguments.
  */

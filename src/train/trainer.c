@@ -162,7 +162,7 @@ int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction)
 static fm_dataset *filter_voc(const fm_dataset *ds, uint64_t seed, float fraction, int keep_train,
                               fm_err *err)
 {
-    fm_dataset empty = {0, NULL, ds->n_classes, ds->classes};
+    fm_dataset empty = {.n_classes = ds->n_classes, .classes = ds->classes};
     fm_dataset *d = concat(ds, &empty, err);
     if (!d)
         return NULL;
@@ -817,6 +817,9 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     /* datasets */
     if (!(cls = fm_dataset_from_folders(o->data_dir, err)))
         return err ? err->status : FM_ERR_IO;
+    if (cls->skipped)
+        fprintf(stderr, "facemask train: %s: %d entries skipped (first: %s)\n", o->data_dir,
+                cls->skipped, cls->first_skip);
     if (cls->n_classes != 2) {
         st = fm_err_set(err, FM_ERR_FORMAT,
                         "%s: %d class folders; the mask classifier needs exactly 2 "
@@ -854,7 +857,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
             goto done;
         }
     } else {
-        fm_dataset empty = {0, NULL, cls_pool->n_classes, cls_pool->classes};
+        fm_dataset empty = {.n_classes = cls_pool->n_classes, .classes = cls_pool->classes};
         if (!(pool_all = concat(cls_pool, &empty, err))) {
             st = FM_ERR_NOMEM;
             goto done;

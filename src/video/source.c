@@ -8,7 +8,6 @@
  * own socket timeouts. */
 #include "video/source.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -30,6 +29,8 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
+
+#include "core/walk.h"
 
 #define FM_SRC_MAX_READ_ERRORS 64 /* demuxer errors in a row before a file counts as unreadable */
 
@@ -793,18 +794,6 @@ static fm_status read_av(fm_source *s, fm_frame *out, fm_err *err)
 
 /* ---------------------------------------------------------------- folders */
 
-static int has_image_ext(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||
-                   strcasecmp(dot, ".png") == 0);
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Loads the next decodable image of the folder into *img (errors counted); 0 at the end. */
 static int folder_next(fm_source *s, fm_image **img, char *first_err, size_t first_err_len)
 {
@@ -825,47 +814,24 @@ static int folder_next(fm_source *s, fm_image **img, char *first_err, size_t fir
 
 static fm_status folder_open(fm_source *s, fm_err *err)
 {
-    DIR *d = opendir(s->spec.url);
-    if (!d)
-        return fm_err_set(err, FM_ERR_IO, "%s: cannot list: %s", s->name, strerror(errno));
-    size_t cap = 0;
-    struct dirent *de;
-    fm_status st = FM_OK;
-    size_t dlen = strlen(s->spec.url);
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || !has_image_ext(de->d_name))
-            continue;
-        size_t n = dlen + 1 + strlen(de->d_name) + 1;
-        char *path = malloc(n);
-        if (!path) {
-            st = FM_ERR_NOMEM;
-            break;
-        }
-        snprintf(path, n, "%s/%s", s->spec.url, de->d_name);
-        struct stat sb;
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            free(path);
-            continue;
-        }
-        if (s->nfiles == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **nf = nc < SIZE_MAX / sizeof *nf ? realloc(s->files, nc * sizeof *nf) : NULL;
-            if (!nf) {
-                free(path);
-                st = FM_ERR_NOMEM;
-                break;
-            }
-            s->files = nf;
-            cap = nc;
-        }
-        s->files[s->nfiles++] = path;
-    }
-    closedir(d);
+    /* the shared walker (core/walk.h): regular files only, sorted, each once */
+    const fm_walk_opts wo = {.exts = fm_walk_image_exts};
+    fm_walk_list wl;
+    fm_status st = fm_walk(s->spec.url, &wo, &wl, err);
     if (st != FM_OK)
-        return fm_err_set(err, st, "%s: out of memory listing the images", s->name);
+        return st; /* the message names the folder */
+    if (wl.n && !(s->files = calloc(wl.n, sizeof *s->files))) {
+        fm_walk_list_free(&wl);
+        return fm_err_set(err, FM_ERR_NOMEM, "%s: out of memory listing the images", s->name);
+    }
+    for (size_t i = 0; i < wl.n; i++) {
+        s->files[s->nfiles++] = wl.v[i].path;
+        wl.v[i].path = NULL;
+    }
+    s->st.decode_errors += (long long)wl.skipped; /* FIFOs, devices, repeats: counted */
+    fm_walk_list_free(&wl);
     if (s->nfiles == 0)
         return fm_err_set(err, FM_ERR_IO, "%s: no .jpg, .jpeg or .png images", s->name);
-    qsort(s->files, s->nfiles, sizeof *s->files, cmp_names);
     char first_err[sizeof(((fm_err *)0)->msg)] = "";
     if (!folder_next(s, &s->pending, first_err, sizeof first_err))
         return fm_err_set(err, FM_ERR_FORMAT,
