@@ -66,7 +66,7 @@ if [ "$DETECTOR" = yunet ]; then
     exit 0
 fi
 for t in ${THREADS//,/ }; do
-    fm=$(build/facemask bench --image "$IMAGE" --threads "$t" --runs "$RUNS" --classifier "$CLASSIFIER")
+    fm=$(build/facemask bench --detector res10 --image "$IMAGE" --threads "$t" --runs "$RUNS" --classifier "$CLASSIFIER")
     cv=$($PY tools/opencv_bench.py --image "$IMAGE" --threads "$t" --runs "$RUNS" --models res10,mask --classifier "$CLASSIFIER")
     fm_fwd=$(echo "$fm" | grep "res10 forward" | field median_ms)
     cv_fwd=$(echo "$cv" | grep "opencv res10 threads" | field median_ms)
