@@ -93,7 +93,9 @@ static void test_overlay_texts(void)
     t = track(12, 0, 0, 1, 1, FM_LABEL_NO_MASK, 0.09f);
     FM_CHECK(strcmp(fm_overlay_text(&t, buf, sizeof buf), "ID 12 no_mask 0.91") == 0);
     t = track(5, 0, 0, 1, 1, FM_LABEL_UNKNOWN, 0.52f);
-    FM_CHECK(strcmp(fm_overlay_text(&t, buf, sizeof buf), "ID 5 unknown 0.52") == 0);
+    FM_CHECK(strcmp(fm_overlay_text(&t, buf, sizeof buf), "ID 5 unknown (mask 0.52)") == 0);
+    t = track(6, 0, 0, 1, 1, FM_LABEL_UNKNOWN, 0.30f);
+    FM_CHECK(strcmp(fm_overlay_text(&t, buf, sizeof buf), "ID 6 unknown (no_mask 0.70)") == 0);
     t = track(0, 0, 0, 1, 1, FM_LABEL_UNKNOWN, -1);
     FM_CHECK(strcmp(fm_overlay_text(&t, buf, sizeof buf), "unknown") == 0);
     fm_color c = fm_overlay_color(FM_LABEL_UNKNOWN);

@@ -47,8 +47,9 @@ char *fm_overlay_text(const fm_track_info *tr, char *buf, size_t size)
         snprintf(buf, size, "%smask %.2f", id, p);
     else if (tr->label == FM_LABEL_NO_MASK)
         snprintf(buf, size, "%sno_mask %.2f", id, 1.0 - p);
-    else if (tr->votes > 0 && p >= 0)
-        snprintf(buf, size, "%sunknown %.2f", id, p);
+    else if (tr->votes > 0 && p >= 0) /* not settled yet: which way it leans, as the label */
+        snprintf(buf, size, "%sunknown (%s %.2f)", id, p >= 0.5 ? "mask" : "no_mask",
+                 p >= 0.5 ? p : 1.0 - p);
     else
         snprintf(buf, size, "%sunknown", id);
     return buf;
