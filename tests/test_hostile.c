@@ -219,6 +219,27 @@ static void test_watch_minimum_periods(void)
     }
 }
 
+/* Lines that never reached standard output (a full device) are an error, not a silent loss:
+ * detect, classify and eval say so on one line and exit 1. */
+static void test_stdout_write_failure(void)
+{
+    static const char *const cmds[3] = {"detect --json --no-classify", "classify --json",
+                                        "detect"};
+    for (int i = 0; i < 3; i++) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "%s %s --model-dir %s/models %s/demo/coral_face.jpg 2>&1 >/dev/full",
+                 fm_test_bin(), cmds[i], fm_test_shared(), fm_test_shared());
+        if (i == 1) /* classify takes no --model-dir */
+            snprintf(cmd, sizeof cmd, "%s %s %s/demo/coral_face.jpg 2>&1 >/dev/full",
+                     fm_test_bin(), cmds[i], fm_test_shared());
+        char *out = NULL;
+        int rc = fm_test_cmd(cmd, &out);
+        FM_CHECK_MSG(rc == 1, "%s: exit %d", cmds[i], rc);
+        FM_CHECK_STR_CONTAINS(out ? out : "", "facemask: cannot write standard output");
+        free(out);
+    }
+}
+
 void suite_hostile(void);
 void suite_hostile(void)
 {
@@ -227,4 +248,5 @@ void suite_hostile(void)
     FM_RUN(test_non_regular_images);
     FM_RUN(test_detect_json_non_utf8_names);
     FM_RUN(test_watch_minimum_periods);
+    FM_RUN(test_stdout_write_failure);
 }

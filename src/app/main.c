@@ -1,4 +1,5 @@
 /* facemask - real-time face-mask detection. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,8 +26,22 @@ static void usage(FILE *f)
             "      accuracy on face crops, or detection + classification AP on VOC scenes\n"
             "\n"
             "Models are read from --model-dir, else $FACEMASK_MODELS, else the project's\n"
-            "models/ folder (res10/deploy.prototxt, res10/res10_300x300_ssd_iter_140000.caffemodel).\n"
+            "models/ folder (yunet/yunet_n_640_640.onnx, the default face detector; res10/ for\n"
+            "--detector res10; mask/ for the classifier).\n"
             "Run 'facemask <command> --help' for a command's options.\n");
+}
+
+/* Whatever a command printed must have reached standard output (a full disk, /dev/full, a
+ * closed pipe): otherwise one line says so and the exit status is 1. */
+static int finish(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "facemask: cannot write standard output: %s\n",
+                errno ? strerror(errno) : "write error");
+        return rc ? rc : 1;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -37,20 +52,20 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "detect") == 0)
-        return fm_cmd_detect(argc - 1, argv + 1);
+        return finish(fm_cmd_detect(argc - 1, argv + 1));
     if (strcmp(cmd, "bench") == 0)
-        return fm_cmd_bench(argc - 1, argv + 1);
+        return finish(fm_cmd_bench(argc - 1, argv + 1));
     if (strcmp(cmd, "train") == 0)
-        return fm_cmd_train(argc - 1, argv + 1);
+        return finish(fm_cmd_train(argc - 1, argv + 1));
     if (strcmp(cmd, "classify") == 0)
-        return fm_cmd_classify(argc - 1, argv + 1);
+        return finish(fm_cmd_classify(argc - 1, argv + 1));
     if (strcmp(cmd, "eval") == 0)
-        return fm_cmd_eval(argc - 1, argv + 1);
+        return finish(fm_cmd_eval(argc - 1, argv + 1));
     if (strcmp(cmd, "watch") == 0)
-        return fm_cmd_watch(argc - 1, argv + 1);
+        return finish(fm_cmd_watch(argc - 1, argv + 1));
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
-        return 0;
+        return finish(0);
     }
     fprintf(stderr, "facemask: unknown command '%s' (expected detect, classify, watch, train, eval or bench)\n", cmd);
     usage(stderr);
