@@ -95,7 +95,7 @@ build/gen/suites.inc: $(TEST_SRC)
 	mv $@.tmp $@
 
 build/obj/tests/main.o build-asan/obj/tests/main.o build-tsan/obj/tests/main.o: build/gen/suites.inc
-build/obj/tests/%.o build-asan/obj/tests/%.o build-tsan/obj/tests/%.o: CFLAGS += -Ibuild/gen -Itests
+build/obj/tests/%.o build-asan/obj/tests/%.o build-tsan/obj/tests/%.o: override CFLAGS += -Ibuild/gen -Itests
 
 build/facemask: $(EXE_OBJ_REL)
 	$(CC) $(REL_FLAGS) $^ -o $@ $(EXE_LDLIBS)
