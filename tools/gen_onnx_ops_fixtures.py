@@ -18,43 +18,20 @@ Usage: /usr/bin/python3 tools/gen_onnx_ops_fixtures.py   (from the repository ro
 import argparse
 import os
 import struct
+import sys
 import tempfile
 
 import cv2
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pbwire import f_bytes, f_float, f_varint, varint  # noqa: E402  (same folder)
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'fixtures', 'ops')
 TMP = tempfile.mkdtemp(prefix='fm_onnx_fixtures_')
 
 
-# --- a minimal protobuf wire encoder: enough for ModelProto / GraphProto / NodeProto ---
-def varint(n):
-    n &= (1 << 64) - 1  # int64 as protobuf writes it
-    out = bytearray()
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def f_varint(num, v):
-    return varint(num << 3) + varint(v)
-
-
-def f_bytes(num, payload):
-    if isinstance(payload, str):
-        payload = payload.encode()
-    return varint((num << 3) | 2) + varint(len(payload)) + payload
-
-
-def f_float(num, v):
-    return varint((num << 3) | 5) + struct.pack('<f', v)
-
-
+# --- ModelProto / GraphProto / NodeProto, written with tools/pbwire.py ---
 # AttributeProto: name 1, f 2, i 3, s 4, floats 7, ints 8, type 20
 A_FLOAT, A_INT, A_STRING, A_INTS = 1, 2, 3, 7
 

@@ -22,25 +22,15 @@ import tempfile
 import cv2
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pbwire import f_bytes, varint  # noqa: E402  (same folder)
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'fixtures', 'ops')
 TMP = tempfile.mkdtemp(prefix='fm_ops_fixtures_')
 
 
-# --- a minimal protobuf wire encoder: enough for NetParameter/LayerParameter/BlobProto ---
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field_bytes(num, payload):
-    return varint((num << 3) | 2) + varint(len(payload)) + payload
+# --- NetParameter / LayerParameter / BlobProto, written with tools/pbwire.py ---
+field_bytes = f_bytes
 
 
 def blob_proto(arr):
