@@ -17,7 +17,6 @@ Usage: /usr/bin/python3 tools/gen_onnx_ops_fixtures.py   (from the repository ro
 """
 import argparse
 import os
-import struct
 import sys
 import tempfile
 
@@ -25,7 +24,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbwire import f_bytes, f_float, f_varint, varint  # noqa: E402  (same folder)
+from pbwire import f_bytes, f_float, f_varint  # noqa: E402  (same folder)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'fixtures', 'ops')
 TMP = tempfile.mkdtemp(prefix='fm_onnx_fixtures_')
