@@ -72,6 +72,12 @@ int fm_test_failed_now(void)
     return g_cur_failed;
 }
 
+int fm_test_bench(void)
+{
+    const char *b = getenv("FM_BENCH");
+    return b && strcmp(b, "1") == 0;
+}
+
 const char *fm_test_shared(void)
 {
     const char *s = getenv("FM_SHARED");

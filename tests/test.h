@@ -32,6 +32,8 @@ const char *fm_test_bin(void);
 const char *fm_test_tmpdir(void);
 /* Non-zero when built with sanitizers (long end-to-end cases may use fewer inputs). */
 int fm_test_sanitized(void);
+/* Non-zero when FM_BENCH=1: the timing runs kept beside the tests are registered only then. */
+int fm_test_bench(void);
 
 /* Deterministic random numbers for tests. */
 uint32_t fm_test_rand(uint64_t *state);
