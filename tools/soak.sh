@@ -8,7 +8,7 @@
 #   SOAK_RESTART   seconds between server restarts (default 300)
 #   SOAK_SAMPLE    seconds between RSS samples (default 30)
 #   SOAK_WARMUP    seconds of warm-up before RSS growth is measured (default 120)
-#   SOAK_MAX_GROWTH_MB  RSS growth after warm-up that fails the run (default 32)
+#   SOAK_MAX_GROWTH_MB  RSS growth after warm-up that fails the run (default 2, the bound)
 #   SOAK_DIR       work folder (default build/soak); FM_SHARED the shared folder (../shared)
 # Exit status 0 when every check holds. Only 127.0.0.1 is used.
 set -euo pipefail
@@ -18,7 +18,7 @@ SECONDS_TOTAL=${SOAK_SECONDS:-3600}
 RESTART=${SOAK_RESTART:-300}
 SAMPLE=${SOAK_SAMPLE:-30}
 WARMUP=${SOAK_WARMUP:-120}
-MAX_GROWTH_MB=${SOAK_MAX_GROWTH_MB:-32}
+MAX_GROWTH_MB=${SOAK_MAX_GROWTH_MB:-2}
 DIR=${SOAK_DIR:-build/soak}
 SHARED=${FM_SHARED:-../shared}
 BIN=${FM_BIN:-build/facemask}
