@@ -11,6 +11,7 @@
 
 #include "caffe/caffe.h"
 #include "core/clock.h"
+#include "core/paths.h"
 #include "face/yunet.h"
 
 #define RES10_SIZE 300
@@ -32,6 +33,24 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+#define MODEL_CANDIDATES (2 * FM_SELF_MAX)
+
+/* The folders a models folder is looked for in, beside the binaries (core/paths.h): for each,
+ * <its parent>/share/facemask/models (installed) and <its parent>/models (a build tree). */
+static int model_candidates(char out[MODEL_CANDIDATES][PATH_MAX + 32])
+{
+    char dirs[FM_SELF_MAX][PATH_MAX];
+    int ndirs = fm_self_dirs(dirs), n = 0;
+    for (int i = 0; i < ndirs; i++) {
+        char parent[PATH_MAX];
+        fm_parent_dir(dirs[i], parent, sizeof parent);
+        const char *sep = strcmp(parent, "/") == 0 ? "" : "/";
+        snprintf(out[n++], sizeof out[0], "%s%sshare/facemask/models", parent, sep);
+        snprintf(out[n++], sizeof out[0], "%s%smodels", parent, sep);
+    }
+    return n;
+}
+
 const char *fm_models_dir(const char *dir, char *buf, size_t size)
 {
     if (dir && *dir) {
@@ -43,22 +62,31 @@ const char *fm_models_dir(const char *dir, char *buf, size_t size)
         snprintf(buf, size, "%s", env);
         return buf;
     }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            char cand[PATH_MAX + 16];
-            snprintf(cand, sizeof cand, "%s/../models", exe);
-            if (is_dir(cand)) {
-                snprintf(buf, size, "%s", cand);
-                return buf;
-            }
+    char cand[MODEL_CANDIDATES][PATH_MAX + 32];
+    int n = model_candidates(cand);
+    for (int i = 0; i < n; i++)
+        if (is_dir(cand[i])) {
+            snprintf(buf, size, "%s", cand[i]);
+            return buf;
         }
-    }
-    snprintf(buf, size, "models");
+    /* none exists: the installed place, so that a message names where the models belong */
+    snprintf(buf, size, "%s", n > 0 ? cand[0] : "models");
+    return buf;
+}
+
+const char *fm_models_hint(char *buf, size_t size)
+{
+    const char *env = getenv("FACEMASK_MODELS");
+    char cand[MODEL_CANDIDATES][PATH_MAX + 32];
+    int n = model_candidates(cand);
+    int set = env && *env;
+    size_t len = (size_t)snprintf(buf, size,
+                                  "models are looked for in --model-dir, $FACEMASK_MODELS (%s%s)",
+                                  set ? "= " : "not set", set ? env : "");
+    for (int i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, ", %s", cand[i]);
+    if (len < size)
+        snprintf(buf + len, size - len, "; use --model-dir DIR or FACEMASK_MODELS");
     return buf;
 }
 
@@ -70,6 +98,14 @@ static fm_status res10_create(fm_detector *d, const fm_detector_spec *spec,
     snprintf(proto, sizeof proto, "%s/res10/deploy.prototxt", model_dir);
     snprintf(weights, sizeof weights, "%s/res10/res10_300x300_ssd_iter_140000.caffemodel",
              model_dir);
+    struct stat st;
+    const char *missing = stat(proto, &st) != 0 ? proto : stat(weights, &st) != 0 ? weights : NULL;
+    if (missing) {
+        int e = errno;
+        char hint[1024];
+        return fm_err_set(err, FM_ERR_IO, "%s: cannot open res10: %s (%s)", missing, strerror(e),
+                          fm_models_hint(hint, sizeof hint));
+    }
     fm_net_opts o = opts ? *opts : fm_net_default_opts();
     o.release_weights = 1; /* the packed copies are all inference needs */
     o.input_shape.ndim = 0;
@@ -112,11 +148,12 @@ static fm_status yunet_create(fm_detector *d, const fm_detector_spec *spec,
     if (strcmp(name, "yunet") == 0) {
         snprintf(path, sizeof path, "%s/yunet/yunet_n_640_640.onnx",
                  spec->model_dir ? spec->model_dir : "models");
-        if (stat(path, &st) != 0)
-            return fm_err_set(err, FM_ERR_IO,
-                              "%s: cannot open YuNet: %s (expected the models folder to have "
-                              "yunet/; `make models` links it)",
-                              path, strerror(errno));
+        if (stat(path, &st) != 0) {
+            int e = errno;
+            char hint[1024];
+            return fm_err_set(err, FM_ERR_IO, "%s: cannot open YuNet: %s (%s)", path,
+                              strerror(e), fm_models_hint(hint, sizeof hint));
+        }
     } else {
         if (stat(name, &st) != 0) {
             if (!strchr(name, '/') && !ends_with(name, ".onnx"))

@@ -93,8 +93,16 @@ fm_net *fm_detector_net(fm_detector *d);
  * left mouth corner yellow. Clipped to the image. */
 void fm_draw_landmarks(fm_image *img, const float (*lm)[2], int n, int radius);
 
-/* The model folder: dir if given, else $FACEMASK_MODELS, else the models/ folder
- * beside the executable's build/ folder, else ./models. Writes into buf. */
+/* The model folder: dir if given, else $FACEMASK_MODELS, else the first folder of these that
+ * exists, for each binary facemask runs in (core/paths.h: the shared object holding this code,
+ * then the executable), BIN being the binary's folder:
+ *     BIN/../share/facemask/models   an installed copy (`make install`)
+ *     BIN/../models                  a build tree (build/facemask beside the project's models/)
+ * and when none exists, the first of them (so a message names where the models belong).
+ * Writes into buf; returns buf. */
 const char *fm_models_dir(const char *dir, char *buf, size_t size);
+/* One clause for a message about a missing model: where fm_models_dir looks, in order, with the
+ * folders of this process, and how to choose another (--model-dir, FACEMASK_MODELS). */
+const char *fm_models_hint(char *buf, size_t size);
 
 #endif
