@@ -239,7 +239,7 @@ soak: build/facemask build/facemask-video.so build/rtsp_server
 #       links them) or else from $(FM_SHARED)/models. Without them, the installed facemask
 #       says where it looked.
 #   PREFIX/share/man/man1/facemask.1, PREFIX/share/bash-completion/completions/facemask
-#       when docs/facemask.1 and docs/facemask.bash exist in this tree
+#       when docs/facemask.1 and docs/facemask.bash-completion exist in this tree
 # The installed binary finds the plugin and the models relative to itself (../lib/facemask,
 # ../share/facemask/models), so the layout under PREFIX is fixed and an installed tree can
 # be moved as a whole. Nothing is rebuilt for another PREFIX.
@@ -254,7 +254,7 @@ INST_SHARE = $(DESTDIR)$(PREFIX)/share
 INST_MODELS = $(INST_SHARE)/facemask/models
 DETECTOR_MODELS := yunet res10 mobilenet_v2
 MAN_PAGE   := docs/facemask.1
-COMPLETION := docs/facemask.bash
+COMPLETION := docs/facemask.bash-completion
 
 install: build/facemask build/facemask-video.so build/libfacemask.a build/$(SOFILE)
 	$(INSTALL) -d $(INST_BIN) $(INST_LIB)/facemask $(INST_LIB)/pkgconfig $(INST_INC) \

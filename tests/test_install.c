@@ -212,7 +212,7 @@ static void test_install_prefix(void)
     int rc = sh(&out, MAKE " install PREFIX=%s FM_SHARED=%s", prefix, shared_abs());
     FM_CHECK_MSG(rc == 0, "make install exited %d: %s", rc, out ? out : "");
     int man = access("docs/facemask.1", F_OK) == 0;
-    int completion = access("docs/facemask.bash", F_OK) == 0;
+    int completion = access("docs/facemask.bash-completion", F_OK) == 0;
     if (!man)
         FM_CHECK_STR_CONTAINS(out, "no docs/facemask.1 in this tree");
     free(out);
