@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/paths.h"
 #include "face/yunet.h"
+#include "io/draw.h"
 
 #define RES10_SIZE 300
 
