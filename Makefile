@@ -256,6 +256,13 @@ DETECTOR_MODELS := yunet res10 mobilenet_v2
 MAN_PAGE   := docs/facemask.1
 COMPLETION := docs/facemask.bash-completion
 
+# The loader finds a new libfacemask.so.0 in a folder of its configuration (/usr/local/lib on
+# Debian) only after ldconfig: run it when installing there as root, and never for a staged
+# (DESTDIR) or private prefix.
+LDCONFIG_IF_SYSTEM = if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+    cat /etc/ld.so.conf /etc/ld.so.conf.d/*.conf 2>/dev/null | grep -qx '$(PREFIX)/lib'; then \
+    echo ldconfig; ldconfig; fi
+
 install: build/facemask build/facemask-video.so build/libfacemask.a build/$(SOFILE)
 	$(INSTALL) -d $(INST_BIN) $(INST_LIB)/facemask $(INST_LIB)/pkgconfig $(INST_INC) \
 	    $(INST_MODELS)/mask
@@ -290,6 +297,7 @@ install: build/facemask build/facemask-video.so build/libfacemask.a build/$(SOFI
 	    $(INSTALL) -d $(INST_SHARE)/bash-completion/completions && \
 	    $(INSTALL) -m 644 $(COMPLETION) $(INST_SHARE)/bash-completion/completions/facemask; \
 	else echo "make install: no $(COMPLETION) in this tree, no bash completion installed" >&2; fi
+	@$(LDCONFIG_IF_SYSTEM)
 
 # Removes what install wrote (the model folders whole), then facemask's own folders if empty.
 uninstall:
@@ -299,6 +307,7 @@ uninstall:
 	    $(INST_SHARE)/man/man1/facemask.1 $(INST_SHARE)/bash-completion/completions/facemask
 	rm -rf $(addprefix $(INST_MODELS)/,mask $(DETECTOR_MODELS))
 	-rmdir $(INST_MODELS) $(INST_SHARE)/facemask $(INST_LIB)/facemask 2>/dev/null
+	@$(LDCONFIG_IF_SYSTEM)
 
 # --- fuzzing (clang + libFuzzer) ---------------------------------------------
 # One target per fuzz/fuzz_NAME.c, its corpus in fuzz/corpus-NAME/ (sh fuzz/seed_corpora.sh).
