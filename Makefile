@@ -1,5 +1,6 @@
 # facemask build.
-#   make            release build: build/facemask, build/tests
+#   make            release build: build/facemask, build/facemask-video.so, build/tests, and
+#                   libfacemask (build/libfacemask.a, build/libfacemask.so)
 #   make asan       AddressSanitizer + UBSan build: build-asan/facemask, build-asan/tests
 #   make test       builds both and runs the test suite under each
 #   make tsan       ThreadSanitizer build: build-tsan/facemask, build-tsan/tests
