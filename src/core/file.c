@@ -81,3 +81,57 @@ fm_status fm_read_file(const char *path, size_t max_bytes, const char *what, uns
     *len = size;
     return FM_OK;
 }
+
+fm_status fm_read_fd(int fd, const char *name, size_t max_bytes, const char *what,
+                     unsigned char **out, size_t *len, fm_err *err)
+{
+    *out = NULL;
+    *len = 0;
+    size_t cap = 0, got = 0;
+    unsigned char *buf = NULL;
+    for (;;) {
+        if (got == cap) {
+            size_t want = cap ? cap * 2 : 65536;
+            if (want > max_bytes + 1)
+                want = max_bytes + 1; /* one byte more tells "too large" from "exactly max" */
+            if (want <= got) {
+                free(buf);
+                return fm_err_set(err, FM_ERR_LIMIT, "%s: more than %zu bytes", name, max_bytes);
+            }
+            unsigned char *nb = realloc(buf, want + 1);
+            if (!nb) {
+                free(buf);
+                return fm_err_set(err, FM_ERR_NOMEM, "%s: cannot allocate %zu bytes", name,
+                                  want + 1);
+            }
+            buf = nb;
+            cap = want;
+        }
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return fm_err_set(err, FM_ERR_IO, "%s: read failed after %zu bytes: %s", name, got,
+                              strerror(e));
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    if (got > max_bytes) {
+        free(buf);
+        return fm_err_set(err, FM_ERR_LIMIT, "%s: more than %zu bytes", name, max_bytes);
+    }
+    if (got == 0 && what) {
+        free(buf);
+        return fm_err_set(err, FM_ERR_FORMAT, "%s: empty, expected %s", name, what);
+    }
+    if (!buf && !(buf = malloc(1)))
+        return fm_err_set(err, FM_ERR_NOMEM, "%s: cannot allocate 1 byte", name);
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    return FM_OK;
+}

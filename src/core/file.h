@@ -30,6 +30,13 @@
 fm_status fm_read_file(const char *path, size_t max_bytes, const char *what, unsigned char **out,
                        size_t *len, fm_err *err);
 
+/* Reads everything from the open descriptor fd (a pipe, a terminal, standard input) until its
+ * end, at most max_bytes, into *out as fm_read_file does; `name` names it in messages
+ * ("standard input"). The descriptor is not closed. Errors as fm_read_file's, plus
+ * FM_ERR_LIMIT "NAME: more than MAX bytes". */
+fm_status fm_read_fd(int fd, const char *name, size_t max_bytes, const char *what,
+                     unsigned char **out, size_t *len, fm_err *err);
+
 /* "regular file", "directory", "fifo", "character device", "block device", "socket" for
  * a st_mode. */
 const char *fm_file_kind(unsigned mode);
