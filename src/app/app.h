@@ -38,6 +38,11 @@ typedef struct {
     const char *notes;    /* printed after the options (may be NULL) */
 } fm_cmd_spec;
 
+/* --model-dir's help, the same for every command. */
+#define FM_MODEL_DIR_HELP                                                                        \
+    "the models folder (yunet/, res10/, mask/, mobilenet_v2/); default: $FACEMASK_MODELS, else " \
+    "the models of the build tree or installation"
+
 #define FM_ARGS_MAX_OPTS 48
 enum { FM_ARGS_END = -1, FM_ARGS_HELP = -2, FM_ARGS_ERROR = -3 };
 

@@ -43,7 +43,7 @@ static const fm_opt bench_opts[] = {
     {"runs", O_RUNS, "N", "timed runs after 3 warm-up runs (default 30)"},
     {"threads", 'j', "LIST", "thread counts to time, comma-separated (default 1,2)"},
     {"layers", O_LAYERS, NULL, "also print the median time of every layer of the network"},
-    {"model-dir", 'm', "DIR", "models folder (default $FACEMASK_MODELS, else the project's models/)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
     {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
     {"no-classify", O_NO_CLASSIFY, NULL, "time the face detector only"},
     {"detector", O_DETECTOR, "D", "yunet (default), res10, or a YuNet-layout .onnx file"},

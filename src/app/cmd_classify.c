@@ -20,7 +20,7 @@ static const fm_opt classify_opts[] = {
      "(mask_prob is P(mask)); an image that fails gets "
      "{\"image\":\"<path>\",\"error\":\"...\"} instead"},
     {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
-    {"model-dir", 'm', "DIR", "models folder (default $FACEMASK_MODELS, else the project's models/)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
     {"threads", 'j', "N", "inference threads (1..64, default 1)"},
     {"quiet", 'q', NULL, "no progress line on stderr (errors are still printed)"},
     {NULL, 0, NULL, NULL}};

@@ -37,7 +37,7 @@ static const fm_opt detect_opts[] = {
     {"landmarks", O_LANDMARKS, NULL, "also draw the 5 landmarks on the annotated copies (YuNet)"},
     {"conf", O_CONF, "F", "keep faces scoring at least F (0..1, default 0.5)"},
     {"threads", 'j', "N", "inference threads (1..64, default 1)"},
-    {"model-dir", 'm', "DIR", "models folder (default $FACEMASK_MODELS, else the project's models/)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
     {"classifier", O_CLASSIFIER, "DIR",
      "the mask classifier (default <models>/mask); each face gets a label, "
      "mask or no_mask. The text and the annotated copies show the label's "

@@ -28,7 +28,7 @@ enum {
 };
 
 static const fm_opt eval_opts[] = {
-    {"data", O_DATA, "DIR", "one folder per class of face crops (the mask class named as the\nclassifier's)"},
+    {"data", O_DATA, "DIR", "one folder per class of face crops, one of them named as the classifier's mask class (with_mask)"},
     {"voc", O_VOC, "DIR", "scenes: images/*.jpg with annotations/*.xml (PASCAL VOC)"},
     {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
     {"conf", O_CONF, "F", "--voc: detector threshold for the end-to-end AP (0..1, default 0.2)"},
@@ -39,7 +39,7 @@ static const fm_opt eval_opts[] = {
      "YuNet: the long side images are scaled to (default 640, one number); "
      "res10: run at S x S (or WxH) instead of 300x300"},
     {"threads", 'j', "N", "threads (1..64, default 2)"},
-    {"model-dir", 'm', "DIR", "models folder (default $FACEMASK_MODELS, else the project's models/)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
     {"json", O_JSON, NULL, "all figures as one JSON object on stdout"},
     {"quiet", 'q', NULL, "no progress line on stderr (errors are still printed)"},
     {NULL, 0, NULL, NULL}};

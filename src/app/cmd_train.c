@@ -41,9 +41,7 @@ static const fm_opt train_opts[] = {
     {"no-augment", O_NO_AUGMENT, NULL, "no augmentation (the variants are then identical)"},
     {"seed", O_SEED, "N", "everything random derives from it (default 42)"},
     {"threads", 'j', "N", "threads (1..64, default 2)"},
-    {"model-dir", 'm', "DIR",
-     "models folder holding mobilenet_v2/, the ImageNet base (default "
-     "$FACEMASK_MODELS, else the project's models/)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP " (it must hold mobilenet_v2/, the ImageNet base)"},
     {"quiet", 'q', NULL, "no progress line on stderr"},
     {NULL, 0, NULL, NULL}};
 

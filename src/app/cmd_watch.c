@@ -36,7 +36,7 @@ static const fm_opt watch_opts[] = {
      "draw YuNet's 5 face landmarks in the window and recording (events "
      "carry them either way)"},
     {"conf", O_CONF, "F", "keep faces scoring at least F (0..1, default 0.5)"},
-    {"threads", 'j', "N", "inference threads (1..64, default 1)"},
+    {"threads", 'j', "N", "inference threads (1..64, default 2)"},
     {"every", O_EVERY, "N",
      "files and folders: process every Nth frame (default 1; live sources "
      "always take the newest frame and count the ones skipped)"},
@@ -45,7 +45,7 @@ static const fm_opt watch_opts[] = {
     {"folder-fps", O_FOLDER_FPS, "FPS",
      "a folder of images: the frame rate its images are played at, for the "
      "events' times and the recording (0.1..1000, default 10)"},
-    {"model-dir", 'm', "DIR", "models folder (default $FACEMASK_MODELS, else the project's models/)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
     {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
     {"no-classify", O_NO_CLASSIFY, NULL, "track faces without the mask classifier (labels stay unknown)"},
     {"timeout", O_TIMEOUT, "SEC",
@@ -109,7 +109,10 @@ int fm_cmd_watch(int argc, char **argv)
         case O_CLASSIFIER: o.classifier_dir = v; break;
         case O_NO_CLASSIFY: o.classify = 0; break;
         case O_ALLOW_PLAYLISTS: o.allow_playlists = 1; break;
-        case 'q': o.status = 0; break;
+        case 'q':
+            o.status = 0;
+            o.quiet = 1;
+            break;
         case O_FORCE: force = 1; break;
         case O_EVERY:
             if (!fm_parse_int("--every", v, 1, 100000, &o.every))
@@ -162,7 +165,7 @@ int fm_cmd_watch(int argc, char **argv)
     if (!o.source)
         return fm_usage_error(spec, "--source is required (e.g. --source 0 for the first camera, "
                                     "or a file, URL or folder)");
-    if (!o.status)
+    if (o.quiet)
         fm_log_set_level(FM_LOG_ERROR);
     /* An existing regular file is not replaced without --force (devices and pipes such as
      * /dev/null are written as before), and the source never is. */

@@ -488,6 +488,8 @@ static void record_failed(watch *w, fm_writer **writer, double t, long long fram
 fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *err)
 {
     memset(stats, 0, sizeof *stats);
+    /* the plugin's log (it may hold its own copy of core/log.c): quiet as the command asked */
+    fm_log_set_level(o->quiet ? FM_LOG_ERROR : FM_LOG_WARN);
     watch w;
     memset(&w, 0, sizeof w);
     w.o = o;

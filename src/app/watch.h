@@ -40,6 +40,8 @@ typedef struct {
     int blur;               /* pixelate faces in every image output */
     double summary_every;   /* seconds between summary events */
     int status;             /* status line on stderr while running */
+    int quiet;              /* only errors on stderr: no FFmpeg or SDL messages, no warnings
+                             * (fm_watch_run sets core/log.h's level from it, in the plugin) */
     double folder_fps;      /* frame rate of an image folder */
     int max_frames;         /* stop after this many frames (0: no limit) */
     int reconnect_attempts; /* live sources: 0 unlimited */
