@@ -11,7 +11,7 @@
 # Libraries come from Debian packages through pkg-config.
 
 CC      ?= cc
-IMG_PKGS   := libjpeg libpng
+IMG_PKGS   := libjpeg libpng freetype2
 VIDEO_PKGS := libavformat libavcodec libavutil libswscale sdl2
 PKGS    := $(IMG_PKGS) $(VIDEO_PKGS) libavdevice
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "face/classifier.h"
+#include "io/draw.h"
 #include "io/image.h"
 #include "test.h"
 
@@ -360,10 +361,12 @@ static void test_label_number_everywhere(void)
     FM_CHECK(before != NULL);
     if (before) {
         memcpy(before, a->data, bytes);
-        int side = a->w < a->h ? a->w : a->h, scale = side >= 600 ? 2 : 1;
         char label[32];
-        fm_draw_label(a, (int)b[0], (int)b[1], fm_mask_label_text(p, label, sizeof label),
-                      FM_RGB(255, 255, 255), FM_RGB(220, 30, 30), scale);
+        fm_font *font = fm_font_open(NULL, &err);
+        FM_CHECK_MSG(font != NULL, "%s", err.msg);
+        fm_draw_annotation(a, font, (int)b[0], (int)b[1], (int)b[2], (int)b[3],
+                           fm_mask_label_text(p, label, sizeof label), FM_COLOR_NO_MASK);
+        fm_font_free(font);
         FM_CHECK_MSG(memcmp(before, a->data, bytes) == 0,
                      "the copy's label is not \"%s\" drawn at (%d,%d)", label, (int)b[0],
                      (int)b[1]);

@@ -141,8 +141,15 @@ static void shows_annotated_frame(void)
     t[1].label = FM_LABEL_NO_MASK;
     t[1].mask_prob = 0.1f;
     t[1].votes = 3;
-    fm_overlay_tracks(img, t, 2);
-    fm_overlay_status(img, 25.0, NULL);
+    fm_font *font = fm_font_open(NULL, &err);
+    FM_CHECK_MSG(font != NULL, "%s", err.msg);
+    fm_overlay_tracks(img, font, t, 2);
+    fm_overlay_status(img, font, 25.0, NULL);
+    /* the green label's rows above the box (row 60) */
+    fm_label_box lab = fm_label_place(font, "ID 1 mask 0.97",
+                                      fm_annot_style_for(320, 240, 100).text_px, 40, 60, 320, 240);
+    int label_rows = 60 - lab.y1;
+    fm_font_free(font);
 
     d = fm_display_open("facemask test", 800, 480, &err);
     FM_CHECK_MSG(d != NULL, "open: %s", err.msg);
@@ -172,16 +179,16 @@ static void shows_annotated_frame(void)
     FM_CHECK_MSG(r.n > 1000, "%d red pixels on the screen", r.n);
     if (g.n > 1000 && r.n > 1000) {
         /* green: box x 40..159 (the label is narrower), scaled 2x: 240 wide; red starts 2 * 150
-         * to the right; both start at row 2 * 50 (their labels, 10 rows above the boxes) */
+         * to the right; both start at their labels, label_rows above the boxes */
         FM_CHECK_MSG(abs(g.x1 - g.x0 + 1 - 240) <= 2, "green is %d wide on screen, expected 240",
                      g.x1 - g.x0 + 1);
         FM_CHECK_MSG(abs(r.x0 - g.x0 - 300) <= 2, "red starts %d right of green, expected 300",
                      r.x0 - g.x0);
-        FM_CHECK_MSG(abs(g.y1 - g.y0 + 1 - 220) <= 2, "green is %d high, expected 220",
-                     g.y1 - g.y0 + 1);
+        FM_CHECK_MSG(abs(g.y1 - g.y0 + 1 - 2 * (100 + label_rows)) <= 2,
+                     "green is %d high, expected %d", g.y1 - g.y0 + 1, 2 * (100 + label_rows));
         FM_CHECK_MSG(abs(r.y0 - g.y0) <= 1, "red top %d, green top %d", r.y0, g.y0);
         /* the grey face and the black bar left of the frame */
-        int gx = g.x0 + 120, gy = g.y0 + 110;
+        int gx = g.x0 + 120, gy = g.y0 + 2 * label_rows + 100;
         const uint8_t *p = s.rgb + ((size_t)gy * s.w + gx) * 3;
         FM_CHECK_MSG(p[0] == 128 && p[1] == 128 && p[2] == 128, "face pixel %d,%d,%d", p[0], p[1],
                      p[2]);

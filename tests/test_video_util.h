@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/draw.h"
 #include "io/image.h"
 #include "test.h"
 #include "video/source.h"

@@ -12,6 +12,7 @@
 #include "eval/report.h"
 #include "face/classifier.h"
 #include "face/detector.h"
+#include "io/draw.h"
 #include "io/image.h"
 
 #define MAX_FACES 512
@@ -71,33 +72,30 @@ typedef struct {
     float mask_prob;
 } face_class;
 
-static void annotate(fm_image *img, const fm_face *faces, const face_class *cls, int n,
-                     int landmarks)
+/* Boxes and labels in the style watch draws too (io/draw.h): green mask, red no_mask, yellow
+ * for a face not classified (--no-classify or no classifier). */
+static void annotate(fm_image *img, fm_font *font, const fm_face *faces, const face_class *cls,
+                     int n, int landmarks)
 {
-    int side = img->w < img->h ? img->w : img->h;
-    int thick = side / 300 + 1;
-    int scale = side >= 600 ? 2 : 1;
-    fm_color black = FM_RGB(0, 0, 0), white = FM_RGB(255, 255, 255);
     for (int i = 0; i < n; i++) {
         const fm_face *f = &faces[i];
         int x1 = (int)f->x1, y1 = (int)f->y1, x2 = (int)f->x2, y2 = (int)f->y2;
         char label[48];
-        fm_color color = FM_RGB(0, 200, 0), fg = black;
+        fm_color color = FM_COLOR_UNKNOWN;
         if (!cls) {
             snprintf(label, sizeof label, "face %.2f", (double)f->score);
         } else {
             fm_mask_label_text(cls[i].mask_prob, label, sizeof label);
-            if (cls[i].mask_prob < 0.5f) {
-                color = FM_RGB(220, 30, 30);
-                fg = white;
-            }
+            color = cls[i].mask_prob >= 0.5f ? FM_COLOR_MASK : FM_COLOR_NO_MASK;
         }
-        fm_draw_rect(img, x1, y1, x2, y2, color, thick);
-        fm_draw_label(img, x1, y1, label, fg, color, scale);
+        fm_draw_annotation(img, font, x1, y1, x2, y2, label, color);
     }
-    for (int i = 0; landmarks && i < n; i++) /* on top of every box and label */
-        fm_draw_landmarks(img, (const float (*)[2])faces[i].landmarks, faces[i].nlandmarks,
-                          thick + 1);
+    for (int i = 0; landmarks && i < n; i++) { /* on top of every box and label */
+        const fm_face *f = &faces[i];
+        fm_annot_style st = fm_annot_style_for(img->w, img->h, (int)f->y2 - (int)f->y1 + 1);
+        fm_draw_landmarks(img, (const float (*)[2])f->landmarks, f->nlandmarks,
+                          st.thickness + 1);
+    }
 }
 
 static void print_json(const char *path, const fm_image *img, const fm_face *faces,
@@ -337,6 +335,7 @@ int fm_cmd_detect(int argc, char **argv)
     /* Every copy's path is known, and checked against the inputs, before anything is loaded
      * or written. */
     char **dsts = NULL;
+    fm_font *font = NULL;
     if (out_dir && files.n) {
         if (!(dsts = plan_outputs(out_dir, &files))) {
             fprintf(stderr, "facemask detect: out of memory planning the copies under %s\n",
@@ -345,6 +344,12 @@ int fm_cmd_detect(int argc, char **argv)
             return 1;
         }
         if (overwrites_an_input(out_dir, &files, dsts)) {
+            free_paths(dsts, files.n);
+            fm_files_free(&files);
+            return 1;
+        }
+        if (!(font = fm_font_open(NULL, &err))) { /* no copies without their labels */
+            fprintf(stderr, "facemask: %s\n", err.msg);
             free_paths(dsts, files.n);
             fm_files_free(&files);
             return 1;
@@ -358,6 +363,7 @@ int fm_cmd_detect(int argc, char **argv)
     fm_detector *det = files.n ? fm_detector_create(&dspec, &opts, &err) : NULL;
     if (files.n && !det) {
         fprintf(stderr, "facemask: %s\n", err.msg);
+        fm_font_free(font);
         free_paths(dsts, files.n);
         fm_files_free(&files);
         return 1;
@@ -370,6 +376,7 @@ int fm_cmd_detect(int argc, char **argv)
         if (!cls && cls_dir) {
             fprintf(stderr, "facemask: %s\n", err.msg);
             fm_detector_free(det);
+            fm_font_free(font);
             free_paths(dsts, files.n);
             fm_files_free(&files);
             return 1;
@@ -418,7 +425,7 @@ int fm_cmd_detect(int argc, char **argv)
         }
         /* the copy first: an image whose copy cannot be written fails as a whole */
         if (!failed && out_dir) {
-            annotate(img, faces, cls ? fcls : NULL, n, landmarks);
+            annotate(img, font, faces, cls ? fcls : NULL, n, landmarks);
             if (fm_mkdirs_for(dsts[i], &err) != FM_OK || fm_image_save(img, dsts[i], &err) != FM_OK) {
                 snprintf(msg, sizeof msg, "%s", err.msg);
                 failed = 1;
@@ -457,6 +464,7 @@ int fm_cmd_detect(int argc, char **argv)
     fm_progress_end(&prog);
     fm_classifier_free(cls);
     fm_detector_free(det);
+    fm_font_free(font);
     free_paths(dsts, files.n);
     fm_files_free(&files);
     return status;

@@ -502,6 +502,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     fm_writer *writer = NULL;
     fm_image *rec_canvas = NULL; /* the recording's size, for frames of another size */
     fm_display *display = NULL;
+    fm_font *font = NULL; /* the labels' font, when frames are shown, recorded or snapshot */
     series s_read = {0}, s_det = {0}, s_cls = {0}, s_trk = {0}, s_out = {0}, s_lat = {0};
     int threads_started = 0;
     pthread_t cap_thread, inf_thread;
@@ -533,6 +534,10 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     }
     if (!(w.tr = fm_tracker_create(NULL, err))) {
         st = err ? err->status : FM_ERR_ARG;
+        goto done;
+    }
+    if ((o->display || o->record || o->snapshots) && !(font = fm_font_open(NULL, err))) {
+        st = err ? err->status : FM_ERR_IO; /* no frames shown or saved without their labels */
         goto done;
     }
     if (o->snapshots && mkdir(o->snapshots, 0777) != 0 && errno != EEXIST) {
@@ -670,12 +675,14 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         if (frames == 0)
             t_first = it->t_read0;
         fm_image *img = it->fr.image;
-        if (o->blur)
-            fm_overlay_blur(img, it->tracks, it->ntracks);
-        fm_overlay_tracks(img, it->tracks, it->ntracks);
-        if (o->landmarks)
-            fm_overlay_landmarks(img, it->tracks, it->ntracks);
-        fm_overlay_status(img, fps_now, &it->counts);
+        if (font) { /* someone sees the frame */
+            if (o->blur)
+                fm_overlay_blur(img, it->tracks, it->ntracks);
+            fm_overlay_tracks(img, font, it->tracks, it->ntracks);
+            if (o->landmarks)
+                fm_overlay_landmarks(img, it->tracks, it->ntracks);
+            fm_overlay_status(img, font, fps_now, &it->counts);
+        }
         for (int k = 0; k < it->nsnap && !w.snap_failed; k++) {
             fm_err serr = {0};
             char spath[4096];
@@ -839,6 +846,7 @@ done:
     snprintf(stats->output_error, sizeof stats->output_error, "%s", w.output_error);
     fm_source_close(w.src);
     fm_tracker_free(w.tr);
+    fm_font_free(font);
     fm_classifier_free(w.cls);
     fm_detector_free(w.det);
     pthread_mutex_destroy(&w.events_mu);

@@ -12,6 +12,7 @@
 #include "caffe/caffe.h"
 #include "core/clock.h"
 #include "face/yunet.h"
+#include "io/draw.h"
 
 #define RES10_SIZE 300
 

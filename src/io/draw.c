@@ -1,10 +1,11 @@
-/* draw.c - rectangles, filled boxes, text and labels on BGR images, clipped to the image.
+/* draw.c - rectangles, filled boxes, dots, labels and the annotation style on BGR images,
+ * clipped to the image (text itself is font.c).
  *
- * Every primitive reduces to filling an axis-aligned box. Coordinates are widened to
- * long long before any arithmetic, so extreme ints (negative, INT_MAX) cannot overflow, and
- * each box is clipped to [0, w) x [0, h) before a single byte is written.
+ * Every shape reduces to filling an axis-aligned box. Coordinates are widened to long long
+ * before any arithmetic, so extreme ints (negative, INT_MAX) cannot overflow, and each box is
+ * clipped to [0, w) x [0, h) before a single byte is written.
  */
-#include "io/image.h"
+#include "io/draw.h"
 
 #include <limits.h>
 #include <math.h>
@@ -77,57 +78,95 @@ void fm_draw_rect(fm_image *img, int x1, int y1, int x2, int y2, fm_color color,
     fill_box(img, r - k + 1, t + k, r, b - k, color); /* right */
 }
 
-void fm_text_size(const char *text, int scale, int *w, int *h)
+static int clamp_int(long long v)
 {
-    long long s = scale < 1 ? 1 : scale;
-    long long n = text ? (long long)strlen(text) : 0;
-    long long tw = n * FM_FONT_W * s, th = FM_FONT_H * s;
-    if (w)
-        *w = tw > INT_MAX ? INT_MAX : (int)tw;
-    if (h)
-        *h = th > INT_MAX ? INT_MAX : (int)th;
+    return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
 }
 
-void fm_draw_text(fm_image *img, int x, int y, const char *text, fm_color color, int scale)
+static int clamp_px(int px)
 {
-    if (!img || !text)
-        return;
-    const long long s = scale < 1 ? 1 : scale;
-    const long long cw = FM_FONT_W * s, ch = FM_FONT_H * s;
-    if ((long long)y + ch <= 0 || y >= img->h)
-        return;
-    long long cx = x;
-    for (const unsigned char *c = (const unsigned char *)text; *c; c++, cx += cw) {
-        if (cx >= img->w)
-            break;
-        if (cx + cw <= 0)
-            continue;
-        for (int gy = 0; gy < FM_FONT_H; gy++)
-            for (int gx = 0; gx < FM_FONT_W; gx++)
-                if (fm_font_pixel(*c, gx, gy))
-                    fill_box(img, cx + gx * s, y + gy * s, cx + gx * s + s - 1, y + gy * s + s - 1,
-                             color);
-    }
+    return px < FM_TEXT_PX_MIN ? FM_TEXT_PX_MIN : px > FM_TEXT_PX_MAX ? FM_TEXT_PX_MAX : px;
 }
 
-void fm_draw_label(fm_image *img, int x, int y, const char *text, fm_color fg, fm_color bg,
-                   int scale)
+fm_label_box fm_label_place(fm_font *font, const char *text, int px, int x, int y, int img_w,
+                            int img_h)
 {
-    if (!img || !text || img->w <= 0 || img->h <= 0)
-        return;
-    const long long s = scale < 1 ? 1 : scale;
-    int tw, th;
-    fm_text_size(text, scale, &tw, &th);
-    const long long lw = (long long)tw + s, lh = th;
+    px = clamp_px(px);
+    fm_text_metrics m = fm_text_measure(font, text, px);
+    long long padx = px / 4 < 2 ? 2 : px / 4, pady = px / 8 < 1 ? 1 : px / 8;
+    int inked = m.ink_x1 > m.ink_x0;
+    long long left = inked && m.ink_x0 < 0 ? m.ink_x0 : 0;
+    long long right = inked && m.ink_x1 > m.advance ? m.ink_x1 : m.advance;
+    long long lw = right - left + 2 * padx, lh = (long long)m.ascent + m.descent + 2 * pady;
     long long lx = x, ly = (long long)y - lh;
     if (ly < 0)
-        ly = y; /* no room above: inside / below the corner */
-    if (lx + lw > img->w)
-        lx = img->w - lw;
+        ly = y; /* no room above: inside the box, from its top-left corner */
+    if (lx + lw > img_w)
+        lx = (long long)img_w - lw;
     if (lx < 0)
         lx = 0;
-    fill_box(img, lx, ly, lx + lw - 1, ly + lh - 1, bg);
-    if (lx + s > INT_MAX || ly > INT_MAX || ly < INT_MIN)
+    (void)img_h;
+    fm_label_box b;
+    b.x1 = clamp_int(lx);
+    b.y1 = clamp_int(ly);
+    b.x2 = clamp_int(lx + lw - 1);
+    b.y2 = clamp_int(ly + lh - 1);
+    b.text_x = clamp_int(lx + padx - left);
+    b.baseline = clamp_int(ly + pady + m.ascent);
+    return b;
+}
+
+fm_label_box fm_draw_label(fm_image *img, fm_font *font, int x, int y, const char *text,
+                           fm_color fg, fm_color bg, int px)
+{
+    fm_label_box b = {0, 0, -1, -1, 0, 0};
+    if (!img || !img->data || img->w <= 0 || img->h <= 0 || !text)
+        return b;
+    b = fm_label_place(font, text, px, x, y, img->w, img->h);
+    fill_box(img, b.x1, b.y1, b.x2, b.y2, bg);
+    fm_draw_text(img, font, b.text_x, b.baseline, text, fg, px);
+    return b;
+}
+
+/* px rounded down to a step of 1 below 24, 2 below 48, 4 below 96, ... */
+static int step_down(double v)
+{
+    int p = v > FM_TEXT_PX_MAX ? FM_TEXT_PX_MAX : v < 1 ? 1 : (int)v;
+    int step = 1;
+    while (step * 24 <= p)
+        step *= 2;
+    return p / step * step;
+}
+
+static double shorter_side(int w, int h)
+{
+    int s = w < h ? w : h;
+    return s > 0 ? s : 0;
+}
+
+fm_annot_style fm_annot_style_for(int img_w, int img_h, int box_h)
+{
+    double s = shorter_side(img_w, img_h);
+    double lo = fmax(12, s / 80), hi = fmax(12, s / 30);
+    double px = fmin(fmax(box_h / 3.0, lo), hi);
+    fm_annot_style st;
+    st.text_px = clamp_px(step_down(px));
+    st.thickness = st.text_px / 8 < 2 ? 2 : st.text_px / 8;
+    return st;
+}
+
+int fm_annot_bar_px(int img_w, int img_h)
+{
+    return clamp_px(step_down(fmax(12, shorter_side(img_w, img_h) / 36)));
+}
+
+void fm_draw_annotation(fm_image *img, fm_font *font, int x1, int y1, int x2, int y2,
+                        const char *text, fm_color color)
+{
+    if (!img || !img->data || img->w <= 0 || img->h <= 0)
         return;
-    fm_draw_text(img, (int)(lx + s), (int)ly, text, fg, scale);
+    fm_annot_style st = fm_annot_style_for(img->w, img->h, clamp_int((long long)y2 - y1 + 1));
+    fm_draw_rect(img, x1, y1, x2, y2, color, st.thickness);
+    if (text)
+        fm_draw_label(img, font, x1, y1, text, FM_COLOR_LABEL_TEXT, color, st.text_px);
 }

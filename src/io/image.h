@@ -1,4 +1,4 @@
-/* image.h - 8-bit BGR images: decoding, encoding, resizing, drawing.
+/* image.h - 8-bit BGR images: decoding, encoding, resizing (drawing: io/draw.h).
  *
  * Images are always 3-channel BGR, interleaved, rows `stride` bytes apart
  * (the channel order OpenCV uses, so preprocessing matches it). JPEG comes
@@ -9,8 +9,7 @@
  *     fm_err err = {0};
  *     fm_image *img = fm_image_load("photo.jpg", 0, &err);   // 0: default max size
  *     if (!img) fprintf(stderr, "facemask: %s\n", err.msg);
- *     fm_draw_rect(img, 10, 10, 100, 120, FM_RGB(0, 255, 0), 2);
- *     fm_draw_text(img, 10, 0, "face 0.99", FM_RGB(0, 255, 0), 2);
+ *     fm_draw_rect(img, 10, 10, 100, 120, FM_RGB(0, 255, 0), 2);    // io/draw.h
  *     fm_image_save(img, "out.jpg", &err);
  *     fm_image_free(img);
  */
@@ -81,28 +80,6 @@ void fm_resize_bilinear(const fm_image *src, fm_image *dst);
 void fm_blob_from_image(const fm_image *img, int W, int H, const float mean[3], float scale,
                         int swap_rb, fm_image *tmp, float *out);
 
-/* Drawing, clipped to the image; coordinates in pixels, (x1, y1) and (x2, y2) inclusive corners
- * (either order). Any int is accepted: parts outside the image are simply not drawn.
- * fm_draw_rect's border lies inside the corners, `thickness` pixels wide (< 1 draws 1);
- * a border wider than half the box fills it. */
-void fm_draw_rect(fm_image *img, int x1, int y1, int x2, int y2, fm_color color, int thickness);
-void fm_draw_fill(fm_image *img, int x1, int y1, int x2, int y2, fm_color color);
-/* A filled disc of `radius` pixels (0: one pixel) centred on the pixel holding (x, y), e.g. a
- * face landmark; clipped like the rest (a point off the image draws what is inside, if any). */
-void fm_draw_dot(fm_image *img, float x, float y, int radius, fm_color color);
-/* Text in the built-in font (printable ASCII; others are drawn as '?'). Each glyph cell is
- * FM_FONT_W x FM_FONT_H pixels times `scale`; (x, y) is the top-left corner of the first cell. */
-#define FM_FONT_W 6
-#define FM_FONT_H 10
-void fm_draw_text(fm_image *img, int x, int y, const char *text, fm_color color, int scale);
-/* 1 where pixel (x, y) of character c's cell in the built-in font is ink, else 0 (also outside
- * the cell); characters outside printable ASCII 32..126 are '?'. */
-int fm_font_pixel(int c, int x, int y);
-/* Width and height in pixels of text at scale. */
-void fm_text_size(const char *text, int scale, int *w, int *h);
-/* A label: text on a filled box of `bg`, placed above (x, y) when there is room, else below
- * (inside a box whose top-left corner is (x, y) at the top edge); shifted left to stay within
- * the image's width when it can. The box is fm_text_size + scale pixels wide, as tall as the text. */
-void fm_draw_label(fm_image *img, int x, int y, const char *text, fm_color fg, fm_color bg, int scale);
+/* Drawing on images (boxes, dots, text, labels): io/draw.h. */
 
 #endif

@@ -9,20 +9,11 @@
 fm_color fm_overlay_color(fm_label label)
 {
     switch (label) {
-    case FM_LABEL_MASK: return FM_RGB(0, 255, 0);
-    case FM_LABEL_NO_MASK: return FM_RGB(255, 0, 0);
+    case FM_LABEL_MASK: return FM_COLOR_MASK;
+    case FM_LABEL_NO_MASK: return FM_COLOR_NO_MASK;
     case FM_LABEL_UNKNOWN: break;
     }
-    return FM_RGB(255, 255, 0);
-}
-
-void fm_overlay_scale(int h, int *text_scale, int *thickness)
-{
-    int big = h >= 720;
-    if (text_scale)
-        *text_scale = big ? 2 : 1;
-    if (thickness)
-        *thickness = big ? 3 : 2;
+    return FM_COLOR_UNKNOWN;
 }
 
 /* A coordinate to the first pixel index at or after it by pixel centres. Far-away values are
@@ -55,30 +46,32 @@ char *fm_overlay_text(const fm_track_info *tr, char *buf, size_t size)
     return buf;
 }
 
-void fm_overlay_tracks(fm_image *img, const fm_track_info *tracks, int n)
+/* A track's box as inclusive pixel corners (pixels whose centres it covers); 0 when it has
+ * none (NaN, or empty). */
+static int track_pixels(const fm_image *img, const fm_track_info *tr, int *x1, int *y1, int *x2,
+                        int *y2)
 {
-    int scale, thick;
-    fm_overlay_scale(img->h, &scale, &thick);
+    if (isnan(tr->box.x1) || isnan(tr->box.y1) || isnan(tr->box.x2) || isnan(tr->box.y2))
+        return 0;
+    *x1 = pix(tr->box.x1, img->w), *y1 = pix(tr->box.y1, img->h);
+    *x2 = pix(tr->box.x2, img->w) - 1, *y2 = pix(tr->box.y2, img->h) - 1;
+    return *x2 >= *x1 && *y2 >= *y1;
+}
+
+void fm_overlay_tracks(fm_image *img, fm_font *font, const fm_track_info *tracks, int n)
+{
     for (int i = 0; i < n; i++) {
-        const fm_track_info *tr = &tracks[i];
-        if (isnan(tr->box.x1) || isnan(tr->box.y1) || isnan(tr->box.x2) || isnan(tr->box.y2))
+        int x1, y1, x2, y2;
+        if (!track_pixels(img, &tracks[i], &x1, &y1, &x2, &y2))
             continue;
-        fm_color c = fm_overlay_color(tr->label);
-        int x1 = pix(tr->box.x1, img->w), y1 = pix(tr->box.y1, img->h);
-        int x2 = pix(tr->box.x2, img->w) - 1, y2 = pix(tr->box.y2, img->h) - 1;
-        if (x2 < x1 || y2 < y1)
-            continue;
-        fm_draw_rect(img, x1, y1, x2, y2, c, thick);
         char text[64];
-        fm_overlay_text(tr, text, sizeof text);
-        fm_draw_label(img, x1, y1, text, FM_RGB(0, 0, 0), c, scale);
+        fm_overlay_text(&tracks[i], text, sizeof text);
+        fm_draw_annotation(img, font, x1, y1, x2, y2, text, fm_overlay_color(tracks[i].label));
     }
 }
 
-void fm_overlay_status(fm_image *img, double fps, const fm_track_counts *c)
+int fm_overlay_status(fm_image *img, fm_font *font, double fps, const fm_track_counts *c)
 {
-    int scale;
-    fm_overlay_scale(img->h, &scale, NULL);
     char text[192];
     int len = snprintf(text, sizeof text, "FPS %.1f", isfinite(fps) ? fps : 0.0);
     if (c && len > 0 && (size_t)len < sizeof text) {
@@ -89,11 +82,19 @@ void fm_overlay_status(fm_image *img, double fps, const fm_track_counts *c)
                  "  people %lld  mask %lld  no_mask %lld  compliance %s (%.0fs)", c->people,
                  c->mask, c->no_mask, comp, c->window);
     }
-    int tw, th;
-    fm_text_size(text, scale, &tw, &th);
-    int pad = 2 * scale;
-    fm_draw_fill(img, 0, 0, img->w - 1, th + 2 * pad - 1, FM_RGB(24, 24, 24));
-    fm_draw_text(img, pad, pad, text, FM_RGB(255, 255, 255), scale);
+    /* the frame's bar size, smaller when the line would not fit the width */
+    int px = fm_annot_bar_px(img->w, img->h), pad = px / 4 < 2 ? 2 : px / 4;
+    fm_text_metrics m = fm_text_measure(font, text, px);
+    if (m.advance > 0 && m.advance + 2 * pad > img->w && px > FM_TEXT_PX_MIN) {
+        px = (int)((long long)px * (img->w - 2 * pad) / m.advance);
+        px = px < FM_TEXT_PX_MIN ? FM_TEXT_PX_MIN : px;
+        pad = px / 4 < 2 ? 2 : px / 4;
+        m = fm_text_measure(font, text, px);
+    }
+    int vpad = px / 8 < 1 ? 1 : px / 8, bar = m.ascent + m.descent + 2 * vpad;
+    fm_draw_fill(img, 0, 0, img->w - 1, bar - 1, FM_OVERLAY_BAR_COLOR);
+    fm_draw_text(img, font, pad, vpad + m.ascent, text, FM_OVERLAY_BAR_TEXT, px);
+    return bar;
 }
 
 void fm_overlay_pixelate(fm_image *img, fm_box box, int cells)
@@ -160,9 +161,10 @@ void fm_overlay_blur(fm_image *img, const fm_track_info *tracks, int n)
 
 void fm_overlay_landmarks(fm_image *img, const fm_track_info *tracks, int n)
 {
-    int ts, thick;
-    fm_overlay_scale(img->h, &ts, &thick);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        int x1, y1, x2, y2, has_box = track_pixels(img, &tracks[i], &x1, &y1, &x2, &y2);
+        fm_annot_style st = fm_annot_style_for(img->w, img->h, has_box ? y2 - y1 + 1 : 0);
         fm_draw_landmarks(img, (const float (*)[2])tracks[i].landmarks, tracks[i].nlandmarks,
-                          thick + 1);
+                          st.thickness + 1);
+    }
 }
