@@ -6,7 +6,10 @@
  * (channel-major, (C, N, H, W)) plus the kernels' work memory.
  * Run: fm_pool_run hands shards to workers; each runs forward, loss and
  * backward on its shard into that shard's gradient array; a second pass sums
- * the shard gradients in shard order.
+ * the shard gradients in shard order. The loss is the final softmax's
+ * cross-entropy (classifier mode) or, in outputs mode, the caller's function,
+ * which gets the shard's outputs as per-sample NCHW copies and returns their
+ * gradients, scattered back into the channel-major gradient buffers.
  */
 #include "train/tnet.h"
 
@@ -18,6 +21,7 @@
 #include "train/sgemm.h"
 
 #define MAX_IN 16
+#define MAX_OUT 16 /* outputs of a net in outputs mode */
 
 typedef struct {
     fm_layer_kind kind;
@@ -31,6 +35,8 @@ typedef struct {
     fm_eltwise_param elt;
     float coeff[MAX_IN];
     fm_ip_param ip;
+    fm_resize_param resize;
+    int perm[3]; /* PERMUTE: output axis k of a sample is input axis perm[k] */
     int dropout;
     float ratio;
     size_t woff, nw, boff, nb;
@@ -49,6 +55,8 @@ typedef struct {
     unsigned char *gset;
     fm_tctx ctx;
     float *arena;
+    float *obuf, *dbuf;            /* outputs mode: the shard's outputs and their gradients */
+    float *optr[MAX_OUT], *dptr[MAX_OUT]; /* per output, into obuf / dbuf */
 } tworker;
 
 enum { MODE_TRAIN, MODE_PREDICT };
@@ -69,6 +77,15 @@ struct fm_tnet {
     fm_pool *pool;
     float *class_w; /* NULL: all 1 */
     float *loss_buf;
+    /* outputs mode (fm_tnet_create_outputs): the net's outputs, an external loss */
+    int outputs_mode;
+    int noutputs;
+    int out_value[MAX_OUT]; /* tnet value ids */
+    char *out_name[MAX_OUT];
+    fm_tnet_loss_fn loss_fn;
+    void *loss_user;
+    double shard_loss[FM_TNET_SHARDS];
+    float *const *outs; /* fm_tnet_forward_outputs: where the outputs go */
     /* the current call */
     int mode;
     const float *x;
@@ -185,6 +202,21 @@ static fm_status alloc_workers(fm_tnet *t, fm_err *err)
         w->ctx.work = at;
         w->ctx.work_floats = work;
         at += work;
+        if (t->outputs_mode) {
+            size_t per = 0;
+            for (int o = 0; o < t->noutputs; o++)
+                per += t->values[t->out_value[o]].count;
+            w->obuf = calloc(per * (size_t)t->shard_cap, sizeof(float));
+            w->dbuf = calloc(per * (size_t)t->shard_cap, sizeof(float));
+            if (!w->obuf || !w->dbuf)
+                return nomem(err);
+            size_t off = 0;
+            for (int o = 0; o < t->noutputs; o++) {
+                w->optr[o] = w->obuf + off;
+                w->dptr[o] = w->dbuf + off;
+                off += t->values[t->out_value[o]].count * (size_t)t->shard_cap;
+            }
+        }
         for (int v = 0; v < t->nvalues; v++) {
             size_t sz = (t->values[v].count * (size_t)t->shard_cap + 15) & ~(size_t)15;
             w->act[v] = at;
@@ -196,6 +228,30 @@ static fm_status alloc_workers(fm_tnet *t, fm_err *err)
         }
     }
     return FM_OK;
+}
+
+/* A permutation of nd axes (order[0..norder), completed with the unused axes in increasing
+ * order as nn/ops/permute.c does) as a permutation of a sample's (c, h, w): 0 unless the
+ * batch axis stays first. A sample of a 3-axis value (N, A, B) is (A, B, 1). */
+static int sample_perm(int nd, const int *order, int norder, int perm[3])
+{
+    int full[4], used[4] = {0, 0, 0, 0};
+    if (nd < 1 || nd > 4 || norder > nd)
+        return 0;
+    for (int i = 0; i < norder; i++) {
+        if (order[i] < 0 || order[i] >= nd || used[order[i]])
+            return 0;
+        used[order[i]] = 1;
+        full[i] = order[i];
+    }
+    for (int i = 0, k = norder; i < nd; i++)
+        if (!used[i])
+            full[k++] = i;
+    if (full[0] != 0)
+        return 0;
+    for (int k = 0; k < 3; k++)
+        perm[k] = k + 1 < nd ? full[k + 1] - 1 : k;
+    return 1;
 }
 
 static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_info *info,
@@ -217,8 +273,8 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
     if (!fm_op_get(info->kind)->trainable)
         return fm_err_set(err, FM_ERR_UNSUPPORTED,
                           "layer '%s' (%s): %s layers cannot be trained (supported: Convolution, "
-                          "ReLU, ReLU6, Eltwise SUM, Pooling, InnerProduct, Flatten, Reshape, "
-                          "Dropout, Softmax)",
+                          "ReLU, ReLU6, Sigmoid, Eltwise SUM, Pooling, InnerProduct, Flatten, "
+                          "Reshape, Permute, Resize, Dropout, Softmax)",
                           nm, info->type, kind_name(info->kind));
     if (info->nin < 1 || info->nin > MAX_IN)
         return fm_err_set(err, FM_ERR_UNSUPPORTED, "layer '%s' (%s): %d inputs (1 to %d supported)",
@@ -233,11 +289,6 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
                               nm, info->type, fm_net_value_name(net, info->in[k]), cut);
         L->in[k] = v;
     }
-    if (info->act.act == FM_ACT_SIGMOID) /* no backward for it in grad_ops.c / vec.c */
-        return fm_err_set(err, FM_ERR_UNSUPPORTED,
-                          "layer '%s' (%s): a sigmoid activation cannot be trained (supported: "
-                          "ReLU, ReLU6)",
-                          nm, info->type);
     L->act = info->act;
     tvalue out;
     if (!value_dims(net, info->out, &out))
@@ -317,6 +368,32 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
         out.h = x->h;
         out.w = x->w;
         break;
+    case FM_LAYER_RESIZE: {
+        L->resize = *info->resize;
+        fm_shape in = fm_shape4(1, x->c, x->h, x->w), o;
+        if (fm_resize_shape(&L->resize, &in, &o, err) != FM_OK)
+            return fm_err_prefix(err, "layer '%s': ", nm);
+        if (o.d[1] != out.c || o.d[2] != out.h || o.d[3] != out.w)
+            return fm_err_set(err, FM_ERR_SHAPE, "layer '%s': resize gives %s, the net says %dx%dx%d",
+                              nm, fm_shape_str(&o, got, sizeof got), out.c, out.h, out.w);
+        break;
+    }
+    case FM_LAYER_PERMUTE: {
+        const fm_tensor *xt = fm_net_value(net, info->in[0]);
+        if (!sample_perm(xt->shape.ndim, info->dims, info->ndims, L->perm))
+            return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                              "layer '%s' (%s): only a permutation that keeps the batch axis "
+                              "first trains",
+                              nm, info->type);
+        int d[3] = {x->c, x->h, x->w};
+        if (d[L->perm[0]] != out.c || d[L->perm[1]] != out.h || d[L->perm[2]] != out.w)
+            return fm_err_set(err, FM_ERR_SHAPE,
+                              "layer '%s': permuting %dx%dx%d gives %dx%dx%d, the net says "
+                              "%dx%dx%d",
+                              nm, x->c, x->h, x->w, d[L->perm[0]], d[L->perm[1]], d[L->perm[2]],
+                              out.c, out.h, out.w);
+        break;
+    }
     case FM_LAYER_RESHAPE:
         L->dropout = is_dropout(info->type);
         L->ratio = L->dropout ? 0.5f : 0.0f;
@@ -338,7 +415,44 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
     return FM_OK;
 }
 
-fm_tnet *fm_tnet_create(fm_net *net, const char *cut, int max_batch, int threads, fm_err *err)
+/* The net's outputs as tnet values, for outputs mode; every other value must be read. */
+static fm_status bind_outputs(fm_tnet *t, fm_net *net, const int *map, const int *used,
+                              const char *cut, fm_err *err)
+{
+    int no = fm_net_num_outputs(net);
+    if (no < 1 || no > MAX_OUT)
+        return fm_err_set(err, FM_ERR_UNSUPPORTED, "the net has %d outputs (1 to %d supported)",
+                          no, MAX_OUT);
+    for (int k = 0; k < no; k++) {
+        const char *name = fm_net_output_name(net, k);
+        int v = fm_net_value_id(net, name);
+        if (v < 0 || map[v] <= 0)
+            return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                              "output '%s' does not depend on the cut '%s'; the trainable part "
+                              "must compute every output",
+                              name, cut);
+        t->out_value[k] = map[v];
+        t->out_name[k] = dupstr(name);
+        t->noutputs = k + 1;
+        if (!t->out_name[k])
+            return nomem(err);
+    }
+    for (int i = 0; i < t->nlayers; i++) {
+        const tlayer *L = &t->layers[i];
+        int is_out = 0;
+        for (int k = 0; k < no; k++)
+            is_out |= t->out_value[k] == L->out;
+        if (!is_out && !used[L->out])
+            return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                              "layer '%s' (%s) makes a value that is neither read nor an output "
+                              "of the net",
+                              L->name, L->type);
+    }
+    return FM_OK;
+}
+
+static fm_tnet *create(fm_net *net, const char *cut, int max_batch, int threads, int outputs_mode,
+                       fm_err *err)
 {
     if (!net || !cut) {
         fm_err_set(err, FM_ERR_ARG, "fm_tnet_create: net and cut value name are required");
@@ -399,6 +513,13 @@ fm_tnet *fm_tnet_create(fm_net *net, const char *cut, int max_batch, int threads
         }
         if (first < 0)
             first = i;
+        if (outputs_mode && info.kind == FM_LAYER_SOFTMAX) {
+            fm_err_set(err, FM_ERR_UNSUPPORTED,
+                       "layer '%s' (Softmax): a softmax trains only as the classifier's loss "
+                       "(fm_tnet_create), not among a net's outputs",
+                       info.name);
+            goto fail;
+        }
         if (t->nlayers > 0 && t->layers[t->nlayers - 1].kind == FM_LAYER_SOFTMAX) {
             fm_err_set(err, FM_ERR_UNSUPPORTED,
                        "layer '%s' (Softmax) must be the last layer, but '%s' (%s) follows it",
@@ -415,24 +536,30 @@ fm_tnet *fm_tnet_create(fm_net *net, const char *cut, int max_batch, int threads
         fm_err_set(err, FM_ERR_ARG, "no layer reads the cut value '%s'", cut);
         goto fail;
     }
-    tlayer *last = &t->layers[t->nlayers - 1];
-    if (last->kind != FM_LAYER_SOFTMAX) {
-        fm_err_set(err, FM_ERR_UNSUPPORTED,
-                   "the trainable part must end in a Softmax layer; the last layer is '%s' (%s)",
-                   last->name, last->type);
-        goto fail;
-    }
-    for (int i = 0; i < t->nlayers; i++) {
-        const tlayer *L = &t->layers[i];
-        if (L->out != last->out && !used[L->out]) {
+    t->outputs_mode = outputs_mode;
+    if (outputs_mode) {
+        if (bind_outputs(t, net, map, used, cut, err) != FM_OK)
+            goto fail;
+    } else {
+        tlayer *last = &t->layers[t->nlayers - 1];
+        if (last->kind != FM_LAYER_SOFTMAX) {
             fm_err_set(err, FM_ERR_UNSUPPORTED,
-                       "layer '%s' (%s) makes an output no later layer reads; the trainer needs "
-                       "one loss at the final Softmax",
-                       L->name, L->type);
+                       "the trainable part must end in a Softmax layer; the last layer is '%s' (%s)",
+                       last->name, last->type);
             goto fail;
         }
+        for (int i = 0; i < t->nlayers; i++) {
+            const tlayer *L = &t->layers[i];
+            if (L->out != last->out && !used[L->out]) {
+                fm_err_set(err, FM_ERR_UNSUPPORTED,
+                           "layer '%s' (%s) makes an output no later layer reads; the trainer needs "
+                           "one loss at the final Softmax",
+                           L->name, L->type);
+                goto fail;
+            }
+        }
+        t->classes = t->values[last->out].c;
     }
-    t->classes = t->values[last->out].c;
     /* parameters */
     size_t np = 0;
     for (int i = 0; i < t->nlayers; i++) {
@@ -485,6 +612,19 @@ fail:
     return NULL;
 }
 
+fm_tnet *fm_tnet_create(fm_net *net, const char *cut, int max_batch, int threads, fm_err *err)
+{
+    return create(net, cut, max_batch, threads, 0, err);
+}
+
+fm_tnet *fm_tnet_create_outputs(fm_net *net, const char *cut, int max_batch, int threads,
+                                fm_err *err)
+{
+    if (net && !cut)
+        cut = fm_net_input_name(net, 0);
+    return create(net, cut, max_batch, threads, 1, err);
+}
+
 void fm_tnet_free(fm_tnet *t)
 {
     if (!t)
@@ -495,6 +635,8 @@ void fm_tnet_free(fm_tnet *t)
     }
     free(t->layers);
     free(t->values);
+    for (int k = 0; k < t->noutputs; k++)
+        free(t->out_name[k]);
     free(t->params);
     free(t->grads);
     free(t->mask);
@@ -508,6 +650,8 @@ void fm_tnet_free(fm_tnet *t)
             free(t->workers[k].grad);
             free(t->workers[k].gset);
             free(t->workers[k].arena);
+            free(t->workers[k].obuf);
+            free(t->workers[k].dbuf);
         }
     free(t->workers);
     fm_pool_free(t->pool);
@@ -557,6 +701,12 @@ static void forward_layer(fm_tnet *t, tworker *wk, int li, int i0, int m, int tr
         break;
     case FM_LAYER_POOL:
         fm_tpool_forward(&L->pool, &x, &y);
+        break;
+    case FM_LAYER_RESIZE:
+        fm_tresize_forward(&L->resize, &x, &y);
+        break;
+    case FM_LAYER_PERMUTE:
+        fm_tpermute_forward(L->perm, &x, &y);
         break;
     case FM_LAYER_ELTWISE: {
         fm_fmap ins[MAX_IN];
@@ -627,6 +777,14 @@ static void backward_layer(fm_tnet *t, tworker *wk, int li, int i0, int m, float
         if (need0)
             fm_tpool_backward(&L->pool, &x, &dy, &dx, add0);
         break;
+    case FM_LAYER_RESIZE:
+        if (need0)
+            fm_tresize_backward(&L->resize, &dy, &dx, add0);
+        break;
+    case FM_LAYER_PERMUTE:
+        if (need0)
+            fm_tpermute_backward(L->perm, &dy, &dx, add0);
+        break;
     case FM_LAYER_RESHAPE:
         if (!need0)
             break;
@@ -654,6 +812,48 @@ static void backward_layer(fm_tnet *t, tworker *wk, int li, int i0, int m, float
         wk->gset[v0] = 1;
 }
 
+/* Outputs mode: the shard's outputs out of the channel-major activations into per-sample
+ * NCHW (wk->optr, and t->outs when forwarding for the caller), then, when training, the
+ * loss's gradients (wk->dptr) into the activations' gradients. */
+static void outputs_to_samples(fm_tnet *t, tworker *wk, int i0, int m)
+{
+    for (int k = 0; k < t->noutputs; k++) {
+        int v = t->out_value[k];
+        fm_fmap src = vmap(t, wk->act[v], v, m);
+        const tvalue *val = &t->values[v];
+        fm_fmap dst = fm_fmap_nchw(wk->optr[k], m, val->c, val->h, val->w);
+        fm_fmap_copy(&src, &dst, 0);
+        if (t->outs)
+            memcpy(t->outs[k] + (size_t)i0 * val->count, wk->optr[k],
+                   (size_t)m * val->count * sizeof(float));
+    }
+}
+
+static void loss_to_grads(fm_tnet *t, tworker *wk, int s, int i0, int m)
+{
+    size_t per = 0;
+    for (int k = 0; k < t->noutputs; k++)
+        per += t->values[t->out_value[k]].count;
+    memset(wk->dbuf, 0, per * (size_t)t->shard_cap * sizeof(float));
+    fm_tnet_loss_io io;
+    io.sample0 = i0;
+    io.n = m;
+    io.noutputs = t->noutputs;
+    io.out = (const float *const *)wk->optr;
+    io.dout = wk->dptr;
+    t->shard_loss[s] = t->loss_fn(t->loss_user, &io);
+    for (int k = 0; k < t->noutputs; k++) {
+        int v = t->out_value[k];
+        if (!t->values[v].need_grad)
+            continue;
+        const tvalue *val = &t->values[v];
+        fm_fmap src = fm_fmap_nchw(wk->dptr[k], m, val->c, val->h, val->w);
+        fm_fmap dst = vmap(t, wk->grad[v], v, m);
+        fm_fmap_copy(&src, &dst, 0);
+        wk->gset[v] = 1;
+    }
+}
+
 static void run_shard(fm_tnet *t, tworker *wk, int s, int i0, int i1)
 {
     int m = i1 - i0;
@@ -670,7 +870,11 @@ static void run_shard(fm_tnet *t, tworker *wk, int s, int i0, int i1)
     for (int li = 0; li < t->nlayers; li++)
         forward_layer(t, wk, li, i0, m, train);
     const tlayer *last = &t->layers[t->nlayers - 1];
-    if (t->probs_out) {
+    if (t->outputs_mode) {
+        outputs_to_samples(t, wk, i0, m);
+        if (train)
+            loss_to_grads(t, wk, s, i0, m);
+    } else if (t->probs_out) {
         const float *p = wk->act[last->out];
         for (int i = 0; i < m; i++)
             for (int k = 0; k < t->classes; k++)
@@ -723,9 +927,22 @@ static void reduce_job(void *ctx, int tid, int nt)
     }
 }
 
+static fm_status wrong_mode(const fm_tnet *t, const char *fn, fm_err *err)
+{
+    return fm_err_set(err, FM_ERR_ARG,
+                      t->outputs_mode ? "%s: this trainer has the net's outputs and no loss of "
+                                        "its own (fm_tnet_create_outputs); use "
+                                        "fm_tnet_train_outputs / fm_tnet_forward_outputs"
+                                      : "%s: this trainer ends in a softmax loss (fm_tnet_create); "
+                                        "use fm_tnet_train_batch / fm_tnet_predict",
+                      fn);
+}
+
 fm_status fm_tnet_train_batch(fm_tnet *t, const float *x, const int *labels, int n, uint64_t seed,
                               float *loss, float *probs_out, fm_err *err)
 {
+    if (t->outputs_mode)
+        return wrong_mode(t, "fm_tnet_train_batch", err);
     if (!x || !labels || n < 1 || n > t->max_batch)
         return fm_err_set(err, FM_ERR_ARG,
                           "fm_tnet_train_batch: batch of %d samples (1..%d, with inputs and labels)",
@@ -753,6 +970,8 @@ fm_status fm_tnet_train_batch(fm_tnet *t, const float *x, const int *labels, int
 
 fm_status fm_tnet_predict(fm_tnet *t, const float *x, int n, float *probs, fm_err *err)
 {
+    if (t->outputs_mode)
+        return wrong_mode(t, "fm_tnet_predict", err);
     if (!x || !probs || n < 1)
         return fm_err_set(err, FM_ERR_ARG, "fm_tnet_predict: %d samples (need >= 1, inputs and outputs)", n);
     for (int at = 0; at < n; at += t->max_batch) {
@@ -763,6 +982,64 @@ fm_status fm_tnet_predict(fm_tnet *t, const float *x, int n, float *probs, fm_er
         t->n = m;
         t->probs_out = probs + (size_t)at * t->classes;
         fm_pool_run(t->pool, shard_job, t);
+    }
+    return FM_OK;
+}
+
+fm_status fm_tnet_train_outputs(fm_tnet *t, const float *x, int n, uint64_t seed,
+                                fm_tnet_loss_fn loss, void *user, double *loss_sum, fm_err *err)
+{
+    if (!t->outputs_mode)
+        return wrong_mode(t, "fm_tnet_train_outputs", err);
+    if (!x || !loss || n < 1 || n > t->max_batch)
+        return fm_err_set(err, FM_ERR_ARG,
+                          "fm_tnet_train_outputs: batch of %d samples (1..%d, with inputs and a "
+                          "loss function)",
+                          n, t->max_batch);
+    t->mode = MODE_TRAIN;
+    t->x = x;
+    t->labels = NULL;
+    t->n = n;
+    t->seed = seed;
+    t->probs_out = NULL;
+    t->outs = NULL;
+    t->loss_fn = loss;
+    t->loss_user = user;
+    for (int s = 0; s < FM_TNET_SHARDS; s++)
+        t->shard_loss[s] = 0.0;
+    fm_pool_run(t->pool, shard_job, t);
+    fm_pool_run(t->pool, reduce_job, t);
+    double sum = 0.0;
+    for (int s = 0; s < FM_TNET_SHARDS; s++)
+        sum += t->shard_loss[s];
+    if (loss_sum)
+        *loss_sum = sum;
+    t->loss_fn = NULL;
+    t->loss_user = NULL;
+    return FM_OK;
+}
+
+fm_status fm_tnet_forward_outputs(fm_tnet *t, const float *x, int n, float *const *out,
+                                  fm_err *err)
+{
+    if (!t->outputs_mode)
+        return wrong_mode(t, "fm_tnet_forward_outputs", err);
+    if (!x || !out || n < 1)
+        return fm_err_set(err, FM_ERR_ARG,
+                          "fm_tnet_forward_outputs: %d samples (need >= 1, inputs and outputs)", n);
+    for (int at = 0; at < n; at += t->max_batch) {
+        int m = n - at < t->max_batch ? n - at : t->max_batch;
+        float *dst[MAX_OUT];
+        for (int k = 0; k < t->noutputs; k++)
+            dst[k] = out[k] + (size_t)at * t->values[t->out_value[k]].count;
+        t->mode = MODE_PREDICT;
+        t->x = x + (size_t)at * t->values[0].count;
+        t->labels = NULL;
+        t->n = m;
+        t->probs_out = NULL;
+        t->outs = dst;
+        fm_pool_run(t->pool, shard_job, t);
+        t->outs = NULL;
     }
     return FM_OK;
 }
@@ -881,6 +1158,17 @@ const uint8_t *fm_tnet_trainable_mask(const fm_tnet *t) { return t->mask; }
 int fm_tnet_num_classes(const fm_tnet *t) { return t->classes; }
 size_t fm_tnet_input_size(const fm_tnet *t) { return t->values[0].count; }
 int fm_tnet_max_batch(const fm_tnet *t) { return t->max_batch; }
+int fm_tnet_num_outputs(const fm_tnet *t) { return t->noutputs; }
+
+const char *fm_tnet_output_name(const fm_tnet *t, int k)
+{
+    return k >= 0 && k < t->noutputs ? t->out_name[k] : NULL;
+}
+
+size_t fm_tnet_output_size(const fm_tnet *t, int k)
+{
+    return k >= 0 && k < t->noutputs ? t->values[t->out_value[k]].count : 0;
+}
 int fm_tnet_num_layers(const fm_tnet *t) { return t->nlayers; }
 
 void fm_tnet_input_dims(const fm_tnet *t, int *c, int *h, int *w)
