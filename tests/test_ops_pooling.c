@@ -176,6 +176,16 @@ static void test_pool_errors(void)
     p = pp(FM_POOL_MAX, 2, 0, 0);
     FM_CHECK_INT(fm_pool_shape(&p, &in, &os, &err), FM_ERR_ARG);
     FM_CHECK_STR_CONTAINS(err.msg, "stride 0x0 must be positive");
+    /* 32 wide, kernel 2, stride 4, no pad, ceil mode: ceil(30 / 4) + 1 = 9 windows, the last
+     * starting at 32, past the input: an empty window (found by fuzz_caffe_net, AVE divided
+     * by a zero area) */
+    fm_shape in32 = fm_shape4(1, 1, 32, 32);
+    p = pp(FM_POOL_AVE, 2, 4, 0);
+    FM_CHECK_INT(fm_pool_shape(&p, &in32, &os, &err), FM_ERR_SHAPE);
+    FM_CHECK_STR_CONTAINS(err.msg, "leaves the last window of the 32x32 input empty");
+    p.floor_mode = 1; /* floor mode: 8 windows, each inside */
+    FM_CHECK_INT(fm_pool_shape(&p, &in32, &os, &err), FM_OK);
+    FM_CHECK_INT(os.d[3], 8);
     fm_shape in3 = fm_shape3(2, 3, 3);
     p = pp(FM_POOL_MAX, 2, 1, 0);
     FM_CHECK_INT(fm_pool_shape(&p, &in3, &os, &err), FM_ERR_SHAPE);

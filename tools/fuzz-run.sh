@@ -41,5 +41,11 @@ for bin in "$@"; do
     fi
     printf '%-16s %5s s %10s execs   cov %6s   ft %6s   corpus %5s   %s\n' "$target" "$secs" \
         "${execs:-?}" "${cov:-?}" "${ft:-?}" "$files" "$status"
+    if [ "$status" != ok ]; then
+        # the finding itself, so that a CI log that keeps no files still shows what broke
+        grep -m1 -A30 -E '^==[0-9]+==ERROR|runtime error:|^==[0-9]+== ERROR|ALARM|out-of-memory' "$log" \
+            | sed 's/^/    | /'
+        [ -z "$found" ] || { echo "    | input (base64):"; head -c 4096 "$found" | base64 | sed 's/^/    | /'; }
+    fi
 done
 exit $failed

@@ -105,8 +105,17 @@ fm_status fm_pool_shape(const fm_pool_param *p, const fm_shape *in, fm_shape *ou
                           w.kh, w.kw, H + 2 * w.ph, W + 2 * w.pw, fm_shape_str(in, buf, sizeof buf),
                           w.ph, w.pw);
     int fl = p->floor_mode != 0;
-    *out = fm_shape4(in->d[0], in->d[1], out_size(H, w.kh, w.sh, w.ph, fl),
-                     out_size(W, w.kw, w.sw, w.pw, fl));
+    int oh = out_size(H, w.kh, w.sh, w.ph, fl), ow = out_size(W, w.kw, w.sw, w.pw, fl);
+    /* Caffe's ceil rule drops a last window that starts past the input only when there is
+     * padding; with a stride larger than the kernel and no padding it can still start past
+     * the input, an empty window (Caffe divides by zero there). Refused rather than guessed. */
+    if ((oh - 1) * w.sh >= H + w.ph || (ow - 1) * w.sw >= W + w.pw)
+        return fm_err_set(err, FM_ERR_SHAPE,
+                          "pooling: stride %dx%d with kernel %dx%d and pad %dx%d leaves the last "
+                          "window of the %dx%d input empty (ceil mode); expected stride <= kernel "
+                          "or padding",
+                          w.sh, w.sw, w.kh, w.kw, w.ph, w.pw, H, W);
+    *out = fm_shape4(in->d[0], in->d[1], oh, ow);
     return FM_OK;
 }
 
