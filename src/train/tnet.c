@@ -355,6 +355,12 @@ static fm_status bind_outputs(fm_tnet *t, fm_net *net, const int *map, const int
                               "must compute every output",
                               name, cut);
         t->out_value[k] = map[v];
+        t->out_logit[k] = -1;
+        for (int i = 0; i < t->nlayers; i++) {
+            const tlayer *L = &t->layers[i];
+            if (L->out == map[v] && L->kind == FM_LAYER_ACT && L->act.act == FM_ACT_SIGMOID)
+                t->out_logit[k] = L->in[0];
+        }
         t->out_name[k] = dupstr(name);
         t->noutputs = k + 1;
         if (!t->out_name[k])
@@ -657,6 +663,20 @@ fm_status fm_tnet_set_class_weights(fm_tnet *t, const float *w, int classes, fm_
     }
     memcpy(t->class_w, w, (size_t)classes * sizeof(float));
     return FM_OK;
+}
+
+fm_status fm_tnet_set_logit_outputs(fm_tnet *t, int on, fm_err *err)
+{
+    if (!t->outputs_mode)
+        return fm_err_set(err, FM_ERR_ARG,
+                          "logit outputs: this trainer has no outputs of its own (fm_tnet_create)");
+    t->logits = on != 0;
+    return FM_OK;
+}
+
+int fm_tnet_output_is_logit(const fm_tnet *t, int k)
+{
+    return k >= 0 && k < t->noutputs && t->logits && t->out_logit[k] >= 0;
 }
 
 /* ---- accessors ----------------------------------------------------------------------- */

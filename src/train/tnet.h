@@ -121,6 +121,12 @@ fm_status fm_tnet_train_outputs(fm_tnet *t, const float *x, int n, uint64_t seed
  * fm_tnet_output_size(t, k) floats. */
 fm_status fm_tnet_forward_outputs(fm_tnet *t, const float *x, int n, float *const *out,
                                   fm_err *err);
+/* Outputs that a Sigmoid layer makes (YuNet's cls and obj) are handed to the loss (and by
+ * fm_tnet_forward_outputs) as that sigmoid's input, the logits, when on: the loss then takes
+ * its gradient w.r.t. the logits (a BCE's p - t), which a sigmoid saturated in float (p == 1
+ * from a logit of about 17) would otherwise cut off. Off by default. Outputs mode only. */
+fm_status fm_tnet_set_logit_outputs(fm_tnet *t, int on, fm_err *err);
+int fm_tnet_output_is_logit(const fm_tnet *t, int k);
 int fm_tnet_num_outputs(const fm_tnet *t);            /* 0 for a classifier trainer */
 const char *fm_tnet_output_name(const fm_tnet *t, int k);
 size_t fm_tnet_output_size(const fm_tnet *t, int k); /* floats per sample */

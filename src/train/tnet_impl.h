@@ -71,6 +71,8 @@ struct fm_tnet {
     int outputs_mode;
     int noutputs;
     int out_value[TNET_MAX_OUT]; /* tnet value ids */
+    int out_logit[TNET_MAX_OUT]; /* the input of the Sigmoid that makes the output, or -1 */
+    int logits;                  /* hand the loss those logits instead (fm_tnet_set_logit_outputs) */
     char *out_name[TNET_MAX_OUT];
     fm_tnet_loss_fn loss_fn;
     void *loss_user;
@@ -85,5 +87,11 @@ struct fm_tnet {
     float norm;
     float *probs_out;
 };
+
+/* The value the loss sees for output k: the output, or its sigmoid's input. */
+static inline int fm_tnet_loss_value(const struct fm_tnet *t, int k)
+{
+    return t->logits && t->out_logit[k] >= 0 ? t->out_logit[k] : t->out_value[k];
+}
 
 #endif

@@ -167,7 +167,7 @@ static void backward_layer(fm_tnet *t, tworker *wk, int li, int i0, int m, float
 static void outputs_to_samples(fm_tnet *t, tworker *wk, int i0, int m)
 {
     for (int k = 0; k < t->noutputs; k++) {
-        int v = t->out_value[k];
+        int v = fm_tnet_loss_value(t, k);
         fm_fmap src = vmap(t, wk->act[v], v, m);
         const tvalue *val = &t->values[v];
         fm_fmap dst = fm_fmap_nchw(wk->optr[k], m, val->c, val->h, val->w);
@@ -192,13 +192,13 @@ static void loss_to_grads(fm_tnet *t, tworker *wk, int s, int i0, int m)
     io.dout = wk->dptr;
     t->shard_loss[s] = t->loss_fn(t->loss_user, &io);
     for (int k = 0; k < t->noutputs; k++) {
-        int v = t->out_value[k];
+        int v = fm_tnet_loss_value(t, k);
         if (!t->values[v].need_grad)
             continue;
         const tvalue *val = &t->values[v];
         fm_fmap src = fm_fmap_nchw(wk->dptr[k], m, val->c, val->h, val->w);
         fm_fmap dst = vmap(t, wk->grad[v], v, m);
-        fm_fmap_copy(&src, &dst, 0);
+        fm_fmap_copy(&src, &dst, wk->gset[v]);
         wk->gset[v] = 1;
     }
 }
