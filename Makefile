@@ -153,6 +153,19 @@ build/gen/suites.inc: $(TEST_SRC)
 	mv $@.tmp $@
 
 build/obj/tests/main.o build-asan/obj/tests/main.o build-tsan/obj/tests/main.o: build/gen/suites.inc
+
+# `facemask --version`: the version (VERSION, from include/facemask.h) and the git revision
+# built from, in build/gen/version.h, rewritten only when they change (so main.o is rebuilt
+# then, and only then).
+GIT_REV := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
+APP_MAIN_OBJ := build/obj/src/app/main.o build-asan/obj/src/app/main.o build-tsan/obj/src/app/main.o
+.PHONY: FORCE
+build/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define FM_VERSION "%s"\n#define FM_GIT_REV "%s"\n' '$(VERSION)' '$(GIT_REV)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(APP_MAIN_OBJ): build/gen/version.h
+$(APP_MAIN_OBJ): override CFLAGS += -Ibuild/gen
 build/obj/tests/%.o build-asan/obj/tests/%.o build-tsan/obj/tests/%.o: override CFLAGS += -Ibuild/gen -Itests
 
 build/facemask: $(APP_OBJ_REL) build/libfacemask.a

@@ -5,7 +5,8 @@
  * differences (L(v + e) - L(v - e)) / 2e with
  *   - e = 0.05 for operators linear in the checked variable (conv, ip, eltwise,
  *     average pooling, dropout): exact up to float rounding of the outputs;
- *   - e = 1e-2 for activations and max pooling, whose inputs are kept >= 0.05
+ *   - e = 0.05 for the value movers too (nearest resize, permute);
+ *   - e = 1e-2 for activations (sigmoid included) and max pooling, whose inputs are kept >= 0.05
  *     from every kink (and max-pool inputs >= 0.1 apart);
  *   - e = 1e-3 for softmax + cross-entropy (smooth; computed in double inside).
  * Tolerance: |fd - analytic| <= 5e-4 * (1 + |analytic|) (float outputs; L has a few
@@ -326,9 +327,10 @@ static double act_loss(void *v)
 
 static void test_act_backward(void)
 {
-    static const fm_activation acts[3] = {{FM_ACT_RELU, 0.0f}, {FM_ACT_RELU, 0.1f}, {FM_ACT_RELU6, 0.0f}};
-    static const char *names[3] = {"relu", "leaky 0.1", "relu6"};
-    for (int k = 0; k < 3; k++) {
+    static const fm_activation acts[4] = {
+        {FM_ACT_RELU, 0.0f}, {FM_ACT_RELU, 0.1f}, {FM_ACT_RELU6, 0.0f}, {FM_ACT_SIGMOID, 0.0f}};
+    static const char *names[4] = {"relu", "leaky 0.1", "relu6", "sigmoid"};
+    for (int k = 0; k < 4; k++) {
         uint64_t s = 20 + (uint64_t)k;
         size_t n = 2 * 3 * 4 * 4;
         float *x = rndv(n, &s, -3, 8), *y = zeros(n), *r = rndv(n, &s, -1, 1), *dx = zeros(n);
@@ -340,6 +342,7 @@ static void test_act_backward(void)
         fm_fmap dy = fm_fmap_nchw(r, 2, 3, 4, 4), d = fm_fmap_nchw(dx, 2, 3, 4, 4);
         fm_tact_backward(NULL, acts[k], &c.y, &dy, &d, 0);
         fd_check(names[k], x, n, dx, act_loss, &c, 1e-2);
+        act_loss(&c); /* y again from the unperturbed x (sigmoid's backward reads it) */
         /* relu6 gradient is zero above 6 and below 0; add mode doubles */
         fm_tact_backward(NULL, acts[k], &c.y, &dy, &d, 1);
         float *once = zeros(n);
@@ -362,6 +365,14 @@ static void test_act_backward(void)
     fm_tact_backward(NULL, lk, &Y, &G, &D, 0);
     FM_CHECK_NEAR(d[3], 0.1f, 1e-7);
     FM_CHECK_NEAR(d[1], 1.0f, 0);
+    /* sigmoid: y (1 - y) from the output */
+    float ys[4] = {0.5f, 0.25f, 1.0f, 0.0f};
+    fm_fmap YS = fm_fmap_nchw(ys, 1, 1, 1, 4);
+    fm_activation sg = {FM_ACT_SIGMOID, 0.0f};
+    fm_tact_backward(NULL, sg, &YS, &G, &D, 0);
+    FM_CHECK_NEAR(d[0], 0.25f, 0);
+    FM_CHECK_NEAR(d[1], 0.1875f, 0);
+    FM_CHECK(d[2] == 0.0f && d[3] == 0.0f);
 }
 
 /* ---- eltwise --------------------------------------------------------------------- */
@@ -492,6 +503,170 @@ static void test_pool_backward(void)
     fl = pool_param(FM_POOL_AVE, 0, 3, 2, 1);
     fl.floor_mode = 1;
     pool_case("ave 3x3 s2 p1 floor", fl, 1, 2, 6, 7, 47);
+}
+
+/* ---- nearest resize ------------------------------------------------------------ */
+
+typedef struct {
+    fm_resize_param p;
+    fm_fmap x, y;
+    float *r;
+} resize_ctx;
+
+static double resize_loss(void *v)
+{
+    resize_ctx *c = v;
+    fm_tresize_forward(&c->p, &c->x, &c->y);
+    return dotmap(&c->y, c->r);
+}
+
+/* Finite differences in NCHW; forward against the inference operator; the same gradient in
+ * the channel-major layout, written and added. */
+static void resize_case(const char *name, float sh, float sw, int n, int c, int h, int w,
+                        uint64_t seed)
+{
+    uint64_t s = seed;
+    fm_resize_param p = {sh, sw};
+    fm_shape in = fm_shape4(n, c, h, w), out;
+    fm_err err = {0};
+    FM_CHECK_MSG(fm_resize_shape(&p, &in, &out, &err) == FM_OK, "%s", err.msg);
+    size_t nx = fm_shape_count(&in), ny = fm_shape_count(&out);
+    int oh = out.d[2], ow = out.d[3];
+    float *x = rndv(nx, &s, -1, 1), *y = zeros(ny), *r = rndv(ny, &s, -1, 1), *dx = zeros(nx);
+    resize_ctx cc = {p, fm_fmap_nchw(x, n, c, h, w), fm_fmap_nchw(y, n, c, oh, ow), r};
+    resize_loss(&cc);
+    fm_fmap dy = fm_fmap_nchw(r, n, c, oh, ow), d = fm_fmap_nchw(dx, n, c, h, w);
+    fm_tresize_backward(&p, &dy, &d, 0);
+    fd_check(name, x, nx, dx, resize_loss, &cc, 0.05);
+    float *yi = zeros(ny);
+    fm_tensor ti = {in, x}, to = {out, yi};
+    fm_resize_forward_ref(&p, &ti, &to);
+    resize_loss(&cc);
+    near_arrays(name, y, yi, ny, 0);
+    /* channel-major: forward and backward give the same values, add doubles (up to the
+     * rounding of adding a sum's terms one by one) */
+    float *xl = zeros(nx), *yl = zeros(ny), *rl = zeros(ny), *dl = zeros(nx), *got = zeros(nx);
+    fm_fmap X = fm_fmap_cnhw(xl, n, c, h, w), Y = fm_fmap_cnhw(yl, n, c, oh, ow);
+    fm_fmap R = fm_fmap_cnhw(rl, n, c, oh, ow), D = fm_fmap_cnhw(dl, n, c, h, w);
+    setmap(&X, x);
+    setmap(&R, r);
+    fm_tresize_forward(&p, &X, &Y);
+    getmap(&Y, yi);
+    near_arrays(name, yi, y, ny, 0);
+    fm_tresize_backward(&p, &R, &D, 0);
+    fm_tresize_backward(&p, &R, &D, 1);
+    getmap(&D, got);
+    for (size_t i = 0; i < nx; i++)
+        got[i] *= 0.5f;
+    near_arrays(name, got, dx, nx, 1e-6);
+    free(x);
+    free(y);
+    free(r);
+    free(dx);
+    free(yi);
+    free(xl);
+    free(yl);
+    free(rl);
+    free(dl);
+    free(got);
+}
+
+static void test_resize_backward(void)
+{
+    resize_case("resize x2", 2.0f, 2.0f, 2, 3, 4, 5, 51);
+    resize_case("resize 1.5 x 3", 1.5f, 3.0f, 1, 2, 5, 3, 52);
+    resize_case("resize 0.5", 0.5f, 0.5f, 2, 2, 6, 7, 53); /* some inputs get no gradient */
+    /* by hand: a 2x upsampling sends each 2x2 block's sum back */
+    float x[4] = {1, 2, 3, 4}, y[16], g[16], dx[4];
+    for (int i = 0; i < 16; i++)
+        g[i] = (float)i;
+    fm_resize_param p = {2.0f, 2.0f};
+    fm_fmap X = fm_fmap_nchw(x, 1, 1, 2, 2), Y = fm_fmap_nchw(y, 1, 1, 4, 4);
+    fm_fmap G = fm_fmap_nchw(g, 1, 1, 4, 4), D = fm_fmap_nchw(dx, 1, 1, 2, 2);
+    fm_tresize_forward(&p, &X, &Y);
+    FM_CHECK(y[0] == 1 && y[1] == 1 && y[2] == 2 && y[5] == 1 && y[10] == 4 && y[15] == 4);
+    fm_tresize_backward(&p, &G, &D, 0);
+    FM_CHECK_NEAR(dx[0], 0 + 1 + 4 + 5, 0);
+    FM_CHECK_NEAR(dx[1], 2 + 3 + 6 + 7, 0);
+    FM_CHECK_NEAR(dx[2], 8 + 9 + 12 + 13, 0);
+    FM_CHECK_NEAR(dx[3], 10 + 11 + 14 + 15, 0);
+}
+
+/* ---- permute -------------------------------------------------------------------- */
+
+typedef struct {
+    int order[3];
+    fm_fmap x, y;
+    float *r;
+} perm_ctx;
+
+static double perm_loss(void *v)
+{
+    perm_ctx *c = v;
+    fm_tpermute_forward(c->order, &c->x, &c->y);
+    return dotmap(&c->y, c->r);
+}
+
+static void permute_case(const int order[3], int n, int c, int h, int w, uint64_t seed)
+{
+    uint64_t s = seed;
+    int dims[3] = {c, h, w}, od[3] = {dims[order[0]], dims[order[1]], dims[order[2]]};
+    size_t nx = (size_t)n * c * h * w;
+    float *x = rndv(nx, &s, -1, 1), *y = zeros(nx), *r = rndv(nx, &s, -1, 1), *dx = zeros(nx);
+    perm_ctx cc = {{order[0], order[1], order[2]}, fm_fmap_nchw(x, n, c, h, w),
+                   fm_fmap_nchw(y, n, od[0], od[1], od[2]), r};
+    perm_loss(&cc);
+    char name[64];
+    snprintf(name, sizeof name, "permute (%d, %d, %d)", order[0], order[1], order[2]);
+    /* against the inference operator (4 axes, the batch kept first) */
+    int o4[4] = {0, order[0] + 1, order[1] + 1, order[2] + 1};
+    fm_shape in = fm_shape4(n, c, h, w), out;
+    fm_err err = {0};
+    FM_CHECK(fm_permute_shape(&in, o4, 4, &out, &err) == FM_OK);
+    float *yi = zeros(nx);
+    fm_tensor ti = {in, x}, to = {out, yi};
+    fm_permute_forward_ref(&ti, o4, 4, &to);
+    near_arrays(name, y, yi, nx, 0);
+    fm_fmap dy = fm_fmap_nchw(r, n, od[0], od[1], od[2]), d = fm_fmap_nchw(dx, n, c, h, w);
+    fm_tpermute_backward(cc.order, &dy, &d, 0);
+    fd_check(name, x, nx, dx, perm_loss, &cc, 0.05);
+    perm_loss(&cc); /* y again from the unperturbed x */
+    /* a permutation moves each value once: backward is the exact inverse */
+    float *back = zeros(nx);
+    fm_fmap B = fm_fmap_nchw(back, n, c, h, w);
+    fm_tpermute_backward(cc.order, &cc.y, &B, 0);
+    near_arrays(name, back, x, nx, 0);
+    /* channel-major maps, added twice */
+    float *xl = zeros(nx), *yl = zeros(nx), *dl = zeros(nx), *got = zeros(nx);
+    fm_fmap X = fm_fmap_cnhw(xl, n, c, h, w), Y = fm_fmap_cnhw(yl, n, od[0], od[1], od[2]);
+    fm_fmap D = fm_fmap_cnhw(dl, n, c, h, w);
+    setmap(&X, x);
+    fm_tpermute_forward(cc.order, &X, &Y);
+    getmap(&Y, got);
+    near_arrays(name, got, yi, nx, 0);
+    fm_tpermute_backward(cc.order, &dy, &D, 1);
+    fm_tpermute_backward(cc.order, &dy, &D, 1);
+    getmap(&D, got);
+    for (size_t i = 0; i < nx; i++)
+        got[i] *= 0.5f;
+    near_arrays(name, got, dx, nx, 0);
+    free(x);
+    free(y);
+    free(r);
+    free(dx);
+    free(yi);
+    free(back);
+    free(xl);
+    free(yl);
+    free(dl);
+    free(got);
+}
+
+static void test_permute_backward(void)
+{
+    static const int orders[5][3] = {{1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {0, 1, 2}};
+    for (int k = 0; k < 5; k++)
+        permute_case(orders[k], 2, 3, 4, 5, 60 + (uint64_t)k);
 }
 
 /* ---- inner product ---------------------------------------------------------------- */
@@ -756,6 +931,17 @@ static void test_vec_levels(void)
                     near_arrays("act_backward", a, b, n + 1, 0);
                 }
             }
+            /* sigmoid's backward is the same at every level */
+            fm_activation sg = {FM_ACT_SIGMOID, 0.0f};
+            for (size_t i = 0; i <= n; i++)
+                y[i] = fm_sigmoid_scalar(y[i]);
+            for (int add = 0; add < 2; add++) {
+                memcpy(a, x, (n + 1) * sizeof(float));
+                memcpy(b, x, (n + 1) * sizeof(float));
+                fm_vec_act_backward((fm_isa)isa, n, y, x, a, sg, add);
+                fm_vec_act_backward(FM_ISA_SCALAR, n, y, x, b, sg, add);
+                near_arrays("sigmoid backward", a, b, n + 1, 0);
+            }
             free(x);
             free(y);
             free(a);
@@ -782,6 +968,8 @@ void suite_train_grad(void)
     FM_RUN(test_act_backward);
     FM_RUN(test_eltwise_backward);
     FM_RUN(test_pool_backward);
+    FM_RUN(test_resize_backward);
+    FM_RUN(test_permute_backward);
     FM_RUN(test_ip_backward);
     FM_RUN(test_dropout);
     FM_RUN(test_softmax_ce);

@@ -552,9 +552,9 @@ static void test_tnet_errors(void)
     /* unsupported kinds and operations */
     expect_create_error(patched("global_pooling: true } }\n",
                                 "global_pooling: true } }\n"
-                                "layer { name: \"perm\" type: \"Permute\" bottom: \"pool\""
-                                " top: \"pool\" permute_param { order: 0 order: 1 order: 2 order: 3 } }\n"),
-                        "data", "layer 'perm' (Permute)", "cannot be trained");
+                                "layer { name: \"cat\" type: \"Concat\" bottom: \"pool\""
+                                " top: \"pool\" }\n"),
+                        "data", "layer 'cat' (Concat)", "cannot be trained");
     expect_create_error(patched("top: \"add\" }", "top: \"add\" eltwise_param { operation: PROD } }"),
                         "data", "layer 'add' (Eltwise): only Eltwise SUM trains", NULL);
     expect_create_error(patched("layer { name: \"prob\" type: \"Softmax\" bottom: \"fc2\" top: \"prob\" }\n", ""),
@@ -579,6 +579,11 @@ static void test_tnet_errors(void)
         FM_CHECK_STR_CONTAINS(err.msg, "label 2 of sample 2 is not a class (0..1)");
         FM_CHECK(fm_tnet_train_batch(t, x, labels, 5, 0, &loss, NULL, &err) != FM_OK);
         FM_CHECK_STR_CONTAINS(err.msg, "batch of 5 samples (1..4");
+        /* the detector calls on a classifier trainer */
+        double lsum;
+        FM_CHECK(fm_tnet_train_outputs(t, x, 2, 0, NULL, NULL, &lsum, &err) == FM_ERR_ARG);
+        FM_CHECK_STR_CONTAINS(err.msg, "fm_tnet_train_outputs: this trainer ends in a softmax loss");
+        FM_CHECK_INT(fm_tnet_num_outputs(t), 0);
         /* write back into a net of another shape */
         char proto[512], model[512];
         write_tiny(tiny_proto, proto, model, sizeof proto, 1);

@@ -31,7 +31,7 @@ static int make_rtsp_clip(char *clip, size_t len)
 }
 
 typedef struct {
-    int events[4];
+    int events[FM_SOURCE_EVENT_KINDS];
     double deadline; /* monotonic; should_stop says stop after it */
 } watch;
 

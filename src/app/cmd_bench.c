@@ -34,23 +34,35 @@ static void report(const char *what, int threads, double *v, int n)
            threads, pct(v, n, 50), pct(v, n, 10), pct(v, n, 90), n);
 }
 
-static void bench_usage(FILE *f)
-{
-    fprintf(f, "usage: facemask bench [--image PATH] [--runs N] [--threads 1,2] [--layers]\n"
-               "                      [--model-dir DIR] [--classifier DIR | --no-classify]\n"
-               "                      [--detector yunet|res10|FILE] [--det-size N|WxH]\n"
-               "  Times each stage of face detection (decode, preprocess, forward, postprocess)\n"
-               "  over N runs after 3 warm-up runs, for each thread count; prints the median\n"
-               "  and the 10th/90th percentiles in milliseconds, one line per stage, named\n"
-               "  after the detector (\"yunet forward\", \"res10 forward\", ...).\n"
-               "  --detector D      yunet (default), res10, or a YuNet-layout .onnx file\n"
-               "  --det-size S      YuNet: long side (default 640); res10: S x S or WxH\n"
-               "  --layers also prints the median time of every layer of the network.\n"
-               "  Then the mask classifier on the biggest face found: crop + preprocess and\n"
-               "  forward, per face.\n"
-               "  --source FILE instead runs the whole watch pipeline (every frame, no display)\n"
-               "  and prints its throughput and per-stage latencies.\n");
-}
+enum { O_IMAGE = 256, O_RUNS, O_LAYERS, O_CLASSIFIER, O_NO_CLASSIFY, O_DETECTOR, O_DET_SIZE, O_SOURCE };
+
+static const fm_opt bench_opts[] = {
+    {"image", O_IMAGE, "PATH",
+     "the photo to time (default $FM_SHARED/demo/pyimagesearch_example_01.png, "
+     "else ../shared/demo/ beside the project)"},
+    {"runs", O_RUNS, "N", "timed runs after 3 warm-up runs (default 30)"},
+    {"threads", 'j', "LIST", "thread counts to time, comma-separated (default 1,2)"},
+    {"layers", O_LAYERS, NULL, "also print the median time of every layer of the network"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
+    {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
+    {"no-classify", O_NO_CLASSIFY, NULL, "time the face detector only"},
+    {"detector", O_DETECTOR, "D", "yunet (default), res10, or a YuNet-layout .onnx file"},
+    {"det-size", O_DET_SIZE, "S", "YuNet: long side (default 640); res10: S x S or WxH"},
+    {"source", O_SOURCE, "FILE",
+     "instead run the whole watch pipeline on a video file (every frame, no "
+     "display) and print its throughput and per-stage latencies"},
+    {NULL, 0, NULL, NULL}};
+
+const fm_cmd_spec fm_bench_spec = {
+    "bench",
+    "bench [--image PATH] [OPTIONS]\nbench --source FILE [OPTIONS]",
+    "Times each stage of face detection (decode, preprocess, forward, postprocess) over "
+    "N runs for each thread count and prints the median and the 10th/90th percentiles in "
+    "milliseconds, one line per stage, named after the detector (\"yunet forward\", "
+    "\"res10 forward\", ...); then the mask classifier on the biggest face found: crop + "
+    "preprocess and forward, per face.",
+    bench_opts,
+    NULL};
 
 /* The classifier on one face: crop + preprocess, and forward. */
 static int bench_classifier(const unsigned char *bytes, size_t size, const char *image,
@@ -189,46 +201,43 @@ int fm_cmd_bench(int argc, char **argv)
     const char *image = NULL, *model_dir = NULL, *threads_arg = "1,2", *cls_dir = NULL;
     const char *source = NULL, *detector = NULL;
     int runs = 30, layers = 0, classify = 1, det_w = 0, det_h = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            bench_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--image") == 0 && val) {
-            image = val;
-            i++;
-        } else if (strcmp(a, "--model-dir") == 0 && val) {
-            model_dir = val;
-            i++;
-        } else if (strcmp(a, "--threads") == 0 && val) {
-            threads_arg = val;
-            i++;
-        } else if (strcmp(a, "--runs") == 0 && val) {
+    const fm_cmd_spec *cspec = &fm_bench_spec;
+    fm_args args;
+    fm_args_init(&args, cspec, argc, argv);
+    const char *val;
+    for (int k; (k = fm_args_next(&args, &val)) != FM_ARGS_END;) {
+        switch (k) {
+        case FM_ARGS_HELP: return 0;
+        case FM_ARGS_ERROR: return 2;
+        case O_IMAGE: image = val; break;
+        case 'm': model_dir = val; break;
+        case 'j': threads_arg = val; break;
+        case O_LAYERS: layers = 1; break;
+        case O_CLASSIFIER: cls_dir = val; break;
+        case O_NO_CLASSIFY: classify = 0; break;
+        case O_DETECTOR: detector = val; break;
+        case O_SOURCE: source = strcmp(val, "-") == 0 ? "pipe:0" : val; break;
+        case O_RUNS:
             if (!fm_parse_int("--runs", val, 1, 100000, &runs))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--layers") == 0) {
-            layers = 1;
-        } else if (strcmp(a, "--classifier") == 0 && val) {
-            cls_dir = val;
-            i++;
-        } else if (strcmp(a, "--no-classify") == 0) {
-            classify = 0;
-        } else if (strcmp(a, "--detector") == 0 && val) {
-            detector = val;
-            i++;
-        } else if (strcmp(a, "--det-size") == 0 && val) {
-            if (!fm_parse_det_size(a, val, &det_w, &det_h))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--source") == 0 && val) {
-            source = val;
-            i++;
-        } else {
-            fprintf(stderr, "facemask bench: unknown option or missing value: %s\n", a);
-            bench_usage(stderr);
-            return 2;
+                return fm_try_help(cspec);
+            break;
+        case O_DET_SIZE:
+            if (!fm_parse_det_size("--det-size", val, &det_w, &det_h))
+                return fm_try_help(cspec);
+            break;
         }
+    }
+    if (args.operand < argc)
+        return fm_usage_error(cspec, "unexpected argument '%s'", argv[args.operand]);
+    {
+        char list[256];
+        int ntok = 0, t;
+        snprintf(list, sizeof list, "%s", threads_arg);
+        for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","), ntok++)
+            if (!fm_parse_int("--threads", tok, 1, 64, &t))
+                return fm_try_help(cspec);
+        if (ntok == 0)
+            return fm_usage_error(cspec, "--threads expects a list of thread counts such as 1,2");
     }
     if (source)
         return bench_pipeline(source, model_dir, cls_dir, classify, threads_arg, detector, det_w,

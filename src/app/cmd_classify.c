@@ -1,66 +1,93 @@
 /* facemask classify: mask / no mask for face crops (the whole image is the face). */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
+#include "core/log.h"
+#include "core/progress.h"
 #include "eval/report.h"
 #include "face/classifier.h"
 #include "face/detector.h"
 #include "io/image.h"
 
-static void classify_usage(FILE *f)
+enum { O_JSON = 256, O_CLASSIFIER };
+
+static const fm_opt classify_opts[] = {
+    {"json", O_JSON, NULL,
+     "one JSON line per image on stdout:\n"
+     "{\"image\":\"<path>\", \"label\":\"mask\"|\"no_mask\", \"mask_prob\":0.97}\n"
+     "(mask_prob is P(mask)); an image that fails gets "
+     "{\"image\":\"<path>\",\"error\":\"...\"} instead"},
+    {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
+    {"threads", 'j', "N", "inference threads (1..64, default 1)"},
+    {"quiet", 'q', NULL, "no progress line on stderr (errors are still printed)"},
+    {NULL, 0, NULL, NULL}};
+
+const fm_cmd_spec fm_classify_spec = {
+    "classify",
+    "classify [OPTIONS] IMAGE|DIR|-...",
+    "Classifies face crops: each image is one face, resized to the classifier's input. "
+    "Without --json, one line per image: PATH: LABEL CONFIDENCE (\"no_mask 0.97\", the "
+    "confidence of the label). Directories are walked recursively for .jpg, .jpeg and "
+    ".png files; the argument - reads one image from standard input.",
+    classify_opts,
+    "On a terminal, a progress line on stderr shows the count, rate and time left for more "
+    "than one image. An image that cannot be read is reported on stderr and the exit status "
+    "is 1 (2 for a usage error)."};
+
+static void fail(int json, fm_progress *prog, const char *path, const char *msg)
 {
-    fprintf(f, "usage: facemask classify [--json] [--classifier DIR] [--threads N] IMAGE|DIR...\n"
-               "  Classifies face crops (each image is one face, resized to the classifier's\n"
-               "  input). With --json, one line per image:\n"
-               "    {\"image\":\"<path>\",\"label\":\"mask\"|\"no_mask\",\"mask_prob\":0.97}\n"
-               "  --classifier DIR  default <models>/mask\n");
+    fm_log(FM_LOG_ERROR, "%s", msg);
+    if (json) {
+        fm_progress_clear(prog);
+        printf("{\"image\":");
+        fm_json_quoted(stdout, path);
+        printf(",\"error\":");
+        fm_json_quoted(stdout, msg);
+        printf("}\n");
+        fflush(stdout);
+    }
 }
 
 int fm_cmd_classify(int argc, char **argv)
 {
-    int json = 0, threads = 1, ninputs = 0, status = 0;
+    const fm_cmd_spec *spec = &fm_classify_spec;
+    int json = 0, threads = 1, status = 0, quiet = 0;
     const char *cls_dir = NULL, *model_dir = NULL;
     fm_file_list files = {0};
     fm_err err = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            classify_usage(stdout);
-            fm_files_free(&files);
-            return 0;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(a, "--classifier") == 0 && v) {
-            cls_dir = v;
-            i++;
-        } else if (strcmp(a, "--model-dir") == 0 && v) {
-            model_dir = v;
-            i++;
-        } else if (strcmp(a, "--threads") == 0 && v) {
-            if (!fm_parse_int(a, v, 1, 64, &threads)) {
-                fm_files_free(&files);
-                return 2;
-            }
-            i++;
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "facemask classify: unknown option or missing value: %s\n", a);
-            classify_usage(stderr);
-            fm_files_free(&files);
-            return 2;
-        } else {
-            ninputs++;
-            if (fm_files_add(&files, a, &err) != FM_OK) {
-                fprintf(stderr, "facemask: %s\n", err.msg);
-                status = 1;
-            }
+    fm_args args;
+    fm_args_init(&args, spec, argc, argv);
+    const char *v;
+    for (int k; (k = fm_args_next(&args, &v)) != FM_ARGS_END;) {
+        switch (k) {
+        case FM_ARGS_HELP: return 0;
+        case FM_ARGS_ERROR: return 2;
+        case O_JSON: json = 1; break;
+        case O_CLASSIFIER: cls_dir = v; break;
+        case 'm': model_dir = v; break;
+        case 'q': quiet = 1; break;
+        case 'j':
+            if (!fm_parse_int("--threads", v, 1, 64, &threads))
+                return fm_try_help(spec);
+            break;
         }
     }
-    if (ninputs == 0) {
-        fprintf(stderr, "facemask classify: no IMAGE or DIR given\n");
-        classify_usage(stderr);
-        return 2;
+    if (args.operand >= argc)
+        return fm_usage_error(spec, "no IMAGE, DIR or - given");
+    if (quiet)
+        fm_log_set_level(FM_LOG_ERROR);
+    for (int i = args.operand; i < argc; i++) {
+        if (fm_files_add(&files, argv[i], &err) == FM_ERR_NOMEM) {
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
+            fm_files_free(&files);
+            return 1;
+        }
     }
+    if (files.nfails)
+        status = 1;
     char mdir[4096], cdir[4200];
     fm_models_dir(model_dir, mdir, sizeof mdir);
     fm_classifier_dir(cls_dir, mdir, cdir, sizeof cdir);
@@ -72,15 +99,25 @@ int fm_cmd_classify(int argc, char **argv)
         fm_files_free(&files);
         return 1;
     }
-    for (int i = 0; i < files.n; i++) {
-        fm_image *img = fm_image_load(files.paths[i], 0, &err);
+    fm_progress prog;
+    fm_progress_start(&prog, "classify", "images", files.n > 1 ? files.n : 0, quiet);
+    int tty_out = isatty(STDOUT_FILENO), next_fail = 0;
+    for (int i = 0; i <= files.n; i++) {
+        for (; next_fail < files.nfails && files.fails[next_fail].at <= i; next_fail++)
+            fail(json, &prog, files.fails[next_fail].path, files.fails[next_fail].msg);
+        if (i == files.n)
+            break;
+        fm_image *img = fm_input_load(files.paths[i], &err);
         if (!img) {
-            fprintf(stderr, "facemask: %s\n", err.msg);
+            fail(json, &prog, files.paths[i], err.msg);
             status = 1;
+            fm_progress_update(&prog, i + 1);
             continue;
         }
         float p = fm_classifier_crop(c, img);
         const char *label = p >= 0.5f ? "mask" : "no_mask";
+        if (tty_out)
+            fm_progress_clear(&prog);
         if (json) {
             printf("{\"image\":");
             fm_json_quoted(stdout, files.paths[i]);
@@ -88,8 +125,11 @@ int fm_cmd_classify(int argc, char **argv)
         } else {
             printf("%s: %s %.2f\n", files.paths[i], label, (double)(p >= 0.5f ? p : 1 - p));
         }
+        fflush(stdout);
         fm_image_free(img);
+        fm_progress_update(&prog, i + 1);
     }
+    fm_progress_end(&prog);
     fm_classifier_free(c);
     fm_files_free(&files);
     return status;

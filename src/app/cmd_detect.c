@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "app/app.h"
+#include "core/log.h"
+#include "core/progress.h"
 #include "eval/report.h"
 #include "face/classifier.h"
 #include "face/detector.h"
@@ -14,40 +17,55 @@
 
 #define MAX_FACES 512
 
-static void detect_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: facemask detect [--json] [--out DIR] [--landmarks] [--conf 0.5] [--threads N]\n"
-            "                       [--model-dir DIR] [--classifier DIR | --no-classify]\n"
-            "                       [--detector yunet|res10|FILE] [--det-size N|WxH] IMAGE|DIR...\n"
-            "  --json           one JSON line per image on stdout:\n"
-            "                   {\"image\":...,\"width\":W,\"height\":H,\"faces\":[{\"box\":[x1,y1,x2,y2],\"score\":S}]}\n"
-            "                   YuNet faces also have \"landmarks\":[[x,y],...] after \"score\": right\n"
-            "                   eye, left eye, nose tip, right and left mouth corner (pixels)\n"
-            "  --out DIR        write an annotated copy of each image under DIR: DIR/<file name>\n"
-            "                   for a file argument, DIR/<path under the folder> for an image\n"
-            "                   of a walked folder. When two inputs would get the same copy\n"
-            "                   (a/x.jpg b/x.jpg), the later one gets -2, -3, ... before the\n"
-            "                   extension (DIR/x-2.jpg) and a note says so. A copy that would\n"
-            "                   overwrite an input (the same file by device and inode) is\n"
-            "                   refused before anything is written (exit status 1)\n"
-            "  --landmarks      also draw the 5 landmarks on the annotated copies (YuNet)\n"
-            "  --conf F         keep faces scoring at least F (0..1, default 0.5)\n"
-            "  --threads N      inference threads (default 1)\n"
-            "  --model-dir DIR  models folder (default $FACEMASK_MODELS, else the project's models/)\n"
-            "  --classifier DIR the mask classifier (default <models>/mask); each face gets\n"
-            "                   a label, mask or no_mask. The text and the annotated copies\n"
-            "                   show the label's confidence (\"no_mask 0.97\"); JSON has\n"
-            "                   \"label\" and \"mask_prob\", P(mask) (0.03 for that face)\n"
-            "  --no-classify    faces only\n"
-            "  --detector D     the face detector: yunet (default; <models>/yunet/yunet_n_640_640.onnx),\n"
-            "                   res10 (OpenCV's res10 SSD), or the path of a YuNet-layout .onnx file\n"
-            "  --det-size S     YuNet: the long side the image is scaled to (default 640, >= 32; one\n"
-            "                   number, not WxH). res10: run at S x S (or WxH) instead of its native\n"
-            "                   300x300: slower, but finds more small faces (600 finds 38%% more\n"
-            "                   annotated faces on mask_det)\n"
-            "Directories are walked recursively for .jpg, .jpeg and .png files, in sorted order.\n");
-}
+enum { O_JSON = 256, O_LANDMARKS, O_CONF, O_CLASSIFIER, O_NO_CLASSIFY, O_DETECTOR, O_DET_SIZE };
+
+static const fm_opt detect_opts[] = {
+    {"json", O_JSON, NULL,
+     "one JSON line per image on stdout:\n"
+     "{\"image\":..., \"width\":W, \"height\":H, \"faces\":[{\"box\":[x1,y1,x2,y2], \"score\":S, "
+     "\"landmarks\":[[x,y],...], \"label\":\"mask\", \"mask_prob\":P}]}\n"
+     "(landmarks with YuNet: right eye, left eye, nose tip, right and left mouth corner, in "
+     "pixels; mask_prob is P(mask)). An image that fails gets {\"image\":..., "
+     "\"error\":\"...\"} instead, and its message on stderr"},
+    {"out", 'o', "DIR",
+     "write an annotated copy of each image under DIR: DIR/<file name> for a "
+     "file argument, DIR/<path under the folder> for an image of a walked "
+     "folder, DIR/stdin.png for standard input. When two inputs would get the "
+     "same copy (a/x.jpg b/x.jpg), the later one gets -2, -3, ... before the "
+     "extension (DIR/x-2.jpg) and a note says so. A copy that would overwrite "
+     "an input (the same file by device and inode) is refused before anything "
+     "is written (exit status 1)"},
+    {"landmarks", O_LANDMARKS, NULL, "also draw the 5 landmarks on the annotated copies (YuNet)"},
+    {"conf", O_CONF, "F", "keep faces scoring at least F (0..1, default 0.5)"},
+    {"threads", 'j', "N", "inference threads (1..64, default 1)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
+    {"classifier", O_CLASSIFIER, "DIR",
+     "the mask classifier (default <models>/mask); each face gets a label, "
+     "mask or no_mask. The text and the annotated copies show the label's "
+     "confidence (\"no_mask 0.97\"); JSON has \"label\" and \"mask_prob\", "
+     "P(mask) (0.03 for that face)"},
+    {"no-classify", O_NO_CLASSIFY, NULL, "faces only, no mask classifier"},
+    {"detector", O_DETECTOR, "D",
+     "the face detector: yunet (default; <models>/yunet/yunet_n_640_640.onnx), "
+     "res10 (OpenCV's res10 SSD), or the path of a YuNet-layout .onnx file"},
+    {"det-size", O_DET_SIZE, "S",
+     "YuNet: the long side the image is scaled to (default 640, >= 32; one "
+     "number, not WxH). res10: run at S x S (or WxH) instead of its native "
+     "300x300: slower, but finds more small faces"},
+    {"quiet", 'q', NULL, "no progress line and no notes on stderr (errors are still printed)"},
+    {NULL, 0, NULL, NULL}};
+
+const fm_cmd_spec fm_detect_spec = {
+    "detect",
+    "detect [OPTIONS] IMAGE|DIR|-...",
+    "Finds faces in images and labels each mask or no_mask. Directories are walked "
+    "recursively for .jpg, .jpeg and .png files (any letter case), in sorted order. "
+    "The argument - reads one image (JPEG or PNG) from standard input.",
+    detect_opts,
+    "Without --json and --out, one line per image: PATH: N faces: SCORE at (x1,y1)-(x2,y2) "
+    "LABEL CONFIDENCE; ...\nOn a terminal, a progress line on stderr shows the count, rate "
+    "and time left for more than one image. An image that cannot be read or processed is "
+    "reported on stderr; the others go on, and the exit status is 1 (2 for a usage error)."};
 
 /* Per-face classification. */
 typedef struct {
@@ -175,9 +193,8 @@ static char **plan_outputs(const char *out_dir, const fm_file_list *files)
                 break;
         }
         added[nadded++] = dst[i];
-        fprintf(stderr,
-                "facemask detect: %s has the same file name as %s; its annotated copy is %s\n",
-                files->paths[i], files->paths[keeper], dst[i]);
+        fm_log(FM_LOG_WARN, "detect: %s has the same file name as %s; its annotated copy is %s",
+               files->paths[i], files->paths[keeper], dst[i]);
     }
     free_paths(orig, n);
     free(added);
@@ -237,69 +254,83 @@ static int overwrites_an_input(const char *out_dir, const fm_file_list *files, c
     return hit;
 }
 
+/* One image failed: its message on stderr and, with --json, an error object on stdout. */
+static void fail(int json, fm_progress *prog, const char *path, const char *msg)
+{
+    fm_log(FM_LOG_ERROR, "%s", msg);
+    if (json) {
+        fm_progress_clear(prog);
+        printf("{\"image\":");
+        fm_json_quoted(stdout, path);
+        printf(",\"error\":");
+        fm_json_quoted(stdout, msg);
+        printf("}\n");
+        fflush(stdout);
+    }
+}
+
+/* The arguments that gave no image and come before image `at`. */
+static void report_fails(const fm_file_list *files, int *next, int at, int json,
+                         fm_progress *prog)
+{
+    for (; *next < files->nfails && files->fails[*next].at <= at; (*next)++)
+        fail(json, prog, files->fails[*next].path, files->fails[*next].msg);
+}
+
 int fm_cmd_detect(int argc, char **argv)
 {
-    int json = 0, threads = 1;
+    const fm_cmd_spec *spec = &fm_detect_spec;
+    int json = 0, threads = 1, quiet = 0;
     float conf = 0.5f;
     const char *out_dir = NULL, *model_dir = NULL, *cls_dir = NULL;
     int classify = 1, det_w = 0, det_h = 0, landmarks = 0;
     const char *detector = NULL;
     fm_file_list files = {0};
-    int status = 0, ninputs = 0;
+    int status = 0;
     fm_err err = {0};
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            detect_usage(stdout);
-            fm_files_free(&files);
-            return 0;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(a, "--out") == 0 && val) {
-            out_dir = val;
-            i++;
-        } else if (strcmp(a, "--model-dir") == 0 && val) {
-            model_dir = val;
-            i++;
-        } else if (strcmp(a, "--classifier") == 0 && val) {
-            cls_dir = val;
-            i++;
-        } else if (strcmp(a, "--no-classify") == 0) {
-            classify = 0;
-        } else if (strcmp(a, "--landmarks") == 0) {
-            landmarks = 1;
-        } else if (strcmp(a, "--detector") == 0 && val) {
-            detector = val;
-            i++;
-        } else if (strcmp(a, "--det-size") == 0 && val) {
-            if (!fm_parse_det_size("--det-size", val, &det_w, &det_h))
-                goto usage_error;
-            i++;
-        } else if (strcmp(a, "--conf") == 0 && val) {
-            if (!fm_parse_float("--conf", val, 0.0f, 1.0f, &conf))
-                goto usage_error;
-            i++;
-        } else if (strcmp(a, "--threads") == 0 && val) {
-            if (!fm_parse_int("--threads", val, 1, 64, &threads))
-                goto usage_error;
-            i++;
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "facemask detect: unknown option or missing value: %s\n", a);
-            goto usage_error;
-        } else {
-            ninputs++;
-            if (fm_files_add(&files, a, &err) != FM_OK) {
-                fprintf(stderr, "facemask: %s\n", err.msg);
-                status = 1;
-            }
+    fm_args args;
+    fm_args_init(&args, spec, argc, argv);
+    const char *v;
+    for (int k; (k = fm_args_next(&args, &v)) != FM_ARGS_END;) {
+        switch (k) {
+        case FM_ARGS_HELP: return 0;
+        case FM_ARGS_ERROR: return 2;
+        case O_JSON: json = 1; break;
+        case 'o': out_dir = v; break;
+        case 'm': model_dir = v; break;
+        case O_CLASSIFIER: cls_dir = v; break;
+        case O_NO_CLASSIFY: classify = 0; break;
+        case O_LANDMARKS: landmarks = 1; break;
+        case O_DETECTOR: detector = v; break;
+        case 'q': quiet = 1; break;
+        case O_DET_SIZE:
+            if (!fm_parse_det_size("--det-size", v, &det_w, &det_h))
+                return fm_try_help(spec);
+            break;
+        case O_CONF:
+            if (!fm_parse_float("--conf", v, 0.0f, 1.0f, &conf))
+                return fm_try_help(spec);
+            break;
+        case 'j':
+            if (!fm_parse_int("--threads", v, 1, 64, &threads))
+                return fm_try_help(spec);
+            break;
         }
     }
-    if (ninputs == 0) {
-        fprintf(stderr, "facemask detect: no IMAGE or DIR given\n");
-        goto usage_error;
+    if (args.operand >= argc)
+        return fm_usage_error(spec, "no IMAGE, DIR or - given");
+    if (quiet)
+        fm_log_set_level(FM_LOG_ERROR);
+    for (int i = args.operand; i < argc; i++) {
+        if (fm_files_add(&files, argv[i], &err) == FM_ERR_NOMEM) {
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
+            fm_files_free(&files);
+            return 1;
+        }
     }
+    if (files.nfails)
+        status = 1;
 
     /* Every copy's path is known, and checked against the inputs, before anything is loaded
      * or written. */
@@ -328,8 +359,8 @@ int fm_cmd_detect(int argc, char **argv)
     fm_models_dir(model_dir, mdir, sizeof mdir);
     fm_net_opts opts = fm_net_default_opts();
     opts.threads = threads;
-    fm_detector_spec spec = {detector, mdir, det_w, det_h};
-    fm_detector *det = files.n ? fm_detector_create(&spec, &opts, &err) : NULL;
+    fm_detector_spec dspec = {detector, mdir, det_w, det_h};
+    fm_detector *det = files.n ? fm_detector_create(&dspec, &opts, &err) : NULL;
     if (files.n && !det) {
         fprintf(stderr, "facemask: %s\n", err.msg);
         fm_font_free(font);
@@ -351,23 +382,31 @@ int fm_cmd_detect(int argc, char **argv)
             return 1;
         }
         if (!cls)
-            fprintf(stderr, "facemask: no mask classifier (%s); detecting faces only\n", err.msg);
+            fm_log(FM_LOG_WARN, "no mask classifier (%s); detecting faces only", err.msg);
     }
     fm_face faces[MAX_FACES];
     face_class fcls[MAX_FACES];
+    fm_progress prog;
+    fm_progress_start(&prog, "detect", "images", files.n > 1 ? files.n : 0, quiet);
+    int tty_out = isatty(STDOUT_FILENO), next_fail = 0;
     for (int i = 0; i < files.n; i++) {
+        report_fails(&files, &next_fail, i, json, &prog);
         const char *path = files.paths[i];
-        fm_image *img = fm_image_load(path, 0, &err);
+        char msg[1024];
+        fm_image *img = fm_input_load(path, &err);
         if (!img) {
-            fprintf(stderr, "facemask: %s\n", err.msg);
+            fail(json, &prog, path, err.msg);
             status = 1;
+            fm_progress_update(&prog, i + 1);
             continue;
         }
         int n = fm_detector_run(det, img, conf, faces, MAX_FACES, NULL);
         if (n < 0) {
-            fprintf(stderr, "facemask: %s: %s\n", path, fm_detector_error(det));
+            snprintf(msg, sizeof msg, "%s: %s", path, fm_detector_error(det));
+            fail(json, &prog, path, msg);
             status = 1;
             fm_image_free(img);
+            fm_progress_update(&prog, i + 1);
             continue;
         }
         if (n > MAX_FACES)
@@ -378,17 +417,29 @@ int fm_cmd_detect(int argc, char **argv)
         for (int k = 0; cls && k < n && !failed; k++) {
             fm_err cerr = {0};
             if (fm_classifier_face(cls, img, &faces[k], &fcls[k].mask_prob, &cerr) != FM_OK) {
-                fprintf(stderr, "facemask: %s: face %d at (%.0f,%.0f)-(%.0f,%.0f): %s\n", path,
-                        k + 1, (double)faces[k].x1, (double)faces[k].y1, (double)faces[k].x2,
-                        (double)faces[k].y2, cerr.msg);
+                snprintf(msg, sizeof msg, "%s: face %d at (%.0f,%.0f)-(%.0f,%.0f): %s", path,
+                         k + 1, (double)faces[k].x1, (double)faces[k].y1, (double)faces[k].x2,
+                         (double)faces[k].y2, cerr.msg);
+                failed = 1;
+            }
+        }
+        /* the copy first: an image whose copy cannot be written fails as a whole */
+        if (!failed && out_dir) {
+            annotate(img, font, faces, cls ? fcls : NULL, n, landmarks);
+            if (fm_mkdirs_for(dsts[i], &err) != FM_OK || fm_image_save(img, dsts[i], &err) != FM_OK) {
+                snprintf(msg, sizeof msg, "%s", err.msg);
                 failed = 1;
             }
         }
         if (failed) {
+            fail(json, &prog, path, msg);
             status = 1;
             fm_image_free(img);
+            fm_progress_update(&prog, i + 1);
             continue;
         }
+        if (tty_out)
+            fm_progress_clear(&prog);
         if (json) {
             print_json(path, img, faces, cls ? fcls : NULL, n);
         } else if (!out_dir) {
@@ -402,29 +453,19 @@ int fm_cmd_detect(int argc, char **argv)
                     printf(" %s", fm_mask_label_text(fcls[k].mask_prob, label, sizeof label));
             }
             printf("\n");
-        }
-        if (out_dir) {
-            annotate(img, font, faces, cls ? fcls : NULL, n, landmarks);
-            const char *dst = dsts[i];
-            if (fm_mkdirs_for(dst, &err) != FM_OK || fm_image_save(img, dst, &err) != FM_OK) {
-                fprintf(stderr, "facemask: %s\n", err.msg);
-                status = 1;
-            } else if (!json) {
-                printf("%s: %d face%s -> %s\n", path, n, n == 1 ? "" : "s", dst);
-            }
+        } else {
+            printf("%s: %d face%s -> %s\n", path, n, n == 1 ? "" : "s", dsts[i]);
         }
         fflush(stdout);
         fm_image_free(img);
+        fm_progress_update(&prog, i + 1);
     }
+    report_fails(&files, &next_fail, files.n, json, &prog);
+    fm_progress_end(&prog);
     fm_classifier_free(cls);
     fm_detector_free(det);
     fm_font_free(font);
     free_paths(dsts, files.n);
     fm_files_free(&files);
     return status;
-
-usage_error:
-    detect_usage(stderr);
-    fm_files_free(&files);
-    return 2;
 }

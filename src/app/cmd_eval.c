@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "core/log.h"
+#include "core/progress.h"
 #include "data/dataset.h"
 #include "data/voc.h"
 #include "eval/metrics.h"
@@ -20,21 +22,39 @@
 #include "face/detector.h"
 #include "train/trainer.h"
 
-static void eval_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: facemask eval --data DIR [--classifier DIR] [--threads N] [--json]\n"
-            "       facemask eval --voc DIR [--classifier DIR] [--conf 0.2] [--all-images]\n"
-            "                     [--min-width 16] [--detector yunet|res10|FILE]\n"
-            "                     [--det-size N|WxH] [--threads N] [--json]\n"
-            "  --data DIR    one folder per class of face crops\n"
-            "  --voc DIR     scenes: images/*.jpg with annotations/*.xml (PASCAL VOC)\n"
-            "  --conf F      detector threshold for the end-to-end AP (default 0.2)\n"
-            "  --all-images  also use the scene images the classifier was trained on\n"
-            "  --detector D  the face detector: yunet (default), res10, or a YuNet-layout .onnx\n"
-            "  --det-size S  YuNet: the long side images are scaled to (default 640, one number);\n"
-            "                res10: run at S x S (or WxH) instead of 300x300\n");
-}
+enum {
+    O_DATA = 256, O_VOC, O_CLASSIFIER, O_CONF, O_ALL_IMAGES, O_MIN_WIDTH, O_DETECTOR, O_DET_SIZE,
+    O_JSON
+};
+
+static const fm_opt eval_opts[] = {
+    {"data", O_DATA, "DIR", "one folder per class of face crops, one of them named as the classifier's mask class (with_mask)"},
+    {"voc", O_VOC, "DIR", "scenes: images/*.jpg with annotations/*.xml (PASCAL VOC)"},
+    {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
+    {"conf", O_CONF, "F", "--voc: detector threshold for the end-to-end AP (0..1, default 0.2)"},
+    {"all-images", O_ALL_IMAGES, NULL, "--voc: also use the scene images the classifier was trained on"},
+    {"min-width", O_MIN_WIDTH, "PX", "--voc: classify annotated faces at least PX wide (default 16)"},
+    {"detector", O_DETECTOR, "D", "the face detector: yunet (default), res10, or a YuNet-layout .onnx"},
+    {"det-size", O_DET_SIZE, "S",
+     "YuNet: the long side images are scaled to (default 640, one number); "
+     "res10: run at S x S (or WxH) instead of 300x300"},
+    {"threads", 'j', "N", "threads (1..64, default 2)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
+    {"json", O_JSON, NULL, "all figures as one JSON object on stdout"},
+    {"quiet", 'q', NULL, "no progress line on stderr (errors are still printed)"},
+    {NULL, 0, NULL, NULL}};
+
+const fm_cmd_spec fm_eval_spec = {
+    "eval",
+    "eval --data DIR [OPTIONS]\neval --voc DIR [OPTIONS]",
+    "--data: accuracy, precision, recall and F1 per class, the confusion matrix and ROC "
+    "AUC of the classifier on folder-per-class face crops.\n"
+    "--voc: the classifier on the annotated faces by face width, then detection + "
+    "classification end to end: AP at IoU 0.5 for mask and no_mask, their mean, and face "
+    "recall. Boxes labelled mask_weared_incorrect are ignore regions; images the "
+    "classifier was trained on (its trained_on.txt) are left out unless --all-images.",
+    eval_opts,
+    "On a terminal, a progress line on stderr shows each stage's count, rate and time left."};
 
 /* Names of images listed in <classifier>/trained_on.txt (one per line, # comments). */
 typedef struct {
@@ -124,61 +144,52 @@ static void json_classes(fm_jsonw *j, const fm_confusion *cm, double auc, const 
 
 int fm_cmd_eval(int argc, char **argv)
 {
+    const fm_cmd_spec *spec = &fm_eval_spec;
     const char *data = NULL, *voc = NULL, *cls_dir = NULL, *model_dir = NULL;
-    int threads = 2, json = 0, all_images = 0, min_width = 16, det_w = 0, det_h = 0;
+    int threads = 2, json = 0, all_images = 0, min_width = 16, det_w = 0, det_h = 0, quiet = 0;
     const char *detector = NULL;
     float conf = 0.2f;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            eval_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--data") == 0 && v) {
-            data = v;
-            i++;
-        } else if (strcmp(a, "--voc") == 0 && v) {
-            voc = v;
-            i++;
-        } else if (strcmp(a, "--classifier") == 0 && v) {
-            cls_dir = v;
-            i++;
-        } else if (strcmp(a, "--model-dir") == 0 && v) {
-            model_dir = v;
-            i++;
-        } else if (strcmp(a, "--threads") == 0 && v) {
-            if (!fm_parse_int(a, v, 1, 64, &threads))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--det-size") == 0 && v) {
-            if (!fm_parse_det_size(a, v, &det_w, &det_h))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--detector") == 0 && v) {
-            detector = v;
-            i++;
-        } else if (strcmp(a, "--min-width") == 0 && v) {
-            if (!fm_parse_int(a, v, 0, 100000, &min_width))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--conf") == 0 && v) {
-            if (!fm_parse_float(a, v, 0.0f, 1.0f, &conf))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(a, "--all-images") == 0) {
-            all_images = 1;
-        } else {
-            fprintf(stderr, "facemask eval: unknown option or missing value: %s\n", a);
-            eval_usage(stderr);
-            return 2;
+    fm_args args;
+    fm_args_init(&args, spec, argc, argv);
+    const char *val;
+    for (int k; (k = fm_args_next(&args, &val)) != FM_ARGS_END;) {
+        const char *v = val;
+        switch (k) {
+        case FM_ARGS_HELP: return 0;
+        case FM_ARGS_ERROR: return 2;
+        case O_DATA: data = v; break;
+        case O_VOC: voc = v; break;
+        case O_CLASSIFIER: cls_dir = v; break;
+        case 'm': model_dir = v; break;
+        case O_DETECTOR: detector = v; break;
+        case O_JSON: json = 1; break;
+        case O_ALL_IMAGES: all_images = 1; break;
+        case 'q': quiet = 1; break;
+        case 'j':
+            if (!fm_parse_int("--threads", v, 1, 64, &threads))
+                return fm_try_help(spec);
+            break;
+        case O_DET_SIZE:
+            if (!fm_parse_det_size("--det-size", v, &det_w, &det_h))
+                return fm_try_help(spec);
+            break;
+        case O_MIN_WIDTH:
+            if (!fm_parse_int("--min-width", v, 0, 100000, &min_width))
+                return fm_try_help(spec);
+            break;
+        case O_CONF:
+            if (!fm_parse_float("--conf", v, 0.0f, 1.0f, &conf))
+                return fm_try_help(spec);
+            break;
         }
     }
-    if (!data == !voc) {
-        fprintf(stderr, "facemask eval: give exactly one of --data DIR or --voc DIR\n");
-        eval_usage(stderr);
-        return 2;
-    }
+    if (args.operand < argc)
+        return fm_usage_error(spec, "unexpected argument '%s'", argv[args.operand]);
+    if (!data == !voc)
+        return fm_usage_error(spec, "give exactly one of --data DIR or --voc DIR");
+    if (quiet)
+        fm_log_set_level(FM_LOG_ERROR);
+    fm_progress prog;
     char mdir[4096], cdir[4200], path[4300];
     fm_models_dir(model_dir, mdir, sizeof mdir);
     fm_classifier_dir(cls_dir, mdir, cdir, sizeof cdir);
@@ -186,7 +197,7 @@ int fm_cmd_eval(int argc, char **argv)
     snprintf(path, sizeof path, "%s/classifier.cfg", cdir);
     fm_classifier_cfg cfg;
     if (fm_classifier_cfg_read(path, &cfg, &err) != FM_OK) {
-        fprintf(stderr, "facemask: %s\n", err.msg);
+        fm_log(FM_LOG_ERROR, "%s", err.msg);
         return 1;
     }
     static const char *names[2] = {"mask", "no_mask"};
@@ -202,7 +213,7 @@ int fm_cmd_eval(int argc, char **argv)
     if (data) {
         fm_dataset *ds = fm_dataset_from_folders(data, &err);
         if (!ds) {
-            fprintf(stderr, "facemask: %s\n", err.msg);
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
             return 1;
         }
         if (ds->skipped)
@@ -221,8 +232,11 @@ int fm_cmd_eval(int argc, char **argv)
             return 1;
         }
         fm_cls_eval r;
-        if (fm_eval_classifier(cdir, ds, mask_label, threads, &r, &err) != FM_OK) {
-            fprintf(stderr, "facemask: %s\n", err.msg);
+        fm_progress_start(&prog, "eval", "faces", ds->n, quiet);
+        fm_status est = fm_eval_classifier(cdir, ds, mask_label, threads, &r, &prog, &err);
+        fm_progress_end(&prog);
+        if (est != FM_OK) {
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
             rc = 1;
         } else if (json) {
             fm_jsonw_key(&j, "data");
@@ -246,7 +260,7 @@ int fm_cmd_eval(int argc, char **argv)
         /* A: the classifier on annotated faces */
         fm_dataset *ds = fm_dataset_from_voc(voc, min_width, &err);
         if (!ds) {
-            fprintf(stderr, "facemask: %s\n", err.msg);
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
             free_names(&trained);
             return 1;
         }
@@ -262,8 +276,11 @@ int fm_cmd_eval(int argc, char **argv)
         }
         ds->n = k;
         fm_cls_eval r;
-        if (fm_eval_classifier(cdir, ds, FM_VOC_WITH_MASK, threads, &r, &err) != FM_OK) {
-            fprintf(stderr, "facemask: %s\n", err.msg);
+        fm_progress_start(&prog, "eval: annotated faces", "faces", ds->n, quiet);
+        fm_status est = fm_eval_classifier(cdir, ds, FM_VOC_WITH_MASK, threads, &r, &prog, &err);
+        fm_progress_end(&prog);
+        if (est != FM_OK) {
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
             rc = 1;
         }
         fm_dataset_free(ds);
@@ -322,7 +339,7 @@ int fm_cmd_eval(int argc, char **argv)
             }
             inc->n = m;
             fm_cls_eval ri;
-            if (inc->n > 0 && fm_eval_classifier(cdir, inc, FM_VOC_WITH_MASK, threads, &ri, &err) ==
+            if (inc->n > 0 && fm_eval_classifier(cdir, inc, FM_VOC_WITH_MASK, threads, &ri, NULL, &err) ==
                                   FM_OK) {
                 long long as_mask = ri.cm.counts[1][0], total = fm_confusion_total(&ri.cm);
                 if (json) {
@@ -356,29 +373,34 @@ int fm_cmd_eval(int argc, char **argv)
             cls = det ? fm_classifier_load(cdir, &no, &err) : NULL;
             imgs = calloc((size_t)vd.n + 1, sizeof *imgs);
             if (!det || !cls || !imgs) {
-                fprintf(stderr, "facemask: %s\n", err.msg);
+                fm_log(FM_LOG_ERROR, "%s", err.msg);
                 rc = 1;
             }
             fm_face faces[512];
+            long todo = 0, started = 0;
+            for (int i = 0; i < vd.n; i++)
+                todo += !in_set(&trained, vd.items[i].image);
+            fm_progress_start(&prog, "eval: detect + classify", "images", todo, quiet);
             for (int i = 0; rc == 0 && i < vd.n; i++) {
                 if (in_set(&trained, vd.items[i].image))
                     continue;
+                fm_progress_update(&prog, started++);
                 fm_voc v;
                 if (fm_voc_load(vd.items[i].xml, &v, &err) != FM_OK) {
-                    fprintf(stderr, "facemask: %s\n", err.msg);
+                    fm_log(FM_LOG_ERROR, "%s", err.msg);
                     bad++;
                     continue;
                 }
                 fm_image *img = fm_image_load(vd.items[i].image, 0, &err);
                 if (!img) {
-                    fprintf(stderr, "facemask: %s\n", err.msg);
+                    fm_log(FM_LOG_ERROR, "%s", err.msg);
                     fm_voc_free(&v);
                     bad++;
                     continue;
                 }
                 int n = fm_detector_run(det, img, conf, faces, 512, NULL);
                 if (n < 0) {
-                    fprintf(stderr, "facemask: %s: %s\n", vd.items[i].image,
+                    fm_log(FM_LOG_ERROR, "%s: %s", vd.items[i].image,
                             fm_detector_error(det));
                     fm_image_free(img);
                     fm_voc_free(&v);
@@ -422,9 +444,11 @@ int fm_cmd_eval(int argc, char **argv)
                 fm_image_free(img);
                 fm_voc_free(&v);
             }
+            fm_progress_update(&prog, todo);
+            fm_progress_end(&prog);
             fm_voc_dir_free(&vd);
         } else if (rc == 0) {
-            fprintf(stderr, "facemask: %s\n", err.msg);
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
             rc = 1;
         }
         if (rc == 0) {
@@ -511,7 +535,7 @@ int fm_cmd_eval(int argc, char **argv)
     if (json && rc == 0) {
         fm_jsonw_object_end(&j);
         if (fm_jsonw_finish(&j, &err) != FM_OK) {
-            fprintf(stderr, "facemask: %s\n", err.msg);
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
             rc = 1;
         }
         printf("\n");

@@ -5,37 +5,59 @@
 #include <sys/stat.h>
 
 #include "app/app.h"
+#include "core/log.h"
 #include "face/detector.h"
 #include "train/trainer.h"
 
-static void train_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: facemask train --data DIR [--voc DIR] [--out DIR] [--epochs N]\n"
-            "                      [--fine-tune-epochs N] [--input-size S] [--fine-tune-from LAYER]\n"
-            "                      [--seed N] [--threads N] [--batch N] [--margin F] [--no-square]\n"
-            "                      [--variants N] [--no-augment] [--model-dir DIR] [--force] [--quiet]\n"
-            "  --data DIR        one folder per class (with_mask, without_mask)\n"
-            "  --voc DIR         also train on faces of scene photos with PASCAL VOC boxes\n"
-            "                    (images/, annotations/); split by image, --voc-fraction of the\n"
-            "                    images for training (default 0.5), the rest held out and reported\n"
-            "  --out DIR         where the model and its report go (default models/mask, the\n"
-            "                    committed classifier when run from the project folder)\n"
-            "  --force           replace the model in --out; without it, an --out that already\n"
-            "                    holds a model (classifier.cfg, .prototxt or .caffemodel) is\n"
-            "                    refused before anything is read or written\n"
-            "  --epochs N        phase 1 (head on the frozen base) at most N epochs (default 20)\n"
-            "  --fine-tune-epochs N  phase 2 at most N epochs (default 10; 0 skips phase 2)\n"
-            "  --fine-tune-from LAYER  first base layer trained in phase 2\n"
-            "                    (default expanded_conv_14/expand; 'none' skips phase 2)\n"
-            "  --input-size S    classifier input S x S (default 128)\n"
-            "  --margin F        crop margin around scene face boxes (default 0), --no-square\n"
-            "  --variants N      augmented variants of each training image (default 3)\n"
-            "  --seed N          everything random derives from it (default 42)\n");
-}
+enum {
+    O_DATA = 256, O_VOC, O_VOC_FRACTION, O_FORCE, O_EPOCHS, O_FT_EPOCHS, O_FT_FROM, O_INPUT_SIZE,
+    O_SEED, O_BATCH, O_VARIANTS, O_MARGIN, O_NO_SQUARE, O_NO_AUGMENT
+};
+
+static const fm_opt train_opts[] = {
+    {"data", O_DATA, "DIR", "one folder per class of face crops (with_mask, without_mask); required"},
+    {"voc", O_VOC, "DIR",
+     "also train on faces of scene photos with PASCAL VOC boxes (images/, "
+     "annotations/), split by image: --voc-fraction of the images for "
+     "training, the rest held out and reported"},
+    {"voc-fraction", O_VOC_FRACTION, "F", "share of the --voc images used for training (0..1, default 0.5)"},
+    {"out", 'o', "DIR",
+     "where the model and its report go (default models/mask, the committed "
+     "classifier when run from the project folder)"},
+    {"force", O_FORCE, NULL,
+     "replace the model in --out; without it, an --out that already holds a "
+     "model (classifier.cfg, .prototxt or .caffemodel) is refused before "
+     "anything is read or written"},
+    {"epochs", O_EPOCHS, "N", "phase 1 (head on the frozen base): at most N epochs (default 20)"},
+    {"fine-tune-epochs", O_FT_EPOCHS, "N", "phase 2: at most N epochs (default 10; 0 skips phase 2)"},
+    {"fine-tune-from", O_FT_FROM, "LAYER",
+     "first base layer trained in phase 2 (default expanded_conv_14/expand; "
+     "'none' skips phase 2)"},
+    {"input-size", O_INPUT_SIZE, "S", "classifier input S x S pixels (32..512, default 128)"},
+    {"batch", O_BATCH, "N", "samples per training step (default 32)"},
+    {"margin", O_MARGIN, "F", "crop margin around scene face boxes, a share of the box (default 0)"},
+    {"no-square", O_NO_SQUARE, NULL, "crop scene faces at the box's own shape, not widened to a square"},
+    {"variants", O_VARIANTS, "N", "augmented variants of each training image (1..50, default 3)"},
+    {"no-augment", O_NO_AUGMENT, NULL, "no augmentation (the variants are then identical)"},
+    {"seed", O_SEED, "N", "everything random derives from it (default 42)"},
+    {"threads", 'j', "N", "threads (1..64, default 2)"},
+    {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP " (it must hold mobilenet_v2/, the ImageNet base)"},
+    {"quiet", 'q', NULL, "no progress line on stderr"},
+    {NULL, 0, NULL, NULL}};
+
+const fm_cmd_spec fm_train_spec = {
+    "train",
+    "train --data DIR [--voc DIR] [--out DIR [--force]] [OPTIONS]",
+    "Fine-tunes the mask classifier (MobileNetV2 with a new head) in C: phase 1 trains "
+    "the head on the frozen base, phase 2 the top blocks with it; writes the model "
+    "(Caffe prototxt + caffemodel, classifier.cfg) and its report (report.json, "
+    "report.svg) to --out.",
+    train_opts,
+    "On a terminal, a progress line on stderr shows each stage's count, rate and time left."};
 
 int fm_cmd_train(int argc, char **argv)
 {
+    const fm_cmd_spec *spec = &fm_train_spec;
     fm_train_opts o = fm_train_default_opts();
     const char *model_dir = NULL;
     int force = 0;
@@ -44,85 +66,70 @@ int fm_cmd_train(int argc, char **argv)
     for (int i = 0; i < argc && used < sizeof cmdline - 2; i++)
         used += (size_t)snprintf(cmdline + used, sizeof cmdline - used, " %s", argv[i]);
     o.command = cmdline;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int n;
-        float fl;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            train_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--data") == 0 && v) {
-            o.data_dir = v;
-            i++;
-        } else if (strcmp(a, "--voc") == 0 && v) {
-            o.voc_dir = v;
-            i++;
-        } else if (strcmp(a, "--voc-fraction") == 0 && v) {
-            if (!fm_parse_float(a, v, 0.0f, 1.0f, &o.voc_train_fraction))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            o.out_dir = v;
-            i++;
-        } else if (strcmp(a, "--model-dir") == 0 && v) {
-            model_dir = v;
-            i++;
-        } else if (strcmp(a, "--epochs") == 0 && v) {
-            if (!fm_parse_int(a, v, 1, 1000, &o.epochs))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--fine-tune-epochs") == 0 && v) {
-            if (!fm_parse_int(a, v, 0, 1000, &o.fine_tune_epochs))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--fine-tune-from") == 0 && v) {
-            o.fine_tune_from = v;
-            i++;
-        } else if (strcmp(a, "--input-size") == 0 && v) {
-            if (!fm_parse_int(a, v, 32, 512, &o.input_size))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--seed") == 0 && v) {
-            if (!fm_parse_int(a, v, 0, 2147483647, &n))
-                return 2;
+    fm_args args;
+    fm_args_init(&args, spec, argc, argv);
+    const char *v;
+    int n;
+    float fl;
+    for (int k; (k = fm_args_next(&args, &v)) != FM_ARGS_END;) {
+        switch (k) {
+        case FM_ARGS_HELP: return 0;
+        case FM_ARGS_ERROR: return 2;
+        case O_DATA: o.data_dir = v; break;
+        case O_VOC: o.voc_dir = v; break;
+        case 'o': o.out_dir = v; break;
+        case 'm': model_dir = v; break;
+        case O_FT_FROM: o.fine_tune_from = v; break;
+        case O_NO_SQUARE: o.square = 0; break;
+        case O_NO_AUGMENT: o.augment = 0; break;
+        case 'q': o.quiet = 1; break;
+        case O_FORCE: force = 1; break;
+        case O_VOC_FRACTION:
+            if (!fm_parse_float("--voc-fraction", v, 0.0f, 1.0f, &o.voc_train_fraction))
+                return fm_try_help(spec);
+            break;
+        case O_EPOCHS:
+            if (!fm_parse_int("--epochs", v, 1, 1000, &o.epochs))
+                return fm_try_help(spec);
+            break;
+        case O_FT_EPOCHS:
+            if (!fm_parse_int("--fine-tune-epochs", v, 0, 1000, &o.fine_tune_epochs))
+                return fm_try_help(spec);
+            break;
+        case O_INPUT_SIZE:
+            if (!fm_parse_int("--input-size", v, 32, 512, &o.input_size))
+                return fm_try_help(spec);
+            break;
+        case O_SEED:
+            if (!fm_parse_int("--seed", v, 0, 2147483647, &n))
+                return fm_try_help(spec);
             o.seed = (uint64_t)n;
-            i++;
-        } else if (strcmp(a, "--threads") == 0 && v) {
-            if (!fm_parse_int(a, v, 1, 64, &o.threads))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--batch") == 0 && v) {
-            if (!fm_parse_int(a, v, 1, 1024, &o.batch))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--variants") == 0 && v) {
-            if (!fm_parse_int(a, v, 1, 50, &o.variants))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--margin") == 0 && v) {
-            if (!fm_parse_float(a, v, 0.0f, 1.0f, &fl))
-                return 2;
+            break;
+        case 'j':
+            if (!fm_parse_int("--threads", v, 1, 64, &o.threads))
+                return fm_try_help(spec);
+            break;
+        case O_BATCH:
+            if (!fm_parse_int("--batch", v, 1, 1024, &o.batch))
+                return fm_try_help(spec);
+            break;
+        case O_VARIANTS:
+            if (!fm_parse_int("--variants", v, 1, 50, &o.variants))
+                return fm_try_help(spec);
+            break;
+        case O_MARGIN:
+            if (!fm_parse_float("--margin", v, 0.0f, 1.0f, &fl))
+                return fm_try_help(spec);
             o.margin = fl;
-            i++;
-        } else if (strcmp(a, "--no-square") == 0) {
-            o.square = 0;
-        } else if (strcmp(a, "--no-augment") == 0) {
-            o.augment = 0;
-        } else if (strcmp(a, "--quiet") == 0) {
-            o.quiet = 1;
-        } else if (strcmp(a, "--force") == 0) {
-            force = 1;
-        } else {
-            fprintf(stderr, "facemask train: unknown option or missing value: %s\n", a);
-            train_usage(stderr);
-            return 2;
+            break;
         }
     }
-    if (!o.data_dir) {
-        fprintf(stderr, "facemask train: --data DIR is required\n");
-        train_usage(stderr);
-        return 2;
-    }
+    if (args.operand < argc)
+        return fm_usage_error(spec, "unexpected argument '%s'", argv[args.operand]);
+    if (o.quiet)
+        fm_log_set_level(FM_LOG_ERROR);
+    if (!o.data_dir)
+        return fm_usage_error(spec, "--data DIR is required");
     /* Training writes classifier.* over whatever model --out holds (by default models/mask,
      * the committed classifier): only with --force. */
     static const char *const model_files[] = {"classifier.cfg", "classifier.prototxt",

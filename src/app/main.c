@@ -4,31 +4,58 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "nn/ops/simd.h"
+
+/* build/gen/version.h, written by the Makefile: FM_VERSION and FM_GIT_REV (the commit the
+ * binary was built from, "-dirty" with uncommitted changes, "unknown" outside a git tree). */
+#include "version.h"
+
+typedef struct {
+    const fm_cmd_spec *spec;
+    int (*run)(int argc, char **argv);
+    const char *what;
+} command;
+
+static const command g_commands[] = {
+    {&fm_detect_spec, fm_cmd_detect, "find faces in images, each labelled mask or no_mask"},
+    {&fm_classify_spec, fm_cmd_classify, "mask / no mask for face crops"},
+    {&fm_watch_spec, fm_cmd_watch,
+     "faces and masks over time from a camera, a video file, a stream or a folder"},
+    {&fm_train_spec, fm_cmd_train, "fine-tune the mask classifier (MobileNetV2) in C"},
+    {&fm_eval_spec, fm_cmd_eval,
+     "accuracy on face crops, or detection + classification AP on VOC scenes"},
+    {&fm_bench_spec, fm_cmd_bench, "per-stage timings (decode, preprocess, forward, ...)"},
+};
+#define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: facemask <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  detect [--json] [--out DIR] [--conf 0.5] [--threads N] [--model-dir DIR] IMAGE|DIR...\n"
-            "      find faces in images; --json prints one line per image, --out writes\n"
-            "      annotated copies\n"
-            "  watch --source SRC [--display] [--record FILE] [--events FILE|-] [--blur] ...\n"
-            "      faces and masks over time from a camera, a video file, a stream or a folder\n"
-            "  bench [--image PATH] [--runs N] [--threads LIST] [--model-dir DIR]\n"
-            "      per-stage timings (decode, preprocess, forward, postprocess)\n"
-            "  train --data DIR [--voc DIR] [--out DIR] [--epochs N] [--input-size S] ...\n"
-            "      fine-tune the mask classifier (MobileNetV2) in C; writes the model and a report\n"
-            "  classify [--json] [--classifier DIR] IMAGE|DIR...\n"
-            "      mask / no mask for face crops\n"
-            "  eval --data DIR | --voc DIR [--classifier DIR] [--json]\n"
-            "      accuracy on face crops, or detection + classification AP on VOC scenes\n"
-            "\n"
-            "Models are read from --model-dir, else $FACEMASK_MODELS, else the project's\n"
-            "models/ folder (yunet/yunet_n_640_640.onnx, the default face detector; res10/ for\n"
-            "--detector res10; mask/ for the classifier).\n"
-            "Run 'facemask <command> --help' for a command's options.\n");
+    fprintf(f, "usage: facemask COMMAND [OPTIONS] [ARGS]\n"
+               "       facemask --version | --help | help COMMAND\n"
+               "\n"
+               "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", g_commands[i].spec->name, g_commands[i].what);
+    fprintf(f, "\n"
+               "Models are read from --model-dir, else $FACEMASK_MODELS, else beside facemask:\n"
+               "../share/facemask/models (installed) or ../models (a build tree); they hold\n"
+               "yunet/yunet_n_640_640.onnx (the default face detector), res10/ for --detector\n"
+               "res10, mask/ for the classifier.\n"
+               "Run 'facemask COMMAND --help' for a command's options; 'man facemask' for all.\n");
+}
+
+static void version(void)
+{
+    printf("facemask %s (git %s)\n", FM_VERSION, FM_GIT_REV);
+    printf("SIMD paths compiled in:");
+    for (int i = FM_ISA_COUNT - 1; i >= 0; i--) {
+#ifndef FM_X86
+        if (i != FM_ISA_SCALAR)
+            continue;
+#endif
+        printf(" %s", fm_isa_name((fm_isa)i));
+    }
+    printf("; used on this CPU: %s\n", fm_isa_name(fm_isa_detect()));
 }
 
 /* Whatever a command printed must have reached standard output (a full disk, /dev/full, a
@@ -44,30 +71,53 @@ static int finish(int rc)
     return rc;
 }
 
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, g_commands[i].spec->name) == 0)
+            return &g_commands[i];
+    return NULL;
+}
+
+static int unknown(const char *name)
+{
+    fprintf(stderr,
+            "facemask: unknown command '%s' (expected detect, classify, watch, train, eval or "
+            "bench)\nTry 'facemask --help'.\n",
+            name);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "facemask: no command given\nTry 'facemask --help'.\n");
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "detect") == 0)
-        return finish(fm_cmd_detect(argc - 1, argv + 1));
-    if (strcmp(cmd, "bench") == 0)
-        return finish(fm_cmd_bench(argc - 1, argv + 1));
-    if (strcmp(cmd, "train") == 0)
-        return finish(fm_cmd_train(argc - 1, argv + 1));
-    if (strcmp(cmd, "classify") == 0)
-        return finish(fm_cmd_classify(argc - 1, argv + 1));
-    if (strcmp(cmd, "eval") == 0)
-        return finish(fm_cmd_eval(argc - 1, argv + 1));
-    if (strcmp(cmd, "watch") == 0)
-        return finish(fm_cmd_watch(argc - 1, argv + 1));
+    const command *c = find(cmd);
+    if (c)
+        return finish(c->run(argc - 1, argv + 1));
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        version();
+        return finish(0);
+    }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            const command *h = find(argv[2]);
+            if (!h)
+                return unknown(argv[2]);
+            fm_cmd_help(h->spec, stdout);
+            return finish(0);
+        }
         usage(stdout);
         return finish(0);
     }
-    fprintf(stderr, "facemask: unknown command '%s' (expected detect, classify, watch, train, eval or bench)\n", cmd);
-    usage(stderr);
-    return 2;
+    if (cmd[0] == '-') {
+        fprintf(stderr, "facemask: unknown option '%s' (options follow the command)\n"
+                        "Try 'facemask --help'.\n",
+                cmd);
+        return 2;
+    }
+    return unknown(cmd);
 }

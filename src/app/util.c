@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "app/app.h"
+#include "core/file.h"
 #include "core/walk.h"
 
 static fm_status push(fm_file_list *l, char *path, char *rel, fm_err *err)
@@ -41,8 +42,14 @@ void fm_print_skip(void *ctx, const char *msg)
     fprintf(stderr, "facemask: %s\n", msg);
 }
 
-fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err)
+static fm_status add(fm_file_list *list, const char *arg, fm_err *err)
 {
+    if (strcmp(arg, "-") == 0) {
+        if (list->has_stdin)
+            return fm_err_set(err, FM_ERR_ARG, "-: standard input can be read only once");
+        list->has_stdin = 1;
+        return push(list, strdup("-"), strdup("stdin.png"), err);
+    }
     struct stat sb;
     if (stat(arg, &sb) != 0)
         return fm_err_set(err, FM_ERR_IO, "%s: %s", arg, strerror(errno));
@@ -66,14 +73,52 @@ fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err)
     return push(list, strdup(arg), strdup(base ? base + 1 : arg), err);
 }
 
+fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err)
+{
+    fm_status st = add(list, arg, err);
+    if (st == FM_OK || st == FM_ERR_NOMEM)
+        return st;
+    fm_file_fail *f = realloc(list->fails, (size_t)(list->nfails + 1) * sizeof *f);
+    if (!f)
+        return fm_err_set(err, FM_ERR_NOMEM, "out of memory listing images");
+    list->fails = f;
+    f[list->nfails] = (fm_file_fail){list->n, strdup(arg), strdup(err ? err->msg : arg)};
+    if (!f[list->nfails].path || !f[list->nfails].msg) {
+        free(f[list->nfails].path);
+        free(f[list->nfails].msg);
+        return fm_err_set(err, FM_ERR_NOMEM, "out of memory listing images");
+    }
+    list->nfails++;
+    return st;
+}
+
+fm_image *fm_input_load(const char *path, fm_err *err)
+{
+    if (strcmp(path, "-") != 0)
+        return fm_image_load(path, 0, err);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (fm_read_fd(0, "standard input", FM_IMAGE_MAX_FILE_BYTES, "an image (JPEG or PNG)", &buf,
+                   &len, err) != FM_OK)
+        return NULL;
+    fm_image *img = fm_image_decode(buf, len, "standard input", 0, err);
+    free(buf);
+    return img;
+}
+
 void fm_files_free(fm_file_list *list)
 {
     for (int i = 0; i < list->n; i++) {
         free(list->paths[i]);
         free(list->rel[i]);
     }
+    for (int i = 0; i < list->nfails; i++) {
+        free(list->fails[i].path);
+        free(list->fails[i].msg);
+    }
     free(list->paths);
     free(list->rel);
+    free(list->fails);
     memset(list, 0, sizeof *list);
 }
 

@@ -9,8 +9,16 @@
  * State: each side has its own copy of the library's code and static data. Nothing the
  * executable creates (a detector, a pool, a tracker) crosses over: the plugin gets options
  * (strings and numbers) and returns statistics, and builds its own models from them. The
- * library keeps no mutable global state, so the two copies cannot disagree; process-wide state
- * (signal handlers, FFmpeg's and SDL's logs) lives only in the plugin, which alone uses it.
+ * library's mutable statics are few, and none is shared across the boundary:
+ *   - core/log.c's level: the executable's copy serves the image commands; the plugin sets its
+ *     own from fm_watch_opts.quiet at the start of fm_watch_run (so --quiet reaches FFmpeg's and
+ *     SDL's messages), and everything watch prints goes through the plugin's copy;
+ *   - core/log.c's "status line shown" flag: set and read by watch inside the plugin, and by
+ *     the progress bar (detect, classify, eval, train) inside the executable, never across;
+ *   - process-wide state (signal handlers, FFmpeg's and SDL's log callbacks, the formats
+ *     src/video looks up once) exists only in the plugin, which alone uses it.
+ * A new static that one side sets and the other reads must travel in fm_watch_opts the same
+ * way (and FM_VIDEO_PLUGIN_ABI or the structure sizes change with it).
  */
 #ifndef FM_VIDEO_PLUGIN_H
 #define FM_VIDEO_PLUGIN_H

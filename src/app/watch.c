@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "face/classifier.h"
 #include "face/detector.h"
 #include "io/image.h"
@@ -154,6 +155,7 @@ typedef struct {
     /* snapshots already taken, by track id */
     unsigned char *snapped;
     int snapped_cap;
+    long long unreadable; /* a folder's images skipped (under events_mu) */
 } watch;
 
 static int should_stop(void *user)
@@ -188,27 +190,56 @@ static void ev_check(watch *w, fm_status st, const fm_err *e)
     output_failed(w, msg);
 }
 
-/* Reconnection steps of a live source, as events (on the capture thread). */
+/* Reconnection steps of a live source, failed start-up attempts and a folder's unreadable
+ * images, as messages and events (on the capture thread, or the caller's during the open). */
 static void on_source_event(void *user, const fm_source_event *ev)
 {
     watch *w = user;
-    pthread_mutex_lock(&w->events_mu);
-    fm_events *out = ev_out(w);
-    if (!out) {
-        pthread_mutex_unlock(&w->events_mu);
-        return;
-    }
     const char *msg = ev->message ? ev->message : "";
-    fm_err e = {0};
+    if (ev->kind == FM_SOURCE_EVENT_OPEN_FAILED) {
+        if (w->o->open_retries < 0)
+            fm_log(FM_LOG_WARN, "%s; retrying in %.1f s (attempt %d)", msg, ev->wait,
+                   ev->attempt + 1);
+        else
+            fm_log(FM_LOG_WARN, "%s; retrying in %.1f s (attempt %d of %d)", msg, ev->wait,
+                   ev->attempt + 1, w->o->open_retries + 1);
+    } else if (ev->kind == FM_SOURCE_EVENT_SKIPPED) {
+        fm_log(FM_LOG_ERROR, "%s; skipped", msg);
+    }
+    pthread_mutex_lock(&w->events_mu);
+    if (ev->kind == FM_SOURCE_EVENT_SKIPPED)
+        w->unreadable++;
     if (ev->kind == FM_SOURCE_EVENT_DROPPED)
         snprintf(w->drop_reason, sizeof w->drop_reason, "%s", msg);
-    if (ev->kind == FM_SOURCE_EVENT_DROPPED || ev->kind == FM_SOURCE_EVENT_GAVE_UP)
+    fm_events *out = ev_out(w);
+    fm_err e = {0};
+    if (out && (ev->kind == FM_SOURCE_EVENT_DROPPED || ev->kind == FM_SOURCE_EVENT_GAVE_UP ||
+                ev->kind == FM_SOURCE_EVENT_OPEN_FAILED || ev->kind == FM_SOURCE_EVENT_SKIPPED))
         ev_check(w, fm_events_source_error(out, w->last_pts, w->done, w->o->source, msg, &e), &e);
-    else if (ev->kind == FM_SOURCE_EVENT_RECONNECTED)
+    else if (out && ev->kind == FM_SOURCE_EVENT_RECONNECTED)
         ev_check(w,
                  fm_events_reconnect(out, w->last_pts, w->done, w->o->source, ev->attempt,
                                      w->drop_reason, &e),
                  &e);
+    pthread_mutex_unlock(&w->events_mu);
+}
+
+/* The events of a run that ends before its first frame (the source could not be opened, or a
+ * stop came while it was opening): the source's error, the final summary, and end. */
+static void events_end_early(watch *w, const char *error, const char *reason)
+{
+    pthread_mutex_lock(&w->events_mu);
+    fm_err e = {0};
+    fm_track_counts c;
+    memset(&c, 0, sizeof c);
+    if (w->tr)
+        fm_tracker_counts(w->tr, &c);
+    if (ev_out(w) && error)
+        ev_check(w, fm_events_source_error(w->events, 0, 0, w->o->source, error, &e), &e);
+    if (ev_out(w))
+        ev_check(w, fm_events_summary(w->events, 0, 0, &c, 0, 0, 0, 1, &e), &e);
+    if (ev_out(w))
+        ev_check(w, fm_events_end(w->events, 0, 0, reason, &e), &e);
     pthread_mutex_unlock(&w->events_mu);
 }
 
@@ -457,6 +488,8 @@ static void record_failed(watch *w, fm_writer **writer, double t, long long fram
 fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *err)
 {
     memset(stats, 0, sizeof *stats);
+    /* the plugin's log (it may hold its own copy of core/log.c): quiet as the command asked */
+    fm_log_set_level(o->quiet ? FM_LOG_ERROR : FM_LOG_WARN);
     watch w;
     memset(&w, 0, sizeof w);
     w.o = o;
@@ -544,6 +577,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     fm_source_opts so = fm_source_opts_default();
     so.folder_fps = o->folder_fps;
     so.reconnect_attempts = o->reconnect_attempts;
+    so.open_retries = o->open_retries;
     so.open_timeout = o->timeout;
     so.read_timeout = o->timeout;
     so.allow_playlists = o->allow_playlists;
@@ -552,6 +586,12 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     so.user = &w;
     fm_video_set_log_level(0); /* a failed open is our one-line message, not FFmpeg's too */
     if (!(w.src = fm_source_open(o->source, &so, err))) {
+        if (g_signal) { /* stopped while opening (retrying): not an error */
+            events_end_early(&w, NULL, "signal");
+            snprintf(stats->end_reason, sizeof stats->end_reason, "signal");
+            goto done;
+        }
+        events_end_early(&w, err ? err->msg : "cannot open", "error");
         st = err ? err->status : FM_ERR_IO;
         goto done;
     }
@@ -593,11 +633,14 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     double fps_now = 0, lat_now = 0;
     char reason[32] = "eof";
     int show_status = o->status && isatty(2);
+    if (show_status)
+        fm_log_status_line(1);
     for (;;) {
         item *it = q_pop(&w.out_q);
         double t_out0 = fm_now_ms();
         if (it->eos) {
-            snprintf(reason, sizeof reason, "%s", it->reason);
+            /* a failed output (the window, the recording) stopped the run: an error */
+            snprintf(reason, sizeof reason, "%s", st != FM_OK ? "error" : it->reason);
             if (writer) { /* finished before the last events, so a failure is logged among them */
                 fm_err werr = {0};
                 fm_writer *wr = writer;
@@ -731,8 +774,10 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         }
         q_push(&w.free_q, it);
     }
-    if (show_status)
+    if (show_status) {
         fprintf(stderr, "\n");
+        fm_log_status_line(0);
+    }
     pthread_join(cap_thread, NULL);
     pthread_join(inf_thread, NULL);
     threads_started = 0;
@@ -753,6 +798,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     fm_source_get_stats(w.src, &ss);
     stats->reconnects = ss.reconnects;
     stats->decode_errors = ss.decode_errors;
+    stats->unreadable = w.unreadable;
     snprintf(stats->end_reason, sizeof stats->end_reason, "%s", reason);
     if (w.source_error[0] && st == FM_OK)
         fprintf(stderr, "facemask: %s\n", w.source_error);

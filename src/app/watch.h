@@ -12,7 +12,9 @@
  *             status line.
  * Ctrl-C and SIGTERM (or q / closing the window) stop the source; the frames in flight are
  * finished, the tracker ends every track, the recording gets its trailer and the events end
- * with a final summary and an "end" line.
+ * with a final summary and an "end" line. Once the events are open, they end that way on every
+ * path: a source that cannot be opened writes source_error, the final summary and end
+ * ("error"). Messages go through core/log.h (FFmpeg's and SDL's too).
  */
 #ifndef FM_WATCH_H
 #define FM_WATCH_H
@@ -38,9 +40,13 @@ typedef struct {
     int blur;               /* pixelate faces in every image output */
     double summary_every;   /* seconds between summary events */
     int status;             /* status line on stderr while running */
+    int quiet;              /* only errors on stderr: no FFmpeg or SDL messages, no warnings
+                             * (fm_watch_run sets core/log.h's level from it, in the plugin) */
     double folder_fps;      /* frame rate of an image folder */
     int max_frames;         /* stop after this many frames (0: no limit) */
     int reconnect_attempts; /* live sources: 0 unlimited */
+    int open_retries;       /* live sources: more attempts when the first open fails (0 none,
+                             * -1 until stopped; fm_source_opts.open_retries) */
     double timeout;         /* live sources: seconds without an answer (opening) or without
                              * data (reading) before the stream counts as dropped; 0 = 10 */
     int allow_playlists;    /* files: follow playlists / lists of files (fm_source_opts) */
@@ -62,6 +68,8 @@ typedef struct {
     long long classified;              /* faces classified */
     long long people, mask, no_mask, unknown;
     long long reconnects, decode_errors;
+    long long unreadable;              /* a folder's images that could not be read (skipped;
+                                        * each reported on stderr and as a source_error) */
     char end_reason[32];               /* eof, signal, quit, error, max-frames */
     /* outputs (events, recording, snapshots) that failed during the run: each was reported
      * once on stderr (and as an event while the events worked) and the run went on without it;

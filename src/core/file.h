@@ -30,6 +30,25 @@
 fm_status fm_read_file(const char *path, size_t max_bytes, const char *what, unsigned char **out,
                        size_t *len, fm_err *err);
 
+/* Reads everything from the open descriptor fd (a pipe, a terminal, standard input) until its
+ * end, at most max_bytes, into *out as fm_read_file does; `name` names it in messages
+ * ("standard input"). The descriptor is not closed. Errors as fm_read_file's, plus
+ * FM_ERR_LIMIT "NAME: more than MAX bytes". */
+fm_status fm_read_fd(int fd, const char *name, size_t max_bytes, const char *what,
+                     unsigned char **out, size_t *len, fm_err *err);
+
+/* Writes len bytes as the file `path`, whole or not at all: into a new temporary file beside
+ * it ("PATH.tmp-PID-N", created exclusively), fsync'd, then put in place and the directory
+ * fsync'd. An existing `path` (any kind, a dangling symbolic link too) is never replaced unless
+ * `overwrite` is non-zero: "PATH: already exists (not overwritten)" (FM_ERR_IO); without
+ * overwrite the file is put in place with link(2), so a file appearing meanwhile is not
+ * replaced either (a file system without hard links falls back to a check, then rename).
+ * On any error the temporary file is removed and `path` is untouched. New files get mode
+ * 0666 less the umask. Errors: FM_ERR_IO "PATH: cannot create ...: <strerror>", "PATH: write
+ * failed after N of M bytes: ...", "PATH: cannot fsync: ...", "PATH: cannot rename ...". */
+fm_status fm_write_file(const char *path, const void *data, size_t len, int overwrite,
+                        fm_err *err);
+
 /* "regular file", "directory", "fifo", "character device", "block device", "socket" for
  * a st_mode. */
 const char *fm_file_kind(unsigned mode);

@@ -574,6 +574,9 @@ int fm_net_layer_info(fm_net *net, int index, fm_layer_info *info)
     info->eltwise = L->kind == FM_LAYER_ELTWISE ? &L->eltwise : NULL;
     info->ip = L->kind == FM_LAYER_IP ? &L->ip : NULL;
     info->axis = L->axis;
+    info->resize = L->kind == FM_LAYER_RESIZE ? &L->resize : NULL;
+    info->dims = L->dims;
+    info->ndims = L->ndims;
     info->w = L->w;
     info->b = L->b;
     info->nw = L->nw;

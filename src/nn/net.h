@@ -108,6 +108,9 @@ typedef struct {
     const fm_eltwise_param *eltwise; /* FM_LAYER_ELTWISE */
     const fm_ip_param *ip;           /* FM_LAYER_IP */
     int axis;                        /* FM_LAYER_SOFTMAX, FM_LAYER_CONCAT */
+    const fm_resize_param *resize;   /* FM_LAYER_RESIZE */
+    const int *dims;                 /* FM_LAYER_PERMUTE: order; FM_LAYER_RESHAPE: dims */
+    int ndims;
     float *w, *b; /* the layer's weights and bias (conv, ip, affine), owned by the net;
                    * writable: call fm_net_weights_changed() after changing them */
     size_t nw, nb;

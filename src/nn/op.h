@@ -29,13 +29,13 @@
     X(ELTWISE,     "Eltwise",         1,       1,        1)        \
     X(CONCAT,      "Concat",          0,       0,        0)        \
     X(RESHAPE,     "Reshape",         1,       0,        1)        \
-    X(PERMUTE,     "Permute",         0,       0,        0)        \
+    X(PERMUTE,     "Permute",         0,       0,        1)        \
     X(NORMALIZE,   "Normalize",       0,       0,        0)        \
     X(PRIORBOX,    "PriorBox",        0,       0,        0)        \
     X(SOFTMAX,     "Softmax",         1,       0,        1)        \
     X(DETOUT,      "DetectionOutput", 0,       0,        0)        \
     X(IP,          "InnerProduct",    0,       1,        1)        \
-    X(RESIZE,      "Resize",          0,       0,        0)        \
+    X(RESIZE,      "Resize",          0,       0,        1)        \
     X(CONV_DW,     "Conv1x1+DWConv",  0,       0,        0)
 
 typedef enum {

@@ -70,11 +70,12 @@ typedef struct {
     size_t work_floats;
 } fm_tctx;
 
-/* ---- Activation (ReLU, leaky ReLU, ReLU6) ---------------------------------- */
+/* ---- Activation (ReLU, leaky ReLU, ReLU6, sigmoid) -------------------------- */
 /* y = act(x); in place allowed. */
 void fm_tact_forward(fm_activation a, const fm_fmap *x, fm_fmap *y);
 /* dx (=|+=) dy * act'(y), from the OUTPUT y: ReLU passes where y > 0 (leaky: slope
- * elsewhere; slope >= 0 assumed), ReLU6 where 0 < y < 6. dx may equal dy (add 0).
+ * elsewhere; slope >= 0 assumed), ReLU6 where 0 < y < 6, sigmoid scales by y (1 - y).
+ * dx may equal dy (add 0).
  * ctx: only its SIMD level is used (NULL: portable C). */
 void fm_tact_backward(const fm_tctx *ctx, fm_activation a, const fm_fmap *y, const fm_fmap *dy,
                       fm_fmap *dx, int add);
@@ -121,6 +122,21 @@ void fm_tpool_forward(const fm_pool_param *p, const fm_fmap *x, fm_fmap *y);
 /* Max pooling sends the gradient to the first maximum of each window, found again in x. */
 void fm_tpool_backward(const fm_pool_param *p, const fm_fmap *x, const fm_fmap *dy, fm_fmap *dx,
                        int add);
+
+/* ---- Resize, nearest (as nn/ops/resize.c: asymmetric, floor) ----------------- */
+/* y (n, c, floor(h * scale_h), floor(w * scale_w)) from x (n, c, h, w); out of place. */
+void fm_tresize_forward(const fm_resize_param *p, const fm_fmap *x, fm_fmap *y);
+/* dx (=|+=) for each input the sum of dy over the outputs that copy it (a 2x upsampling:
+ * the sum of its 2x2 block). dy and dx must not overlap. */
+void fm_tresize_backward(const fm_resize_param *p, const fm_fmap *dy, fm_fmap *dx, int add);
+
+/* ---- Permute of a sample's axes (ONNX Transpose with the batch axis kept) ------ */
+/* order: a permutation of (0, 1, 2) over a sample's axes (c, h, w): output axis k is input
+ * axis order[k], so y's (c, h, w) are x's dims in that order (YuNet's heads, NCHW -> NHWC:
+ * order (1, 2, 0)). Out of place. */
+void fm_tpermute_forward(const int order[3], const fm_fmap *x, fm_fmap *y);
+/* dx (=|+=) dy permuted back. dy and dx must not overlap. */
+void fm_tpermute_backward(const int order[3], const fm_fmap *dy, fm_fmap *dx, int add);
 
 /* ---- Dropout (inverted) ------------------------------------------------------ */
 /* Training: y = x * keep / (1 - ratio), keep = 1 with probability 1 - ratio, drawn

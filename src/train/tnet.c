@@ -4,80 +4,20 @@
  * value, copy their parameters, give every value a per-sample shape, and
  * allocate for each worker thread the activations and gradients of one shard
  * (channel-major, (C, N, H, W)) plus the kernels' work memory.
- * Run: fm_pool_run hands shards to workers; each runs forward, loss and
- * backward on its shard into that shard's gradient array; a second pass sums
- * the shard gradients in shard order.
+ * Run (tnet_run.c): fm_pool_run hands shards to workers; each runs forward,
+ * loss and backward on its shard into that shard's gradient array; a second
+ * pass sums the shard gradients in shard order. The loss is the final softmax's
+ * cross-entropy (classifier mode) or, in outputs mode, the caller's function,
+ * which gets the shard's outputs as per-sample NCHW copies and returns their
+ * gradients, scattered back into the channel-major gradient buffers.
  */
 #include "train/tnet.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/grad.h"
 #include "train/sgemm.h"
-
-#define MAX_IN 16
-
-typedef struct {
-    fm_layer_kind kind;
-    char *name;
-    char *type;
-    int net_index;
-    int nin, in[MAX_IN], out; /* tnet value ids */
-    fm_activation act;
-    fm_conv_param conv;
-    fm_pool_param pool;
-    fm_eltwise_param elt;
-    float coeff[MAX_IN];
-    fm_ip_param ip;
-    int dropout;
-    float ratio;
-    size_t woff, nw, boff, nb;
-    int trainable;
-    int backward; /* run in backward: its output needs a gradient */
-} tlayer;
-
-typedef struct {
-    int c, h, w;
-    size_t count; /* per sample */
-    int need_grad;
-} tvalue;
-
-typedef struct {
-    float **act, **grad;
-    unsigned char *gset;
-    fm_tctx ctx;
-    float *arena;
-} tworker;
-
-enum { MODE_TRAIN, MODE_PREDICT };
-
-struct fm_tnet {
-    int nlayers;
-    tlayer *layers;
-    int nvalues;
-    tvalue *values;
-    int classes;
-    size_t nparams;
-    float *params, *grads;
-    uint8_t *mask;
-    float *shard_grads[FM_TNET_SHARDS];
-    int max_batch, shard_cap;
-    int nworkers;
-    tworker *workers;
-    fm_pool *pool;
-    float *class_w; /* NULL: all 1 */
-    float *loss_buf;
-    /* the current call */
-    int mode;
-    const float *x;
-    const int *labels;
-    int n;
-    uint64_t seed;
-    float norm;
-    float *probs_out;
-};
+#include "train/tnet_impl.h"
 
 /* ---- build ------------------------------------------------------------------- */
 
@@ -185,6 +125,21 @@ static fm_status alloc_workers(fm_tnet *t, fm_err *err)
         w->ctx.work = at;
         w->ctx.work_floats = work;
         at += work;
+        if (t->outputs_mode) {
+            size_t per = 0;
+            for (int o = 0; o < t->noutputs; o++)
+                per += t->values[t->out_value[o]].count;
+            w->obuf = calloc(per * (size_t)t->shard_cap, sizeof(float));
+            w->dbuf = calloc(per * (size_t)t->shard_cap, sizeof(float));
+            if (!w->obuf || !w->dbuf)
+                return nomem(err);
+            size_t off = 0;
+            for (int o = 0; o < t->noutputs; o++) {
+                w->optr[o] = w->obuf + off;
+                w->dptr[o] = w->dbuf + off;
+                off += t->values[t->out_value[o]].count * (size_t)t->shard_cap;
+            }
+        }
         for (int v = 0; v < t->nvalues; v++) {
             size_t sz = (t->values[v].count * (size_t)t->shard_cap + 15) & ~(size_t)15;
             w->act[v] = at;
@@ -196,6 +151,30 @@ static fm_status alloc_workers(fm_tnet *t, fm_err *err)
         }
     }
     return FM_OK;
+}
+
+/* A permutation of nd axes (order[0..norder), completed with the unused axes in increasing
+ * order as nn/ops/permute.c does) as a permutation of a sample's (c, h, w): 0 unless the
+ * batch axis stays first. A sample of a 3-axis value (N, A, B) is (A, B, 1). */
+static int sample_perm(int nd, const int *order, int norder, int perm[3])
+{
+    int full[4], used[4] = {0, 0, 0, 0};
+    if (nd < 1 || nd > 4 || norder > nd)
+        return 0;
+    for (int i = 0; i < norder; i++) {
+        if (order[i] < 0 || order[i] >= nd || used[order[i]])
+            return 0;
+        used[order[i]] = 1;
+        full[i] = order[i];
+    }
+    for (int i = 0, k = norder; i < nd; i++)
+        if (!used[i])
+            full[k++] = i;
+    if (full[0] != 0)
+        return 0;
+    for (int k = 0; k < 3; k++)
+        perm[k] = k + 1 < nd ? full[k + 1] - 1 : k;
+    return 1;
 }
 
 static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_info *info,
@@ -217,12 +196,12 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
     if (!fm_op_get(info->kind)->trainable)
         return fm_err_set(err, FM_ERR_UNSUPPORTED,
                           "layer '%s' (%s): %s layers cannot be trained (supported: Convolution, "
-                          "ReLU, ReLU6, Eltwise SUM, Pooling, InnerProduct, Flatten, Reshape, "
-                          "Dropout, Softmax)",
+                          "ReLU, ReLU6, Sigmoid, Eltwise SUM, Pooling, InnerProduct, Flatten, "
+                          "Reshape, Permute, Resize, Dropout, Softmax)",
                           nm, info->type, kind_name(info->kind));
-    if (info->nin < 1 || info->nin > MAX_IN)
+    if (info->nin < 1 || info->nin > TNET_MAX_IN)
         return fm_err_set(err, FM_ERR_UNSUPPORTED, "layer '%s' (%s): %d inputs (1 to %d supported)",
-                          nm, info->type, info->nin, MAX_IN);
+                          nm, info->type, info->nin, TNET_MAX_IN);
     L->nin = info->nin;
     for (int k = 0; k < info->nin; k++) {
         int v = map[info->in[k]];
@@ -233,11 +212,6 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
                               nm, info->type, fm_net_value_name(net, info->in[k]), cut);
         L->in[k] = v;
     }
-    if (info->act.act == FM_ACT_SIGMOID) /* no backward for it in grad_ops.c / vec.c */
-        return fm_err_set(err, FM_ERR_UNSUPPORTED,
-                          "layer '%s' (%s): a sigmoid activation cannot be trained (supported: "
-                          "ReLU, ReLU6)",
-                          nm, info->type);
     L->act = info->act;
     tvalue out;
     if (!value_dims(net, info->out, &out))
@@ -317,6 +291,32 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
         out.h = x->h;
         out.w = x->w;
         break;
+    case FM_LAYER_RESIZE: {
+        L->resize = *info->resize;
+        fm_shape in = fm_shape4(1, x->c, x->h, x->w), o;
+        if (fm_resize_shape(&L->resize, &in, &o, err) != FM_OK)
+            return fm_err_prefix(err, "layer '%s': ", nm);
+        if (o.d[1] != out.c || o.d[2] != out.h || o.d[3] != out.w)
+            return fm_err_set(err, FM_ERR_SHAPE, "layer '%s': resize gives %s, the net says %dx%dx%d",
+                              nm, fm_shape_str(&o, got, sizeof got), out.c, out.h, out.w);
+        break;
+    }
+    case FM_LAYER_PERMUTE: {
+        const fm_tensor *xt = fm_net_value(net, info->in[0]);
+        if (!sample_perm(xt->shape.ndim, info->dims, info->ndims, L->perm))
+            return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                              "layer '%s' (%s): only a permutation that keeps the batch axis "
+                              "first trains",
+                              nm, info->type);
+        int d[3] = {x->c, x->h, x->w};
+        if (d[L->perm[0]] != out.c || d[L->perm[1]] != out.h || d[L->perm[2]] != out.w)
+            return fm_err_set(err, FM_ERR_SHAPE,
+                              "layer '%s': permuting %dx%dx%d gives %dx%dx%d, the net says "
+                              "%dx%dx%d",
+                              nm, x->c, x->h, x->w, d[L->perm[0]], d[L->perm[1]], d[L->perm[2]],
+                              out.c, out.h, out.w);
+        break;
+    }
     case FM_LAYER_RESHAPE:
         L->dropout = is_dropout(info->type);
         L->ratio = L->dropout ? 0.5f : 0.0f;
@@ -338,7 +338,50 @@ static fm_status add_layer(fm_tnet *t, fm_net *net, int index, const fm_layer_in
     return FM_OK;
 }
 
-fm_tnet *fm_tnet_create(fm_net *net, const char *cut, int max_batch, int threads, fm_err *err)
+/* The net's outputs as tnet values, for outputs mode; every other value must be read. */
+static fm_status bind_outputs(fm_tnet *t, fm_net *net, const int *map, const int *used,
+                              const char *cut, fm_err *err)
+{
+    int no = fm_net_num_outputs(net);
+    if (no < 1 || no > TNET_MAX_OUT)
+        return fm_err_set(err, FM_ERR_UNSUPPORTED, "the net has %d outputs (1 to %d supported)",
+                          no, TNET_MAX_OUT);
+    for (int k = 0; k < no; k++) {
+        const char *name = fm_net_output_name(net, k);
+        int v = fm_net_value_id(net, name);
+        if (v < 0 || map[v] <= 0)
+            return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                              "output '%s' does not depend on the cut '%s'; the trainable part "
+                              "must compute every output",
+                              name, cut);
+        t->out_value[k] = map[v];
+        t->out_logit[k] = -1;
+        for (int i = 0; i < t->nlayers; i++) {
+            const tlayer *L = &t->layers[i];
+            if (L->out == map[v] && L->kind == FM_LAYER_ACT && L->act.act == FM_ACT_SIGMOID)
+                t->out_logit[k] = L->in[0];
+        }
+        t->out_name[k] = dupstr(name);
+        t->noutputs = k + 1;
+        if (!t->out_name[k])
+            return nomem(err);
+    }
+    for (int i = 0; i < t->nlayers; i++) {
+        const tlayer *L = &t->layers[i];
+        int is_out = 0;
+        for (int k = 0; k < no; k++)
+            is_out |= t->out_value[k] == L->out;
+        if (!is_out && !used[L->out])
+            return fm_err_set(err, FM_ERR_UNSUPPORTED,
+                              "layer '%s' (%s) makes a value that is neither read nor an output "
+                              "of the net",
+                              L->name, L->type);
+    }
+    return FM_OK;
+}
+
+static fm_tnet *create(fm_net *net, const char *cut, int max_batch, int threads, int outputs_mode,
+                       fm_err *err)
 {
     if (!net || !cut) {
         fm_err_set(err, FM_ERR_ARG, "fm_tnet_create: net and cut value name are required");
@@ -399,6 +442,13 @@ fm_tnet *fm_tnet_create(fm_net *net, const char *cut, int max_batch, int threads
         }
         if (first < 0)
             first = i;
+        if (outputs_mode && info.kind == FM_LAYER_SOFTMAX) {
+            fm_err_set(err, FM_ERR_UNSUPPORTED,
+                       "layer '%s' (Softmax): a softmax trains only as the classifier's loss "
+                       "(fm_tnet_create), not among a net's outputs",
+                       info.name);
+            goto fail;
+        }
         if (t->nlayers > 0 && t->layers[t->nlayers - 1].kind == FM_LAYER_SOFTMAX) {
             fm_err_set(err, FM_ERR_UNSUPPORTED,
                        "layer '%s' (Softmax) must be the last layer, but '%s' (%s) follows it",
@@ -415,24 +465,30 @@ fm_tnet *fm_tnet_create(fm_net *net, const char *cut, int max_batch, int threads
         fm_err_set(err, FM_ERR_ARG, "no layer reads the cut value '%s'", cut);
         goto fail;
     }
-    tlayer *last = &t->layers[t->nlayers - 1];
-    if (last->kind != FM_LAYER_SOFTMAX) {
-        fm_err_set(err, FM_ERR_UNSUPPORTED,
-                   "the trainable part must end in a Softmax layer; the last layer is '%s' (%s)",
-                   last->name, last->type);
-        goto fail;
-    }
-    for (int i = 0; i < t->nlayers; i++) {
-        const tlayer *L = &t->layers[i];
-        if (L->out != last->out && !used[L->out]) {
+    t->outputs_mode = outputs_mode;
+    if (outputs_mode) {
+        if (bind_outputs(t, net, map, used, cut, err) != FM_OK)
+            goto fail;
+    } else {
+        tlayer *last = &t->layers[t->nlayers - 1];
+        if (last->kind != FM_LAYER_SOFTMAX) {
             fm_err_set(err, FM_ERR_UNSUPPORTED,
-                       "layer '%s' (%s) makes an output no later layer reads; the trainer needs "
-                       "one loss at the final Softmax",
-                       L->name, L->type);
+                       "the trainable part must end in a Softmax layer; the last layer is '%s' (%s)",
+                       last->name, last->type);
             goto fail;
         }
+        for (int i = 0; i < t->nlayers; i++) {
+            const tlayer *L = &t->layers[i];
+            if (L->out != last->out && !used[L->out]) {
+                fm_err_set(err, FM_ERR_UNSUPPORTED,
+                           "layer '%s' (%s) makes an output no later layer reads; the trainer needs "
+                           "one loss at the final Softmax",
+                           L->name, L->type);
+                goto fail;
+            }
+        }
+        t->classes = t->values[last->out].c;
     }
-    t->classes = t->values[last->out].c;
     /* parameters */
     size_t np = 0;
     for (int i = 0; i < t->nlayers; i++) {
@@ -485,6 +541,19 @@ fail:
     return NULL;
 }
 
+fm_tnet *fm_tnet_create(fm_net *net, const char *cut, int max_batch, int threads, fm_err *err)
+{
+    return create(net, cut, max_batch, threads, 0, err);
+}
+
+fm_tnet *fm_tnet_create_outputs(fm_net *net, const char *cut, int max_batch, int threads,
+                                fm_err *err)
+{
+    if (net && !cut)
+        cut = fm_net_input_name(net, 0);
+    return create(net, cut, max_batch, threads, 1, err);
+}
+
 void fm_tnet_free(fm_tnet *t)
 {
     if (!t)
@@ -495,6 +564,8 @@ void fm_tnet_free(fm_tnet *t)
     }
     free(t->layers);
     free(t->values);
+    for (int k = 0; k < t->noutputs; k++)
+        free(t->out_name[k]);
     free(t->params);
     free(t->grads);
     free(t->mask);
@@ -508,290 +579,12 @@ void fm_tnet_free(fm_tnet *t)
             free(t->workers[k].grad);
             free(t->workers[k].gset);
             free(t->workers[k].arena);
+            free(t->workers[k].obuf);
+            free(t->workers[k].dbuf);
         }
     free(t->workers);
     fm_pool_free(t->pool);
     free(t);
-}
-
-/* ---- run ----------------------------------------------------------------------- */
-
-static fm_fmap vmap(const fm_tnet *t, float *data, int v, int m)
-{
-    const tvalue *val = &t->values[v];
-    return fm_fmap_cnhw(data, m, val->c, val->h, val->w);
-}
-
-/* Same per-sample count, different (c, h, w): element f of a sample keeps its place. */
-static void relayout(const fm_fmap *x, fm_fmap *y, int add)
-{
-    size_t xhw = (size_t)x->h * x->w, yhw = (size_t)y->h * y->w;
-    if (x->c == y->c && xhw == yhw) {
-        fm_fmap_copy(x, y, add);
-        return;
-    }
-    size_t count = (size_t)x->c * xhw;
-    for (int i = 0; i < x->n; i++)
-        for (size_t f = 0; f < count; f++) {
-            float v = fm_fmap_plane(x, i, (int)(f / xhw))[f % xhw];
-            float *d = &fm_fmap_plane(y, i, (int)(f / yhw))[f % yhw];
-            *d = add ? *d + v : v;
-        }
-}
-
-static void forward_layer(fm_tnet *t, tworker *wk, int li, int i0, int m, int train)
-{
-    tlayer *L = &t->layers[li];
-    fm_fmap x = vmap(t, wk->act[L->in[0]], L->in[0], m);
-    fm_fmap y = vmap(t, wk->act[L->out], L->out, m);
-    const float *w = t->params + L->woff, *b = L->nb ? t->params + L->boff : NULL;
-    switch (L->kind) {
-    case FM_LAYER_CONV:
-        fm_tconv_forward(&wk->ctx, &L->conv, &x, w, b, &y);
-        break;
-    case FM_LAYER_IP:
-        fm_tip_forward(&wk->ctx, &L->ip, &x, w, b, &y);
-        break;
-    case FM_LAYER_ACT:
-        fm_tact_forward(L->act, &x, &y);
-        break;
-    case FM_LAYER_POOL:
-        fm_tpool_forward(&L->pool, &x, &y);
-        break;
-    case FM_LAYER_ELTWISE: {
-        fm_fmap ins[MAX_IN];
-        const fm_fmap *ptrs[MAX_IN];
-        for (int k = 0; k < L->nin; k++) {
-            ins[k] = vmap(t, wk->act[L->in[k]], L->in[k], m);
-            ptrs[k] = &ins[k];
-        }
-        fm_teltwise_forward(&L->elt, ptrs, L->nin, &y);
-        break;
-    }
-    case FM_LAYER_RESHAPE:
-        if (train && L->dropout && L->ratio > 0.0f)
-            fm_dropout_forward(L->ratio, t->seed, li, i0, &x, &y);
-        else
-            relayout(&x, &y, 0);
-        break;
-    case FM_LAYER_SOFTMAX:
-        if (train) {
-            int need = t->values[L->in[0]].need_grad;
-            fm_fmap dx = vmap(t, wk->grad[L->in[0]], L->in[0], m);
-            fm_softmax_ce(&x, t->labels + i0, t->class_w, t->norm, &y, t->loss_buf + i0,
-                          need ? &dx : NULL, 0);
-            if (need)
-                wk->gset[L->in[0]] = 1;
-        } else {
-            fm_tsoftmax_forward(&x, &y);
-        }
-        break;
-    default:
-        break;
-    }
-}
-
-static void backward_layer(fm_tnet *t, tworker *wk, int li, int i0, int m, float *g)
-{
-    tlayer *L = &t->layers[li];
-    if (L->kind == FM_LAYER_SOFTMAX || !L->backward)
-        return;
-    fm_fmap x = vmap(t, wk->act[L->in[0]], L->in[0], m);
-    fm_fmap y = vmap(t, wk->act[L->out], L->out, m);
-    fm_fmap dy = vmap(t, wk->grad[L->out], L->out, m);
-    if (!wk->gset[L->out])
-        fm_fmap_zero(&dy);
-    int v0 = L->in[0];
-    int need0 = t->values[v0].need_grad;
-    fm_fmap dx = vmap(t, need0 ? wk->grad[v0] : NULL, v0, m);
-    int add0 = wk->gset[v0];
-    float *dw = L->trainable && L->nw ? g + L->woff : NULL;
-    float *db = L->trainable && L->nb ? g + L->boff : NULL;
-    const float *w = t->params + L->woff;
-    switch (L->kind) {
-    case FM_LAYER_CONV:
-        if (L->act.act != FM_ACT_NONE)
-            fm_tact_backward(&wk->ctx, L->act, &y, &dy, &dy, 0);
-        fm_tconv_backward(&wk->ctx, &L->conv, &x, w, &dy, need0 ? &dx : NULL, add0, dw, db);
-        break;
-    case FM_LAYER_IP:
-        if (L->act.act != FM_ACT_NONE)
-            fm_tact_backward(&wk->ctx, L->act, &y, &dy, &dy, 0);
-        fm_tip_backward(&wk->ctx, &L->ip, &x, w, &dy, need0 ? &dx : NULL, add0, dw, db);
-        break;
-    case FM_LAYER_ACT:
-        if (need0)
-            fm_tact_backward(&wk->ctx, L->act, &y, &dy, &dx, add0);
-        break;
-    case FM_LAYER_POOL:
-        if (need0)
-            fm_tpool_backward(&L->pool, &x, &dy, &dx, add0);
-        break;
-    case FM_LAYER_RESHAPE:
-        if (!need0)
-            break;
-        if (L->dropout && L->ratio > 0.0f)
-            fm_dropout_backward(L->ratio, t->seed, li, i0, &dy, &dx, add0);
-        else
-            relayout(&dy, &dx, add0);
-        break;
-    case FM_LAYER_ELTWISE:
-        if (L->act.act != FM_ACT_NONE)
-            fm_tact_backward(&wk->ctx, L->act, &y, &dy, &dy, 0);
-        for (int k = 0; k < L->nin; k++) {
-            int v = L->in[k];
-            if (!t->values[v].need_grad)
-                continue;
-            fm_fmap d = vmap(t, wk->grad[v], v, m);
-            fm_teltwise_backward(&L->elt, &dy, k, &d, wk->gset[v]);
-            wk->gset[v] = 1;
-        }
-        return;
-    default:
-        break;
-    }
-    if (need0)
-        wk->gset[v0] = 1;
-}
-
-static void run_shard(fm_tnet *t, tworker *wk, int s, int i0, int i1)
-{
-    int m = i1 - i0;
-    int train = t->mode == MODE_TRAIN;
-    /* input: per-sample (C, H, W) -> (C, N, H, W) */
-    const tvalue *in = &t->values[0];
-    size_t hw = (size_t)in->h * in->w;
-    for (int i = 0; i < m; i++) {
-        const float *src = t->x + (size_t)(i0 + i) * in->count;
-        for (int c = 0; c < in->c; c++)
-            memcpy(wk->act[0] + ((size_t)c * m + i) * hw, src + (size_t)c * hw, hw * sizeof(float));
-    }
-    memset(wk->gset, 0, (size_t)t->nvalues);
-    for (int li = 0; li < t->nlayers; li++)
-        forward_layer(t, wk, li, i0, m, train);
-    const tlayer *last = &t->layers[t->nlayers - 1];
-    if (t->probs_out) {
-        const float *p = wk->act[last->out];
-        for (int i = 0; i < m; i++)
-            for (int k = 0; k < t->classes; k++)
-                t->probs_out[(size_t)(i0 + i) * t->classes + k] = p[(size_t)k * m + i];
-    }
-    if (!train)
-        return;
-    float *g = t->shard_grads[s];
-    for (int li = 0; li < t->nlayers; li++) {
-        const tlayer *L = &t->layers[li];
-        if (L->trainable && L->nw + L->nb)
-            memset(g + L->woff, 0, (L->nw + L->nb) * sizeof(float));
-    }
-    for (int li = t->nlayers - 1; li >= 0; li--)
-        backward_layer(t, wk, li, i0, m, g);
-}
-
-static void shard_job(void *ctx, int tid, int nt)
-{
-    fm_tnet *t = ctx;
-    for (int s = tid; s < FM_TNET_SHARDS; s += nt) {
-        size_t b, e;
-        fm_split((size_t)t->n, s, FM_TNET_SHARDS, &b, &e);
-        if (b < e)
-            run_shard(t, &t->workers[tid], s, (int)b, (int)e);
-    }
-}
-
-static void reduce_job(void *ctx, int tid, int nt)
-{
-    fm_tnet *t = ctx;
-    size_t b, e;
-    fm_split(t->nparams, tid, nt, &b, &e);
-    int live[FM_TNET_SHARDS], nlive = 0;
-    for (int s = 0; s < FM_TNET_SHARDS; s++) {
-        size_t sb, se;
-        fm_split((size_t)t->n, s, FM_TNET_SHARDS, &sb, &se);
-        if (sb < se)
-            live[nlive++] = s;
-    }
-    for (size_t i = b; i < e; i++) {
-        if (!t->mask[i]) {
-            t->grads[i] = 0.0f;
-            continue;
-        }
-        float sum = t->shard_grads[live[0]][i];
-        for (int k = 1; k < nlive; k++)
-            sum += t->shard_grads[live[k]][i];
-        t->grads[i] = sum;
-    }
-}
-
-fm_status fm_tnet_train_batch(fm_tnet *t, const float *x, const int *labels, int n, uint64_t seed,
-                              float *loss, float *probs_out, fm_err *err)
-{
-    if (!x || !labels || n < 1 || n > t->max_batch)
-        return fm_err_set(err, FM_ERR_ARG,
-                          "fm_tnet_train_batch: batch of %d samples (1..%d, with inputs and labels)",
-                          n, t->max_batch);
-    for (int i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= t->classes)
-            return fm_err_set(err, FM_ERR_ARG, "fm_tnet_train_batch: label %d of sample %d is not a class (0..%d)",
-                              labels[i], i, t->classes - 1);
-    t->mode = MODE_TRAIN;
-    t->x = x;
-    t->labels = labels;
-    t->n = n;
-    t->seed = seed;
-    t->norm = (float)fm_softmax_ce_norm(labels, n, t->class_w);
-    t->probs_out = probs_out;
-    fm_pool_run(t->pool, shard_job, t);
-    fm_pool_run(t->pool, reduce_job, t);
-    double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        sum += t->loss_buf[i];
-    if (loss)
-        *loss = (float)(sum * t->norm);
-    return FM_OK;
-}
-
-fm_status fm_tnet_predict(fm_tnet *t, const float *x, int n, float *probs, fm_err *err)
-{
-    if (!x || !probs || n < 1)
-        return fm_err_set(err, FM_ERR_ARG, "fm_tnet_predict: %d samples (need >= 1, inputs and outputs)", n);
-    for (int at = 0; at < n; at += t->max_batch) {
-        int m = n - at < t->max_batch ? n - at : t->max_batch;
-        t->mode = MODE_PREDICT;
-        t->x = x + (size_t)at * t->values[0].count;
-        t->labels = NULL;
-        t->n = m;
-        t->probs_out = probs + (size_t)at * t->classes;
-        fm_pool_run(t->pool, shard_job, t);
-    }
-    return FM_OK;
-}
-
-fm_status fm_tnet_write_back(const fm_tnet *t, fm_net *net, fm_err *err)
-{
-    for (int i = 0; i < t->nlayers; i++) {
-        const tlayer *L = &t->layers[i];
-        if (!L->nw && !L->nb)
-            continue;
-        fm_layer_info info;
-        if (!fm_net_layer_info(net, L->net_index, &info) || strcmp(info.name, L->name) != 0 ||
-            info.nw != L->nw || (L->nb && info.nb != L->nb) || !info.w)
-            return fm_err_set(err, FM_ERR_ARG,
-                              "write back: layer %d of the net is not '%s' with %zu weights; use "
-                              "the net the trainer was made from",
-                              L->net_index, L->name, L->nw);
-    }
-    for (int i = 0; i < t->nlayers; i++) {
-        const tlayer *L = &t->layers[i];
-        if (!L->nw && !L->nb)
-            continue;
-        fm_layer_info info;
-        fm_net_layer_info(net, L->net_index, &info);
-        memcpy(info.w, t->params + L->woff, L->nw * sizeof(float));
-        if (L->nb)
-            memcpy(info.b, t->params + L->boff, L->nb * sizeof(float));
-    }
-    return fm_net_weights_changed(net, err);
 }
 
 /* ---- configuration ----------------------------------------------------------------- */
@@ -872,6 +665,20 @@ fm_status fm_tnet_set_class_weights(fm_tnet *t, const float *w, int classes, fm_
     return FM_OK;
 }
 
+fm_status fm_tnet_set_logit_outputs(fm_tnet *t, int on, fm_err *err)
+{
+    if (!t->outputs_mode)
+        return fm_err_set(err, FM_ERR_ARG,
+                          "logit outputs: this trainer has no outputs of its own (fm_tnet_create)");
+    t->logits = on != 0;
+    return FM_OK;
+}
+
+int fm_tnet_output_is_logit(const fm_tnet *t, int k)
+{
+    return k >= 0 && k < t->noutputs && t->logits && t->out_logit[k] >= 0;
+}
+
 /* ---- accessors ----------------------------------------------------------------------- */
 
 size_t fm_tnet_num_params(const fm_tnet *t) { return t->nparams; }
@@ -881,6 +688,17 @@ const uint8_t *fm_tnet_trainable_mask(const fm_tnet *t) { return t->mask; }
 int fm_tnet_num_classes(const fm_tnet *t) { return t->classes; }
 size_t fm_tnet_input_size(const fm_tnet *t) { return t->values[0].count; }
 int fm_tnet_max_batch(const fm_tnet *t) { return t->max_batch; }
+int fm_tnet_num_outputs(const fm_tnet *t) { return t->noutputs; }
+
+const char *fm_tnet_output_name(const fm_tnet *t, int k)
+{
+    return k >= 0 && k < t->noutputs ? t->out_name[k] : NULL;
+}
+
+size_t fm_tnet_output_size(const fm_tnet *t, int k)
+{
+    return k >= 0 && k < t->noutputs ? t->values[t->out_value[k]].count : 0;
+}
 int fm_tnet_num_layers(const fm_tnet *t) { return t->nlayers; }
 
 void fm_tnet_input_dims(const fm_tnet *t, int *c, int *h, int *w)

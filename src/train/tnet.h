@@ -22,12 +22,22 @@
  *     fm_tnet_free(t);
  *
  * Layers: Convolution (any group, stride, pad, dilation; fused ReLU/leaky/ReLU6),
- * ReLU/ReLU6, Eltwise SUM (coefficients, fused activation), Pooling (MAX/AVE,
- * global or windows), InnerProduct (fused activation), Flatten/Reshape, Dropout
- * (inverted dropout while training, identity when predicting; ratio 0.5 unless
- * fm_tnet_set_dropout says otherwise), and a final Softmax over channels, which
- * becomes softmax + cross-entropy (mean over the batch, optional class weights)
- * when training. Anything else is an error naming the layer.
+ * ReLU/ReLU6/Sigmoid, Eltwise SUM (coefficients, fused activation), Pooling (MAX/AVE,
+ * global or windows), nearest Resize, Permute/Transpose (batch axis kept first),
+ * InnerProduct (fused activation), Flatten/Reshape, Dropout (inverted dropout while
+ * training, identity when predicting; ratio 0.5 unless fm_tnet_set_dropout says
+ * otherwise), and a final Softmax over channels, which becomes softmax + cross-entropy
+ * (mean over the batch, optional class weights) when training. Anything else is an
+ * error naming the layer.
+ *
+ * Detectors: fm_tnet_create_outputs takes the part from the cut to ALL of the net's
+ * declared outputs (YuNet's 12 heads) with no loss of its own; the caller's loss
+ * function gets each shard's outputs and gives back their gradients:
+ *
+ *     fm_net *net = fm_onnx_load_net("yunet_n_640_640.onnx", &o, &err); // o.input_shape set
+ *     fm_tnet *t = fm_tnet_create_outputs(net, NULL, 8, 2, &err);      // from the input
+ *     fm_tnet_train_outputs(t, x, n, seed, my_loss, &my_ctx, &loss_sum, &err);
+ *     // grads as above; fm_tnet_write_back, then fm_onnx_save_net (onnx/write.h)
  *
  * Threads: a batch is cut into FM_TNET_SHARDS shards of consecutive samples,
  * fixed by n alone; each thread runs whole shards (its own activations and
@@ -79,6 +89,47 @@ fm_status fm_tnet_predict(fm_tnet *t, const float *x, int n, float *probs, fm_er
  * fm_net_weights_changed. net must be the net t was made from (or one loaded
  * from the same files): layers are matched by index and checked by name and size. */
 fm_status fm_tnet_write_back(const fm_tnet *t, fm_net *net, fm_err *err);
+
+/* ---- several outputs and an external loss (detectors) ----------------------------- */
+/* A shard's part of the batch, handed to the loss function. */
+typedef struct {
+    int sample0, n;          /* samples [sample0, sample0 + n) of the batch */
+    int noutputs;            /* the net's outputs, in fm_net_output order */
+    const float *const *out; /* out[k]: n samples x fm_tnet_output_size(t, k) floats, each
+                              * sample's values in its NCHW order (the net's tensor order) */
+    float *const *dout;      /* same layout, zeroed: the loss writes d loss / d out[k] there */
+} fm_tnet_loss_io;
+/* Returns the loss of these samples (the sum over them: fm_tnet_train_outputs adds the shards'
+ * sums in shard order). Called from worker threads, once per shard, possibly concurrently: it
+ * may write only per-sample state. The gradient it writes is the gradient of what it returns. */
+typedef double (*fm_tnet_loss_fn)(void *user, const fm_tnet_loss_io *io);
+
+/* As fm_tnet_create, but the trainable part ends at the net's declared outputs (every one
+ * must derive from the cut; a value neither read nor an output is an error; no Softmax).
+ * cut NULL: the net's first input. */
+fm_tnet *fm_tnet_create_outputs(fm_net *net, const char *cut, int max_batch, int threads,
+                                fm_err *err);
+/* One training step with an external loss: forward (training mode), loss(user, shard) per
+ * shard, backward. Gradients as fm_tnet_train_batch (not accumulated across calls; zero
+ * where frozen) are those of the SUM of the losses; *loss_sum gets that sum. A loss that
+ * wants a batch-wide normaliser (YuNet divides by the number of positives in the batch) can
+ * return unnormalised sums and the caller scale fm_tnet_grads() afterwards: the backward is
+ * linear in the output gradients. */
+fm_status fm_tnet_train_outputs(fm_tnet *t, const float *x, int n, uint64_t seed,
+                                fm_tnet_loss_fn loss, void *user, double *loss_sum, fm_err *err);
+/* Inference-mode forward of n >= 1 samples (chunks of max_batch): out[k] gets n x
+ * fm_tnet_output_size(t, k) floats. */
+fm_status fm_tnet_forward_outputs(fm_tnet *t, const float *x, int n, float *const *out,
+                                  fm_err *err);
+/* Outputs that a Sigmoid layer makes (YuNet's cls and obj) are handed to the loss (and by
+ * fm_tnet_forward_outputs) as that sigmoid's input, the logits, when on: the loss then takes
+ * its gradient w.r.t. the logits (a BCE's p - t), which a sigmoid saturated in float (p == 1
+ * from a logit of about 17) would otherwise cut off. Off by default. Outputs mode only. */
+fm_status fm_tnet_set_logit_outputs(fm_tnet *t, int on, fm_err *err);
+int fm_tnet_output_is_logit(const fm_tnet *t, int k);
+int fm_tnet_num_outputs(const fm_tnet *t);            /* 0 for a classifier trainer */
+const char *fm_tnet_output_name(const fm_tnet *t, int k);
+size_t fm_tnet_output_size(const fm_tnet *t, int k); /* floats per sample */
 
 /* ---- configuration -------------------------------------------------------------- */
 /* Trainable flags by (prototxt) layer name, as fm_layer_info.name gives it. A frozen

@@ -15,7 +15,9 @@
 
 #include "core/clock.h"
 #include "core/file.h"
+#include "core/log.h"
 #include "core/pool.h"
+#include "core/progress.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "caffe/caffemodel.h"
@@ -354,27 +356,9 @@ typedef struct {
     int *done;       /* progress counter per thread */
     int skipped;
     int nthreads;
-    double t0;
+    fm_progress *prog; /* updated by thread 0 */
     pthread_mutex_t *mu;
 } extract_job;
-
-static void progress(const char *what, long done, long total, double t0, int quiet)
-{
-    if (quiet || !isatty(2) || total <= 0)
-        return;
-    double el = (fm_now_ms() / 1e3) - t0;
-    double eta = done > 0 ? el * (double)(total - done) / (double)done : 0;
-    int width = 30, fill = (int)((double)width * (double)done / (double)total);
-    char bar[64];
-    for (int i = 0; i < width; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[width] = '\0';
-    fprintf(stderr, "\r%-28s [%s] %3d%% %ld/%ld  %02d:%02d elapsed, ETA %02d:%02d ", what, bar,
-            (int)(100.0 * (double)done / (double)total), done, total, (int)el / 60, (int)el % 60,
-            (int)eta / 60, (int)eta % 60);
-    if (done == total)
-        fprintf(stderr, "\n");
-}
 
 static void extract_worker(void *ctx, int tid, int nt)
 {
@@ -394,7 +378,7 @@ static void extract_worker(void *ctx, int tid, int nt)
             j->ok[i] = 0;
             if (j->variant == 0) {
                 pthread_mutex_lock(j->mu);
-                fprintf(stderr, "\nfacemask train: skipping %s\n", err.msg);
+                fm_log(FM_LOG_ERROR, "train: skipping %s", err.msg);
                 j->skipped++;
                 pthread_mutex_unlock(j->mu);
             }
@@ -412,9 +396,7 @@ static void extract_worker(void *ctx, int tid, int nt)
             long d = 0;
             for (int k = 0; k < nt; k++)
                 d += j->done[k];
-            char what[64];
-            snprintf(what, sizeof what, "features, variant %d", j->variant + 1);
-            progress(what, d, j->ds->n, j->t0, j->o->quiet);
+            fm_progress_update(j->prog, d);
         }
     }
     fm_load_scratch_free(&scratch);
@@ -495,6 +477,10 @@ static fm_status run_phase(const char *name, fm_tnet *t, const phase_data *d,
     long steps_per_epoch = (usable + o->batch - 1) / o->batch;
     for (int epoch = 0; epoch < max_epochs && epoch < MAX_EPOCHS; epoch++) {
         double t0 = (fm_now_ms() / 1e3);
+        char what[64];
+        snprintf(what, sizeof what, "%s epoch %d/%d", name, epoch + 1, max_epochs);
+        fm_progress prog;
+        fm_progress_start(&prog, what, "steps", steps_per_epoch, o->quiet);
         /* shuffle (seeded by run seed, phase and epoch) */
         fm_rng r;
         fm_rng_init(&r, fm_aug_seed(o->seed, 1000u + (uint64_t)phase_no, (uint64_t)epoch));
@@ -525,10 +511,9 @@ static fm_status run_phase(const char *name, fm_tnet *t, const phase_data *d,
             for (int k = 0; k < nb; k++)
                 right += (pb[2 * k + 1] > pb[2 * k] ? 1 : 0) == yb[k];
             seen += nb;
-            char what[64];
-            snprintf(what, sizeof what, "%s epoch %d/%d", name, epoch + 1, max_epochs);
-            progress(what, s + 1, steps_per_epoch, t0, o->quiet);
+            fm_progress_update(&prog, s + 1);
         }
+        fm_progress_end(&prog);
         int e = log->n_epochs++;
         log->train_loss[e] = seen ? loss_sum / (double)seen : 0;
         log->train_acc[e] = seen ? (double)right / (double)seen : 0;
@@ -573,6 +558,8 @@ typedef struct {
     float *prob;
     int *ok;
     int skipped;
+    long done;
+    fm_progress *prog; /* or NULL; updated under mu */
     pthread_mutex_t *mu;
 } eval_job;
 
@@ -591,20 +578,28 @@ static void eval_worker(void *ctx, int tid, int nt)
         if (fm_dataset_load(j->ds, i, &lo, fm_net_input(net, 0)->data, &scratch, &err) != FM_OK) {
             j->ok[i] = 0;
             pthread_mutex_lock(j->mu);
-            fprintf(stderr, "facemask: skipping %s\n", err.msg);
+            fm_log(FM_LOG_ERROR, "skipping %s", err.msg);
             j->skipped++;
+            if (j->prog)
+                fm_progress_update(j->prog, ++j->done);
             pthread_mutex_unlock(j->mu);
             continue;
         }
         fm_net_forward(net, NULL);
         j->prob[i] = fm_net_output(net, 0)->data[cfg->mask_class];
         j->ok[i] = 1;
+        if (j->prog) {
+            pthread_mutex_lock(j->mu);
+            fm_progress_update(j->prog, ++j->done);
+            pthread_mutex_unlock(j->mu);
+        }
     }
     fm_load_scratch_free(&scratch);
 }
 
 fm_status fm_eval_dataset(const char *model_dir, const fm_dataset *ds, int threads,
-                          float *mask_prob, int *ok, int *skipped, fm_err *err)
+                          float *mask_prob, int *ok, int *skipped, fm_progress *progress,
+                          fm_err *err)
 {
     if (threads < 1)
         threads = 1;
@@ -622,7 +617,7 @@ fm_status fm_eval_dataset(const char *model_dir, const fm_dataset *ds, int threa
         }
     }
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    eval_job j = {model_dir, ds, cls, mask_prob, ok, 0, &mu};
+    eval_job j = {model_dir, ds, cls, mask_prob, ok, 0, 0, progress, &mu};
     fm_pool_run(pool, eval_worker, &j);
     if (skipped)
         *skipped = j.skipped;
@@ -635,7 +630,7 @@ done:
 }
 
 fm_status fm_eval_classifier(const char *model_dir, const fm_dataset *ds, int mask_label,
-                             int threads, fm_cls_eval *r, fm_err *err)
+                             int threads, fm_cls_eval *r, fm_progress *progress, fm_err *err)
 {
     memset(r, 0, sizeof *r);
     r->samples = ds->n;
@@ -651,7 +646,8 @@ fm_status fm_eval_classifier(const char *model_dir, const fm_dataset *ds, int ma
         st = fm_err_set(err, FM_ERR_NOMEM, "out of memory evaluating %d samples", ds->n);
         goto done;
     }
-    if ((st = fm_eval_dataset(model_dir, ds, threads, prob, ok, &r->skipped, err)) != FM_OK)
+    if ((st = fm_eval_dataset(model_dir, ds, threads, prob, ok, &r->skipped, progress, err)) !=
+        FM_OK)
         goto done;
     fm_confusion_init(&r->cm, 2, NULL);
     int k = 0, boxed = 0;
@@ -696,7 +692,7 @@ static fm_status evaluate_set(const char *model_dir, const char *name, const fm_
 {
     r->name = name;
     r->by_width = by_width;
-    return fm_eval_classifier(model_dir, ds, mask_label, threads, &r->e, err);
+    return fm_eval_classifier(model_dir, ds, mask_label, threads, &r->e, NULL, err);
 }
 
 static void print_set(const set_result *r)
@@ -934,12 +930,17 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     double t_feat = (fm_now_ms() / 1e3);
     for (int v = 0; v < variants; v++) {
         memset(done_counts, 0, sizeof done_counts);
+        char what[64];
+        snprintf(what, sizeof what, "features, variant %d", v + 1);
+        fm_progress prog;
+        fm_progress_start(&prog, what, "images", train->n, o->quiet);
         extract_job j = {o, train, nets, cut_layer, pool_layer, cut_v, pool_v, cut_n, pool_n, v,
                          o->augment ? &aug : NULL,
                          cut_x + (size_t)v * (size_t)train->n * cut_n,
                          pool_x + (size_t)v * (size_t)train->n * pool_n,
-                         v == 0 ? ok : ok_v, done_counts, 0, nthreads, (fm_now_ms() / 1e3), &mu};
+                         v == 0 ? ok : ok_v, done_counts, 0, nthreads, &prog, &mu};
         fm_pool_run(pool, extract_worker, &j);
+        fm_progress_end(&prog);
         skipped += j.skipped;
         if (v > 0)
             for (int i = 0; i < train->n; i++)
@@ -947,9 +948,12 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     }
     {
         memset(done_counts, 0, sizeof done_counts);
+        fm_progress prog;
+        fm_progress_start(&prog, "features, validation", "images", val->n, o->quiet);
         extract_job j = {o, val, nets, cut_layer, pool_layer, cut_v, pool_v, cut_n, pool_n, 0,
-                         NULL, val_cut, val_pool, val_ok, done_counts, 0, nthreads, (fm_now_ms() / 1e3), &mu};
+                         NULL, val_cut, val_pool, val_ok, done_counts, 0, nthreads, &prog, &mu};
         fm_pool_run(pool, extract_worker, &j);
+        fm_progress_end(&prog);
         skipped += j.skipped;
     }
     double feat_s = (fm_now_ms() / 1e3) - t_feat;

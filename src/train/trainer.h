@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/progress.h"
 #include "data/dataset.h"
 #include "eval/metrics.h"
 #include "face/classifier.h"
@@ -63,9 +64,11 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err);
 
 /* Mask probabilities of every sample of ds with classifier(s) loaded from model_dir,
  * using `threads` threads (one classifier each). ok[i] is 0 where the sample could not
- * be loaded (its message is printed to stderr and counted in *skipped). */
+ * be loaded (its message is printed to stderr and counted in *skipped). `progress` (may be
+ * NULL; started by the caller with ds->n items) is updated as samples finish. */
 fm_status fm_eval_dataset(const char *model_dir, const fm_dataset *ds, int threads,
-                          float *mask_prob, int *ok, int *skipped, fm_err *err);
+                          float *mask_prob, int *ok, int *skipped, fm_progress *progress,
+                          fm_err *err);
 
 /* A classifier's figures on a labelled set (classes 0 mask, 1 no_mask). */
 typedef struct {
@@ -78,6 +81,6 @@ typedef struct {
 /* Classifies every sample of ds with the classifier in model_dir (mask_label: the dataset
  * label that means "mask"; every other label counts as no mask). */
 fm_status fm_eval_classifier(const char *model_dir, const fm_dataset *ds, int mask_label,
-                             int threads, fm_cls_eval *out, fm_err *err);
+                             int threads, fm_cls_eval *out, fm_progress *progress, fm_err *err);
 
 #endif

@@ -45,6 +45,8 @@ static float dact_c(fm_activation a, float y, float g)
         return (y > 0.0f && y < 6.0f) ? g : 0.0f;
     if (a.act == FM_ACT_RELU)
         return y > 0.0f ? g : g * a.slope;
+    if (a.act == FM_ACT_SIGMOID)
+        return g * (y * (1.0f - y));
     return g;
 }
 
@@ -332,6 +334,8 @@ void fm_vec_act_backward(fm_isa isa, size_t n, const float *y, const float *g, f
         return;
     }
 #ifdef FM_X86
+    if (act.act == FM_ACT_SIGMOID) /* detection heads only: small, kept in plain C */
+        isa = FM_ISA_SCALAR;
     if (isa == FM_ISA_AVX512) {
         act_backward_avx512(n, y, g, d, act, add);
         return;

@@ -24,7 +24,7 @@ float fm_vec_sum(fm_isa isa, size_t n, const float *x);
 /* y[i] = act(y[i] + b) */
 void fm_vec_bias_act(fm_isa isa, size_t n, float *y, float b, fm_activation act);
 /* d[i] (=|+=) g[i] * act'(y[i]) from the output y: ReLU passes where y > 0 (else
- * slope), ReLU6 where 0 < y < 6. d may equal g when add is 0. */
+ * slope), ReLU6 where 0 < y < 6, sigmoid scales by y (1 - y). d may equal g when add is 0. */
 void fm_vec_act_backward(fm_isa isa, size_t n, const float *y, const float *g, float *d,
                          fm_activation act, int add);
 

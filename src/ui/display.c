@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 #define MAX_SIDE 16384
 
 struct fm_display {
@@ -16,6 +18,23 @@ struct fm_display {
     SDL_Rect dst;
     int quit;
 };
+
+/* SDL's messages go through facemask's log (core/log.h): "facemask: sdl: MSG". */
+static void sdl_log_route(void *user, int category, SDL_LogPriority prio, const char *msg)
+{
+    (void)user;
+    (void)category;
+    fm_log_level l = prio >= SDL_LOG_PRIORITY_ERROR  ? FM_LOG_ERROR
+                     : prio >= SDL_LOG_PRIORITY_WARN ? FM_LOG_WARN
+                     : prio >= SDL_LOG_PRIORITY_INFO ? FM_LOG_INFO
+                                                     : FM_LOG_DEBUG;
+    fm_log_foreign(l, "sdl", msg);
+}
+
+void fm_display_route_log(void)
+{
+    SDL_LogSetOutputFunction(sdl_log_route, NULL);
+}
 
 fm_display *fm_display_open(const char *title, int w, int h, fm_err *err)
 {
@@ -29,6 +48,7 @@ fm_display *fm_display_open(const char *title, int w, int h, fm_err *err)
         fm_err_set(err, FM_ERR_NOMEM, "display: out of memory");
         return NULL;
     }
+    fm_display_route_log();
     /* the caller owns SIGINT/SIGTERM; SDL must not turn them into SDL_QUIT */
     SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
     SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");

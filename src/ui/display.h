@@ -26,6 +26,10 @@
 
 typedef struct fm_display fm_display;
 
+/* Routes SDL's own log messages through facemask's log (core/log.h: "facemask: sdl: MSG", one
+ * line, hidden by --quiet). fm_display_open does it; exposed for tests. */
+void fm_display_route_log(void);
+
 /* A window of w x h pixels (1..16384) titled `title`. NULL with SDL's message on failure. */
 fm_display *fm_display_open(const char *title, int w, int h, fm_err *err);
 

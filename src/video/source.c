@@ -30,6 +30,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "core/log.h"
 #include "core/walk.h"
 
 #define FM_SRC_MAX_READ_ERRORS 64 /* demuxer errors in a row before a file counts as unreadable */
@@ -120,9 +121,56 @@ static void register_devices(void)
 
 static pthread_once_t g_devices_once = PTHREAD_ONCE_INIT;
 
+/* FFmpeg's messages go through facemask's log (core/log.h): one line each, "facemask: ffmpeg:
+ * h264: MSG". FFmpeg may send a line in pieces; they are collected per thread until its
+ * newline. */
+static _Thread_local char t_av_line[1024];
+static _Thread_local size_t t_av_len;
+static _Thread_local int t_av_level;
+static _Thread_local char t_av_origin[96];
+
+static fm_log_level av_to_fm_level(int level)
+{
+    return level <= AV_LOG_ERROR ? FM_LOG_ERROR
+           : level <= AV_LOG_WARNING ? FM_LOG_WARN
+           : level <= AV_LOG_VERBOSE ? FM_LOG_INFO
+                                     : FM_LOG_DEBUG;
+}
+
+static void av_log_route(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (level > av_log_get_level())
+        return;
+    if (t_av_len == 0) {
+        const AVClass *c = avcl ? *(const AVClass *const *)avcl : NULL;
+        const char *item = c && c->item_name ? c->item_name(avcl) : NULL;
+        t_av_level = level;
+        if (item && *item)
+            snprintf(t_av_origin, sizeof t_av_origin, "ffmpeg: %s", item);
+        else
+            snprintf(t_av_origin, sizeof t_av_origin, "ffmpeg");
+    }
+    size_t room = sizeof t_av_line - t_av_len;
+    int n = vsnprintf(t_av_line + t_av_len, room, fmt, vl);
+    if (n > 0)
+        t_av_len += (size_t)n < room ? (size_t)n : room - 1;
+    if (t_av_len > 0 && (t_av_line[t_av_len - 1] == '\n' || t_av_len >= sizeof t_av_line - 1)) {
+        fm_log_foreign(av_to_fm_level(t_av_level), t_av_origin, t_av_line);
+        t_av_len = 0;
+    }
+}
+
+static pthread_once_t g_av_log_once = PTHREAD_ONCE_INIT;
+
+static void av_log_install(void)
+{
+    av_log_set_callback(av_log_route);
+}
+
 void fm_video_set_log_level(int level)
 {
     static const int map[] = {AV_LOG_QUIET, AV_LOG_ERROR, AV_LOG_WARNING, AV_LOG_INFO};
+    pthread_once(&g_av_log_once, av_log_install);
     av_log_set_level(map[level < 0 ? 0 : level > 3 ? 3 : level]);
 }
 
@@ -300,6 +348,17 @@ static fm_status open_error(fm_source *s, int r, fm_err *err)
         default: break;
         }
     }
+    if (s->spec.kind == FM_SOURCE_FILE) {
+        struct stat sb;
+        if (stat(s->spec.url, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+            return fm_err_set(err, FM_ERR_FORMAT, "%s: cannot open: the file is empty (0 bytes)",
+                              s->name);
+        if (r == AVERROR_INVALIDDATA)
+            return fm_err_set(err, FM_ERR_FORMAT,
+                              "%s: cannot open: not a video FFmpeg can read (%s; expected a "
+                              "video file, a camera, a URL or a folder of images)",
+                              s->name, av_err(r, eb, sizeof eb));
+    }
     return fm_err_set(err, FM_ERR_IO, "%s: cannot open: %s", s->name, av_err(r, eb, sizeof eb));
 }
 
@@ -432,7 +491,9 @@ static fm_status session_open(fm_source *s, fm_err *err)
     AVDictionary *d = NULL;
     av_dict_set(&d, "protocol_whitelist", protocol_whitelist(s), 0);
     if (s->spec.kind == FM_SOURCE_FILE && !s->o.allow_playlists) {
-        fm_status cst = check_not_a_list(s, err);
+        /* A pipe cannot be probed twice (the probe would eat its first bytes): there the
+         * format_whitelist below is the only guard, and it suffices. */
+        fm_status cst = strncmp(s->spec.url, "pipe:", 5) == 0 ? FM_OK : check_not_a_list(s, err);
         if (cst != FM_OK) {
             av_dict_free(&d);
             session_close(s);
@@ -779,6 +840,16 @@ static fm_status read_av(fm_source *s, fm_frame *out, fm_err *err)
                 *err = e;
             return st;
         }
+        if (!is_live(s) && s->st.frames == 0) {
+            char counts[96] = "";
+            if (s->st.decode_errors || s->st.read_errors)
+                snprintf(counts, sizeof counts, " (%lld packets rejected, %lld read errors)",
+                         s->st.decode_errors, s->st.read_errors);
+            return fm_err_set(err, FM_ERR_FORMAT,
+                              "%s: no frame could be decoded%s: the file is broken or holds no "
+                              "video data",
+                              s->name, counts);
+        }
         if (!is_live(s) || (r == GOT_END && s->o.reconnect_attempts < 0))
             return FM_SOURCE_END;
         if (s->o.reconnect_attempts < 0) {
@@ -808,14 +879,21 @@ static int folder_next(fm_source *s, fm_image **img, char *first_err, size_t fir
         s->st.decode_errors++;
         if (first_err && !first_err[0])
             snprintf(first_err, first_err_len, "%s", e.msg);
+        emit(s, FM_SOURCE_EVENT_SKIPPED, 0, 0, e.msg);
     }
     return 0;
+}
+
+/* fm_walk's on_skip: a FIFO, device or repeat in the folder. */
+static void folder_skip(void *ctx, const char *msg)
+{
+    emit(ctx, FM_SOURCE_EVENT_SKIPPED, 0, 0, msg);
 }
 
 static fm_status folder_open(fm_source *s, fm_err *err)
 {
     /* the shared walker (core/walk.h): regular files only, sorted, each once */
-    const fm_walk_opts wo = {.exts = fm_walk_image_exts};
+    const fm_walk_opts wo = {.exts = fm_walk_image_exts, .on_skip = folder_skip, .ctx = s};
     fm_walk_list wl;
     fm_status st = fm_walk(s->spec.url, &wo, &wl, err);
     if (st != FM_OK)
@@ -862,6 +940,31 @@ static fm_status read_folder(fm_source *s, fm_frame *out)
 
 /* ---------------------------------------------------------------- public */
 
+/* The first open of a live source failed (message in *err): try again open_retries times (no
+ * limit when negative) with the reconnection backoff. */
+static fm_status open_retry(fm_source *s, fm_err *err)
+{
+    double wait = opt_or(s->o.reconnect_initial, 0.5);
+    double max_wait = opt_or(s->o.reconnect_max, 8);
+    if (wait > max_wait)
+        wait = max_wait;
+    char last[sizeof(((fm_err *)0)->msg)];
+    snprintf(last, sizeof last, "%s", err ? err->msg : "cannot open");
+    for (int attempt = 1; s->o.open_retries < 0 || attempt <= s->o.open_retries; attempt++) {
+        emit(s, FM_SOURCE_EVENT_OPEN_FAILED, attempt, wait, last);
+        if (wait_or_stop(s, wait))
+            return FM_SOURCE_END;
+        fm_err e = {0};
+        fm_status st = session_open(s, &e);
+        if (st == FM_OK || st == FM_SOURCE_END)
+            return st;
+        snprintf(last, sizeof last, "%s", e.msg);
+        wait = wait * 2 > max_wait ? max_wait : wait * 2;
+    }
+    return fm_err_set(err, FM_ERR_IO, "%s (after %d more attempt%s)", last, s->o.open_retries,
+                      s->o.open_retries == 1 ? "" : "s");
+}
+
 fm_source *fm_source_open(const char *spec, const fm_source_opts *opts, fm_err *err)
 {
     fm_source *s = calloc(1, sizeof *s);
@@ -881,6 +984,8 @@ fm_source *fm_source_open(const char *spec, const fm_source_opts *opts, fm_err *
     }
     make_name(s);
     fm_status st = s->spec.kind == FM_SOURCE_FOLDER ? folder_open(s, err) : session_open(s, err);
+    if (st != FM_OK && st != FM_SOURCE_END && is_live(s) && s->o.open_retries != 0)
+        st = open_retry(s, err);
     if (st != FM_OK) {
         if (st == FM_SOURCE_END)
             fm_err_set(err, FM_ERR_IO, "%s: stopped while opening", s->name);

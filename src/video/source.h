@@ -30,8 +30,15 @@
  * or the stream ends, fm_source_read closes the stream and reopens it, waiting
  * reconnect_initial seconds before the first attempt and doubling the wait up to
  * reconnect_max; it reports each step to opts.on_event and counts reconnections in
- * fm_source_stats. Only the first open fails fast (no retries), so a wrong URL or a
- * missing camera is reported at once. Files and folders end with FM_SOURCE_END.
+ * fm_source_stats. The first open fails fast by default, so a wrong URL or a missing camera
+ * is reported at once; open_retries lets a live source that is not up yet (a camera plugged in
+ * late, a server still starting) be tried again with the same backoff, each failed attempt
+ * reported as FM_SOURCE_EVENT_OPEN_FAILED. Files and folders end with FM_SOURCE_END.
+ *
+ * A file from which not a single frame can be decoded (a valid header over broken or missing
+ * data) is an error at the first read, not an empty video. A folder's images that cannot be
+ * read (not an image, truncated, too large; a FIFO named like one) are skipped: each is
+ * reported as FM_SOURCE_EVENT_SKIPPED and counted in stats.decode_errors.
  *
  * What FFmpeg may open (protocol_whitelist, per source kind; FFmpeg detects formats by content,
  * so a file named .avi may be an HLS playlist that names other files or URLs):
@@ -78,8 +85,12 @@ typedef enum {
     FM_SOURCE_EVENT_DROPPED = 0,  /* a live stream failed or ended; reconnecting */
     FM_SOURCE_EVENT_RETRY_FAILED, /* one reopen attempt failed; waiting `wait` s for the next */
     FM_SOURCE_EVENT_RECONNECTED,  /* the stream is back; frames resume */
-    FM_SOURCE_EVENT_GAVE_UP       /* reconnect_attempts reached; fm_source_read returns an error */
+    FM_SOURCE_EVENT_GAVE_UP,      /* reconnect_attempts reached; fm_source_read returns an error */
+    FM_SOURCE_EVENT_OPEN_FAILED,  /* fm_source_open: an attempt failed and open_retries allows
+                                   * another one after `wait` s (attempt: 1, 2, ...) */
+    FM_SOURCE_EVENT_SKIPPED       /* a folder: one entry could not be read and is skipped */
 } fm_source_event_kind;
+#define FM_SOURCE_EVENT_KINDS 6
 
 typedef struct {
     fm_source_event_kind kind;
@@ -99,6 +110,10 @@ typedef struct {
      * error. 0 = unlimited; negative = never reconnect (a drop is reported at once: an
      * error, or FM_SOURCE_END if the stream ended cleanly). */
     int reconnect_attempts;
+    /* Live sources: attempts to open again when the first open fails, with the same backoff
+     * (reconnect_initial doubling up to reconnect_max). 0 = none (fail at once); negative = no
+     * limit (until should_stop). Files and folders are never retried. */
+    int open_retries;
     /* Seconds allowed to open a stream (connect, handshake, probe). 0 = 10. */
     double open_timeout;
     /* Live sources: seconds without a packet before the stream counts as dropped. 0 = 10.
@@ -193,7 +208,10 @@ typedef struct {
 void fm_source_get_stats(const fm_source *s, fm_source_stats *out);
 
 /* FFmpeg's own log output is process-wide; this sets its level (process-wide too):
- * 0 quiet, 1 errors only, 2 warnings, 3 FFmpeg's default (info). */
+ * 0 quiet, 1 errors only, 2 warnings, 3 FFmpeg's default (info). The first call also routes
+ * FFmpeg's messages through facemask's log (core/log.h): one line each, "facemask: ffmpeg:
+ * <component>: MSG", one level below FFmpeg's own (so hidden by fm_log_set_level(FM_LOG_ERROR),
+ * a command's --quiet). */
 void fm_video_set_log_level(int level);
 
 #endif

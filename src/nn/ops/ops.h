@@ -143,6 +143,8 @@ fm_status fm_resize_shape(const fm_resize_param *p, const fm_shape *in, fm_shape
 /* out[y][x] = in[min(floor(y / scale_h), H-1)][min(floor(x / scale_w), W-1)] (the division in
  * float). out must not overlap in. */
 void fm_resize_forward_ref(const fm_resize_param *p, const fm_tensor *in, fm_tensor *out);
+/* The rule above along one axis: the input index (of `in`) that output index o reads. */
+int fm_resize_src_index(int o, float scale, int in);
 /* The same, with a fast path for scale 2 x 2; planes split over the pool (may be NULL). */
 void fm_resize_forward(const fm_resize_param *p, const fm_tensor *in, fm_tensor *out, fm_pool *pool);
 

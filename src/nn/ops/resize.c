@@ -53,8 +53,7 @@ fm_status fm_resize_shape(const fm_resize_param *p, const fm_shape *in, fm_shape
     return FM_OK;
 }
 
-/* The input index of output index o along an axis of `in` elements. */
-static int src_index(int o, float scale, int in)
+int fm_resize_src_index(int o, float scale, int in)
 {
     int i = (int)floorf((float)o / scale);
     return i < in - 1 ? i : in - 1;
@@ -73,10 +72,10 @@ struct resize_job {
 static void plane_ref(const struct resize_job *j, const float *x, float *y)
 {
     for (int oy = 0; oy < j->OH; oy++) {
-        const float *row = x + (size_t)src_index(oy, j->sh, j->H) * (size_t)j->W;
+        const float *row = x + (size_t)fm_resize_src_index(oy, j->sh, j->H) * (size_t)j->W;
         float *yr = y + (size_t)oy * (size_t)j->OW;
         for (int ox = 0; ox < j->OW; ox++)
-            yr[ox] = row[src_index(ox, j->sw, j->W)];
+            yr[ox] = row[fm_resize_src_index(ox, j->sw, j->W)];
     }
 }
 
