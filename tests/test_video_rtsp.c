@@ -78,25 +78,6 @@ static fm_source *serve_and_open(char *clip, size_t clip_len, tv_rtsp_server *sr
     return s;
 }
 
-typedef struct {
-    const char *clip;
-    int port;
-    double delay;
-    tv_rtsp_server srv;
-    int ok;
-    char why[512];
-} restart_job;
-
-static void *restart_main(void *p)
-{
-    restart_job *job = p;
-    struct timespec ts = {(time_t)job->delay,
-                          (long)((job->delay - (double)(time_t)job->delay) * 1e9)};
-    nanosleep(&ts, NULL);
-    job->ok = tv_rtsp_start(job->clip, job->port, &job->srv, job->why, sizeof job->why);
-    return NULL;
-}
-
 static void test_rtsp_reconnects_after_server_restart(void)
 {
     char clip[1024];
@@ -133,9 +114,9 @@ static void test_rtsp_reconnects_after_server_restart(void)
     int port = srv.port;
     FM_CHECK_INT(tv_rtsp_stop(&srv), 0);
 
-    restart_job job = {clip, port, 1.0, {-1, -1, 0}, 0, ""};
+    tv_rtsp_late job = {clip, port, 1.0, {-1, -1, 0}, 0, ""};
     pthread_t th;
-    int started = pthread_create(&th, NULL, restart_main, &job) == 0;
+    int started = pthread_create(&th, NULL, tv_rtsp_late_main, &job) == 0;
     FM_CHECK(started);
 
     fm_source_stats stats;

@@ -251,4 +251,26 @@ static inline int tv_rtsp_stop(tv_rtsp_server *srv)
     return done && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A server started `delay` seconds from now on a thread (pthread_create(&th, NULL,
+ * tv_rtsp_late_main, &job)): a source that must wait or reconnect for it. After joining,
+ * job.ok says whether it started (job.why if not); stop it with tv_rtsp_stop(&job.srv). */
+typedef struct {
+    const char *clip;
+    int port;
+    double delay;
+    tv_rtsp_server srv;
+    int ok;
+    char why[512];
+} tv_rtsp_late;
+
+static inline void *tv_rtsp_late_main(void *p)
+{
+    tv_rtsp_late *job = p;
+    struct timespec ts = {(time_t)job->delay,
+                          (long)((job->delay - (double)(time_t)job->delay) * 1e9)};
+    nanosleep(&ts, NULL);
+    job->ok = tv_rtsp_start(job->clip, job->port, &job->srv, job->why, sizeof job->why);
+    return NULL;
+}
+
 #endif

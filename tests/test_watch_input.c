@@ -256,25 +256,6 @@ static void test_watch_folder_unreadable_images(void)
 
 /* ---- --retry ------------------------------------------------------------------------------- */
 
-typedef struct {
-    const char *clip;
-    int port;
-    double delay;
-    tv_rtsp_server srv;
-    int ok;
-    char why[512];
-} late_server;
-
-static void *late_main(void *p)
-{
-    late_server *job = p;
-    struct timespec ts = {(time_t)job->delay,
-                          (long)((job->delay - (double)(time_t)job->delay) * 1e9)};
-    nanosleep(&ts, NULL);
-    job->ok = tv_rtsp_start(job->clip, job->port, &job->srv, job->why, sizeof job->why);
-    return NULL;
-}
-
 static void test_watch_retry_live_source(void)
 {
     const char *t = fm_test_tmpdir();
@@ -317,9 +298,9 @@ static void test_watch_retry_live_source(void)
     free(events);
 
     /* the server comes up 1.5 s after watch starts: watched up to --max-frames */
-    late_server job = {clip, port, 1.5, {-1, -1, 0}, 0, ""};
+    tv_rtsp_late job = {clip, port, 1.5, {-1, -1, 0}, 0, ""};
     pthread_t th;
-    int started = pthread_create(&th, NULL, late_main, &job) == 0;
+    int started = pthread_create(&th, NULL, tv_rtsp_late_main, &job) == 0;
     FM_CHECK(started);
     snprintf(ev, sizeof ev, "%s/retry_ok.jsonl", t);
     snprintf(err, sizeof err, "%s/retry_ok.txt", t);

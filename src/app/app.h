@@ -99,6 +99,10 @@ typedef struct {
  * stderr). "-" is standard input (once). A directory without images, or a path that does not
  * exist, is recorded in list->fails (and returned as an error). */
 fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err);
+/* fm_files_add for each of argv[first..argc-1] (a command's IMAGE|DIR|- operands): 0 when
+ * every one was listed, 1 when some could not be (each recorded in list->fails), -1 when
+ * memory ran out (said on stderr; the list is freed). */
+int fm_files_add_operands(fm_file_list *list, int argc, char **argv, int first);
 /* An fm_walk_opts.on_skip that prints "facemask: MSG" on stderr. */
 void fm_print_skip(void *ctx, const char *msg);
 /* Loads the image at path: a file, or standard input for "-" (read to its end). */

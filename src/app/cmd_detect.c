@@ -322,15 +322,10 @@ int fm_cmd_detect(int argc, char **argv)
         return fm_usage_error(spec, "no IMAGE, DIR or - given");
     if (quiet)
         fm_log_set_level(FM_LOG_ERROR);
-    for (int i = args.operand; i < argc; i++) {
-        if (fm_files_add(&files, argv[i], &err) == FM_ERR_NOMEM) {
-            fm_log(FM_LOG_ERROR, "%s", err.msg);
-            fm_files_free(&files);
-            return 1;
-        }
-    }
-    if (files.nfails)
-        status = 1;
+    int listed = fm_files_add_operands(&files, argc, argv, args.operand);
+    if (listed < 0)
+        return 1;
+    status = listed;
 
     /* Every copy's path is known, and checked against the inputs, before anything is loaded
      * or written. */

@@ -6,6 +6,7 @@
 
 #include "app/app.h"
 #include "core/file.h"
+#include "core/log.h"
 #include "core/walk.h"
 
 static fm_status push(fm_file_list *l, char *path, char *rel, fm_err *err)
@@ -90,6 +91,19 @@ fm_status fm_files_add(fm_file_list *list, const char *arg, fm_err *err)
     }
     list->nfails++;
     return st;
+}
+
+int fm_files_add_operands(fm_file_list *list, int argc, char **argv, int first)
+{
+    fm_err err = {0};
+    for (int i = first; i < argc; i++) {
+        if (fm_files_add(list, argv[i], &err) == FM_ERR_NOMEM) {
+            fm_log(FM_LOG_ERROR, "%s", err.msg);
+            fm_files_free(list);
+            return -1;
+        }
+    }
+    return list->nfails ? 1 : 0;
 }
 
 fm_image *fm_input_load(const char *path, fm_err *err)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/hist.h"
 #include "core/log.h"
 #include "face/classifier.h"
 #include "face/detector.h"
@@ -31,7 +32,6 @@
 #define MAX_FACES 256
 #define MAX_DRAW 128
 #define MAX_EV 256
-#define STAT_CAP (1 << 17)
 
 /* Set by SIGINT/SIGTERM, q, the window or a failing detector, read by every thread: lock-free
  * C11 atomics (safe in a signal handler, and no data race between the threads). */
@@ -387,36 +387,6 @@ static void *inference_main(void *p)
 
 /* ---- statistics ------------------------------------------------------------------------ */
 
-typedef struct {
-    double *v;
-    long long n;
-} series;
-
-static void series_add(series *s, double x)
-{
-    if (s->v && s->n < STAT_CAP)
-        s->v[s->n] = x;
-    s->n++;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void series_stats(series *s, double *med, double *p90)
-{
-    long long n = s->n < STAT_CAP ? s->n : STAT_CAP;
-    if (!s->v || n == 0) {
-        *med = *p90 = 0;
-        return;
-    }
-    qsort(s->v, (size_t)n, sizeof *s->v, cmp_d);
-    *med = s->v[n / 2];
-    *p90 = s->v[(long long)((double)(n - 1) * 0.9 + 0.5)];
-}
-
 static void status_line(const watch *w, long long frames, double fps, double latency,
                         const fm_track_counts *c, int nfaces)
 {
@@ -503,7 +473,8 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     fm_image *rec_canvas = NULL; /* the recording's size, for frames of another size */
     fm_display *display = NULL;
     fm_font *font = NULL; /* the labels' font, when frames are shown, recorded or snapshot */
-    series s_read = {0}, s_det = {0}, s_cls = {0}, s_trk = {0}, s_out = {0}, s_lat = {0};
+    /* per-stage times of every frame, in fixed memory (core/hist.h) */
+    fm_hist s_read, s_det, s_cls, s_trk, s_out, s_lat;
     int threads_started = 0;
     pthread_t cap_thread, inf_thread;
     struct sigaction sa, old_int, old_term;
@@ -600,12 +571,9 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
 
     /* buffers */
     items = calloc(POOL_ITEMS, sizeof *items);
-    s_read.v = malloc(STAT_CAP * sizeof(double));
-    s_det.v = malloc(STAT_CAP * sizeof(double));
-    s_cls.v = malloc(STAT_CAP * sizeof(double));
-    s_trk.v = malloc(STAT_CAP * sizeof(double));
-    s_out.v = malloc(STAT_CAP * sizeof(double));
-    s_lat.v = malloc(STAT_CAP * sizeof(double));
+    fm_hist *hists[] = {&s_read, &s_det, &s_cls, &s_trk, &s_out, &s_lat};
+    for (size_t i = 0; i < sizeof hists / sizeof *hists; i++)
+        fm_hist_init(hists[i]);
     if (!items) {
         st = fm_err_set(err, FM_ERR_NOMEM, "out of memory for frame buffers");
         goto done;
@@ -758,13 +726,13 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         double t_out1 = fm_now_ms();
         frames++;
         classified += it->nclassified;
-        series_add(&s_read, it->t_read1 - it->t_read0);
-        series_add(&s_det, it->det_ms);
-        series_add(&s_cls, it->cls_ms);
-        series_add(&s_trk, it->trk_ms);
-        series_add(&s_out, t_out1 - t_out0);
+        fm_hist_add(&s_read, it->t_read1 - it->t_read0);
+        fm_hist_add(&s_det, it->det_ms);
+        fm_hist_add(&s_cls, it->cls_ms);
+        fm_hist_add(&s_trk, it->trk_ms);
+        fm_hist_add(&s_out, t_out1 - t_out0);
         lat_now = t_out1 - it->t_read0;
-        series_add(&s_lat, lat_now);
+        fm_hist_add(&s_lat, lat_now);
         t_last = t_out1;
         if (t_last > t_first)
             fps_now = (double)frames / ((t_last - t_first) / 1e3);
@@ -788,12 +756,18 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
     stats->wall_s = frames ? (t_last - t_first) / 1e3 : 0;
     stats->fps = stats->wall_s > 0 ? (double)frames / stats->wall_s : 0;
     stats->classified = classified;
-    series_stats(&s_read, &stats->read_med, &stats->read_p90);
-    series_stats(&s_det, &stats->detect_med, &stats->detect_p90);
-    series_stats(&s_cls, &stats->classify_med, &stats->classify_p90);
-    series_stats(&s_trk, &stats->track_med, &stats->track_p90);
-    series_stats(&s_out, &stats->output_med, &stats->output_p90);
-    series_stats(&s_lat, &stats->latency_med, &stats->latency_p90);
+    stats->read_med = fm_hist_quantile(&s_read, 0.5);
+    stats->read_p90 = fm_hist_quantile(&s_read, 0.9);
+    stats->detect_med = fm_hist_quantile(&s_det, 0.5);
+    stats->detect_p90 = fm_hist_quantile(&s_det, 0.9);
+    stats->classify_med = fm_hist_quantile(&s_cls, 0.5);
+    stats->classify_p90 = fm_hist_quantile(&s_cls, 0.9);
+    stats->track_med = fm_hist_quantile(&s_trk, 0.5);
+    stats->track_p90 = fm_hist_quantile(&s_trk, 0.9);
+    stats->output_med = fm_hist_quantile(&s_out, 0.5);
+    stats->output_p90 = fm_hist_quantile(&s_out, 0.9);
+    stats->latency_med = fm_hist_quantile(&s_lat, 0.5);
+    stats->latency_p90 = fm_hist_quantile(&s_lat, 0.9);
     fm_source_stats ss;
     fm_source_get_stats(w.src, &ss);
     stats->reconnects = ss.reconnects;
@@ -824,12 +798,6 @@ done:
     for (int i = 0; items && i < POOL_ITEMS; i++)
         fm_frame_clear(&items[i].fr);
     free(items);
-    free(s_read.v);
-    free(s_det.v);
-    free(s_cls.v);
-    free(s_trk.v);
-    free(s_out.v);
-    free(s_lat.v);
     free(w.snapped);
     fm_events_close(w.events);
     if (events_file) {
