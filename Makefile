@@ -11,7 +11,8 @@
 # Libraries come from Debian packages through pkg-config.
 
 CC      ?= cc
-IMG_PKGS   := libjpeg libpng freetype2
+# yaml-0.1 and sqlite3: the site config and history (src/site/), linked wherever the images are
+IMG_PKGS   := libjpeg libpng freetype2 yaml-0.1 sqlite3
 VIDEO_PKGS := libavformat libavcodec libavutil libswscale sdl2
 PKGS    := $(IMG_PKGS) $(VIDEO_PKGS) libavdevice
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -34,7 +35,7 @@ REL_FLAGS  := -O2 -g -fno-math-errno
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/caffe/*.c src/onnx/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/video/*.c src/track/*.c src/ui/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/caffe/*.c src/onnx/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/video/*.c src/track/*.c src/ui/*.c src/site/*.c))
 APP_SRC  := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 PLUGIN_SRC := $(sort $(wildcard src/video/*.c src/ui/*.c)) src/app/watch.c
