@@ -22,7 +22,7 @@ static const fm_opt report_opts[] = {
 
 const fm_cmd_spec fm_report_spec = {
     "report",
-    "report --db FILE --since DATE [--until DATE] [--camera NAME] [--format table|csv|json]",
+    "report --db FILE --since DATE [OPTIONS]",
     "Prints the people each camera counted on each day, by label, and the day's mask "
     "compliance: masked / (masked + unmasked). A person is counted once, when they leave the "
     "view, under the label they carried longest (docs/events.md); people never labelled "
