@@ -449,29 +449,28 @@ static int set_default(ctx *c, char **s, const char *v)
     return 1;
 }
 
-/* The line of `key` under the top-level `section`, for messages about a combination. */
-static const yaml_node_t *find(ctx *c, const yaml_node_t *m, const char *key)
+/* The key node (want_key) or the value node of `key` in mapping m; NULL when absent. For
+ * messages about a combination of keys, which point at the line of one of them. */
+static const yaml_node_t *lookup(ctx *c, const yaml_node_t *m, const char *key, int want_key)
 {
     if (!m || m->type != YAML_MAPPING_NODE)
         return NULL;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
-            return yaml_document_get_node(c->doc, p->value);
+            return want_key ? k : yaml_document_get_node(c->doc, p->value);
     }
     return NULL;
 }
 
+static const yaml_node_t *find(ctx *c, const yaml_node_t *m, const char *key)
+{
+    return lookup(c, m, key, 0);
+}
+
 static const yaml_node_t *key_node(ctx *c, const yaml_node_t *m, const char *key)
 {
-    if (!m || m->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-        if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
-            return k;
-    }
-    return NULL;
+    return lookup(c, m, key, 1);
 }
 
 static int check(ctx *c, fm_site_config *cfg, const yaml_node_t *root)
