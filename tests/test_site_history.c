@@ -143,6 +143,53 @@ static void test_history_events_hourly(void)
                           "door|1767268811.0|2|door/000002.jpg");
 }
 
+typedef struct {
+    long long ids[16];
+    int n, stop_after;
+} seen_rows;
+
+static int see(void *ctx, const fm_history_row *r)
+{
+    seen_rows *s = ctx;
+    if (s->n < 16)
+        s->ids[s->n++] = r->id;
+    FM_CHECK(r->camera && !strcmp(r->camera, "cam"));
+    FM_CHECK(r->payload && strstr(r->payload, "\"event\":\"leave\""));
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+/* Unsent events come oldest first, skipping the ones marked sent. */
+static void test_history_unsent(void)
+{
+    char path[1024];
+    db_path(path, sizeof path, "unsent.db");
+    fm_err err = {0};
+    fm_history *h = fm_history_open(path, FM_HISTORY_CREATE, &err);
+    FM_CHECK_MSG(h != NULL, "%s", err.msg);
+    if (!h)
+        return;
+    long long id[5];
+    for (int i = 0; i < 5; i++)
+        add(h, "cam", 1767268800.0 + i, "leave", i + 1, "mask", &id[i]);
+    FM_CHECK_INT(fm_history_mark_sent(h, id[1], &err), FM_OK);
+    FM_CHECK_INT(fm_history_mark_sent(h, id[3], &err), FM_OK);
+    seen_rows s = {{0}, 0, 0};
+    FM_CHECK_INT(fm_history_unsent(h, 0, 0, see, &s, &err), FM_OK);
+    FM_CHECK_INT(s.n, 3);
+    FM_CHECK(s.ids[0] == id[0] && s.ids[1] == id[2] && s.ids[2] == id[4]);
+    s = (seen_rows){{0}, 0, 0};
+    FM_CHECK_INT(fm_history_unsent(h, id[2], 0, see, &s, &err), FM_OK);
+    FM_CHECK_INT(s.n, 1);
+    FM_CHECK(s.ids[0] == id[4]);
+    s = (seen_rows){{0}, 0, 0};
+    FM_CHECK_INT(fm_history_unsent(h, 0, 2, see, &s, &err), FM_OK);
+    FM_CHECK_INT(s.n, 2);
+    s = (seen_rows){{0}, 0, 1};
+    FM_CHECK_INT(fm_history_unsent(h, 0, 0, see, &s, &err), FM_OK);
+    FM_CHECK_INT(s.n, 1);
+    fm_history_close(h);
+}
+
 /* Retention: rows older than the cut go, newer stay; an hour goes only when all of it is old. */
 static void test_history_retention(void)
 {
@@ -340,6 +387,7 @@ void suite_site_history(void);
 void suite_site_history(void)
 {
     FM_RUN(test_history_events_hourly);
+    FM_RUN(test_history_unsent);
     FM_RUN(test_history_retention);
     FM_RUN(test_history_open_errors);
     FM_RUN(test_history_kill9);

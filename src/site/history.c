@@ -274,6 +274,35 @@ fm_status fm_history_mark_sent(fm_history *h, long long id, fm_err *err)
     return FM_OK;
 }
 
+fm_status fm_history_unsent(fm_history *h, long long after, int limit,
+                            int (*fn)(void *ctx, const fm_history_row *row), void *ctx,
+                            fm_err *err)
+{
+    if (!h || !fn)
+        return fm_err_set(err, FM_ERR_ARG, "history: NULL %s", !h ? "database" : "callback");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db,
+                           "SELECT id, camera, time, type, payload FROM events WHERE sent = 0 "
+                           "AND id > ?1 ORDER BY id LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(h, err, FM_ERR_IO, "cannot read unsent events");
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fm_history_row r = {sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                            sqlite3_column_double(st, 2), (const char *)sqlite3_column_text(st, 3),
+                            (const char *)sqlite3_column_text(st, 4)};
+        if (fn(ctx, &r))
+            break;
+    }
+    fm_status s = FM_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s = db_fail(h, err, FM_ERR_IO, "cannot read unsent events");
+    sqlite3_finalize(st);
+    return s;
+}
+
 fm_status fm_history_add_snapshot(fm_history *h, const char *camera, double time,
                                   long long track, const char *path, long long *id,
                                   fm_err *err)

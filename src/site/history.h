@@ -65,6 +65,22 @@ fm_status fm_history_add_event(fm_history *h, const fm_history_event *e, long lo
  * FM_ERR_ARG. */
 fm_status fm_history_mark_sent(fm_history *h, long long id, fm_err *err);
 
+/* One stored event, as fm_history_unsent gives it (strings valid while the callback runs). */
+typedef struct {
+    long long id;
+    const char *camera;
+    double time;
+    const char *type;
+    const char *payload;
+} fm_history_row;
+
+/* Calls fn for each event not yet marked sent with an id above `after`, oldest (lowest id)
+ * first, at most `limit` of them (0: no limit): the order MQTT publishes them in. fn returns
+ * non-zero to stop early (still FM_OK). */
+fm_status fm_history_unsent(fm_history *h, long long after, int limit,
+                            int (*fn)(void *ctx, const fm_history_row *row), void *ctx,
+                            fm_err *err);
+
 /* Indexes a snapshot file; *id (may be NULL) gets its id. */
 fm_status fm_history_add_snapshot(fm_history *h, const char *camera, double time,
                                   long long track, const char *path, long long *id,
