@@ -11,7 +11,7 @@
 enum { O_DB = 256, O_SINCE, O_UNTIL, O_CAMERA, O_FORMAT };
 
 static const fm_opt report_opts[] = {
-    {"db", O_DB, "FILE", "the site's history database (serve's database.path); required"},
+    {"db", O_DB, "FILE", "the site's history database (the site config's database.path); required"},
     {"since", O_SINCE, "DATE", "the first day, YYYY-MM-DD (local time); required"},
     {"until", O_UNTIL, "DATE", "the last day, YYYY-MM-DD (default: the last day recorded)"},
     {"camera", O_CAMERA, "NAME", "only this camera (default: every camera)"},
@@ -30,7 +30,7 @@ const fm_cmd_spec fm_report_spec = {
     report_opts,
     "Columns: date, camera, people, masked, unmasked, compliance (table: a percentage, '-' "
     "when nobody was labelled; csv: 0..1 with 4 decimals, empty when unknown; json: 0..1 or "
-    "null). The database is only read; serve may be writing it meanwhile."};
+    "null). The database is only read; another process may be writing it meanwhile."};
 
 typedef struct {
     fm_history_day *rows;
