@@ -14,7 +14,8 @@
 # Libraries come from Debian packages through pkg-config.
 
 CC      ?= cc
-IMG_PKGS   := libjpeg libpng freetype2
+# yaml-0.1 and sqlite3: the site config and history (src/site/), linked wherever the images are
+IMG_PKGS   := libjpeg libpng freetype2 yaml-0.1 sqlite3
 VIDEO_PKGS := libavformat libavcodec libavutil libswscale sdl2
 PKGS    := $(IMG_PKGS) $(VIDEO_PKGS) libavdevice
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -52,7 +53,7 @@ PIC     := -fPIC -fno-semantic-interposition
 LIB_VIS := -fvisibility=hidden
 AR      ?= ar
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/caffe/*.c src/onnx/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/track/*.c src/lib/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/caffe/*.c src/onnx/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/track/*.c src/site/*.c src/lib/*.c))
 API_SRC  := $(sort $(wildcard src/lib/*.c))
 VIDEO_SRC := $(sort $(wildcard src/video/*.c src/ui/*.c))
 PLUGIN_SRC := $(VIDEO_SRC) src/app/watch.c src/app/video_plugin.c

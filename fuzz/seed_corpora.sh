@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fills one fuzz/corpus-NAME/ (git-ignored) per target fuzz/fuzz_NAME.c with seeds:
-# prototxt, caffemodel, caffe_net, voc, onnx, image and json. Seeds are:
+# prototxt, caffemodel, caffe_net, voc, onnx, image, json and site_config. Seeds are:
 # the shared prototxts, the small committed caffemodel fixtures, and the first
 # few KB of the shared caffemodels (big seeds slow libFuzzer down).
 #   sh fuzz/seed_corpora.sh [SHARED]      (SHARED defaults to ../shared)
@@ -100,3 +100,7 @@ printf '\005caf\303\251 \342\202\254 \360\237\230\267\000\360\237\230\267\360\23
 printf '\003\377\376 \300\257 \355\240\200 \364\220\200\200 \360\237\230\000\200\000\341\000z' \
     > fuzz/corpus-json/ill_formed
 echo "seeded: $(ls fuzz/corpus-json | wc -l) json"
+mkdir -p fuzz/corpus-site_config
+cp docs/site.example.yaml fuzz/corpus-site_config/example.yaml
+cp fuzz/seeds/site_config/*.yaml fuzz/corpus-site_config/
+echo "seeded: $(ls fuzz/corpus-site_config | wc -l) site_config"

@@ -14,6 +14,7 @@ int fm_cmd_train(int argc, char **argv);
 int fm_cmd_classify(int argc, char **argv);
 int fm_cmd_eval(int argc, char **argv);
 int fm_cmd_watch(int argc, char **argv);
+int fm_cmd_report(int argc, char **argv);
 
 /* ---- options (cli.c) ---------------------------------------------------------------------
  * Each command describes its options in one table, which drives both getopt_long and its
@@ -74,7 +75,7 @@ int fm_try_help(const fm_cmd_spec *spec);
 
 /* The command tables, for `facemask help-options` style listings and the tests. */
 extern const fm_cmd_spec fm_detect_spec, fm_classify_spec, fm_watch_spec, fm_train_spec,
-    fm_eval_spec, fm_bench_spec;
+    fm_eval_spec, fm_bench_spec, fm_report_spec;
 
 /* An argument that gave no image (missing path, folder without images): reported in order,
  * just before the image that came after it in the list (index `at`). */

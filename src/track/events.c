@@ -15,7 +15,10 @@
 #define STR_MAX_BYTES 1024 /* longer strings (source names, messages) are cut, with "..." */
 
 struct fm_events {
-    FILE *f;
+    FILE *f; /* NULL: the sink only */
+    fm_events_sink sink;
+    void *sink_ctx;
+    fm_events_line meta; /* the current line's type, t, frame, track, label for the sink */
     double period;
     double last_summary; /* NaN until the first summary or summary_due call */
     size_t len;
@@ -34,7 +37,7 @@ fm_events *fm_events_open(FILE *f, double summary_period, fm_err *err)
                    summary_period);
         return NULL;
     }
-    fm_events *ev = malloc(sizeof *ev);
+    fm_events *ev = calloc(1, sizeof *ev);
     if (!ev) {
         fm_err_set(err, FM_ERR_NOMEM, "events: out of memory");
         return NULL;
@@ -45,6 +48,29 @@ fm_events *fm_events_open(FILE *f, double summary_period, fm_err *err)
     ev->len = 0;
     ev->overflow = 0;
     return ev;
+}
+
+fm_events *fm_events_open_sink(fm_events_sink fn, void *ctx, double summary_period,
+                               fm_err *err)
+{
+    if (!fn) {
+        fm_err_set(err, FM_ERR_ARG, "events: no sink");
+        return NULL;
+    }
+    fm_events *ev = fm_events_open(stdout, summary_period, err);
+    if (ev) {
+        ev->f = NULL;
+        fm_events_set_sink(ev, fn, ctx);
+    }
+    return ev;
+}
+
+void fm_events_set_sink(fm_events *ev, fm_events_sink fn, void *ctx)
+{
+    if (!ev)
+        return;
+    ev->sink = fn;
+    ev->sink_ctx = fn ? ctx : NULL;
 }
 
 void fm_events_close(fm_events *ev)
@@ -119,6 +145,7 @@ static void begin(fm_events *ev, const char *type, double t, long long frame)
 {
     ev->len = 0;
     ev->overflow = 0;
+    ev->meta = (fm_events_line){type, t, frame, 0, NULL, NULL, 0};
     puts_(ev, "{\"event\":");
     put_str(ev, type);
     key(ev, "t");
@@ -209,7 +236,19 @@ static fm_status finish(fm_events *ev, fm_err *err)
     if (ev->overflow) /* cannot happen with STR_MAX_BYTES strings; kept as a guard */
         return fm_err_set(err, FM_ERR_LIMIT, "events: line longer than %d bytes",
                           LINE_MAX_BYTES);
-    return write_line(ev, err);
+    if (ev->f) {
+        fm_status st = write_line(ev, err);
+        if (st != FM_OK)
+            return st;
+    }
+    if (!ev->sink)
+        return FM_OK;
+    ev->line[ev->len - 1] = '\0'; /* the sink gets the object without its '\n' */
+    ev->meta.json = ev->line;
+    ev->meta.len = ev->len - 1;
+    fm_status st = ev->sink(ev->sink_ctx, &ev->meta, err);
+    ev->line[ev->len - 1] = '\n';
+    return st;
 }
 
 /* ---- events -------------------------------------------------------------------- */
@@ -225,6 +264,8 @@ fm_status fm_events_track(fm_events *ev, const fm_track_event *te, fm_err *err)
     if (!type)
         return fm_err_set(err, FM_ERR_ARG, "events: unknown track event type %d", (int)te->type);
     begin(ev, type, te->t, te->frame);
+    ev->meta.track = te->id;
+    ev->meta.label = fm_label_str(te->label);
     key(ev, "track");
     put_int(ev, te->id);
     key(ev, "label");

@@ -46,6 +46,28 @@ typedef struct fm_events fm_events;
 fm_events *fm_events_open(FILE *f, double summary_period, fm_err *err);
 void fm_events_close(fm_events *ev);
 
+/* A second destination for every line, besides the stream (issue 9: serve stores the events in
+ * its history): after a line was written to f (or at once when f is NULL), fn gets it with
+ * the fields a store indexes. `json` is the whole object without its '\n' (valid while fn
+ * runs); track is 0 and label NULL for lines that have none. An error fn returns is the
+ * writer's error for that line (the stream already has it). */
+typedef struct {
+    const char *type; /* "appear", "label", "leave", "summary", "reconnect", ... "end" */
+    double t;         /* stream seconds, as in the line */
+    long long frame;
+    long long track;   /* track events: the id; else 0 */
+    const char *label; /* track events: "mask", "no_mask" or "unknown"; else NULL */
+    const char *json;
+    size_t len;
+} fm_events_line;
+typedef fm_status (*fm_events_sink)(void *ctx, const fm_events_line *line, fm_err *err);
+
+/* A writer with no stream, only the sink fn (not NULL). */
+fm_events *fm_events_open_sink(fm_events_sink fn, void *ctx, double summary_period,
+                               fm_err *err);
+/* Adds (or with fn NULL removes) the sink of a writer opened on a stream. */
+void fm_events_set_sink(fm_events *ev, fm_events_sink fn, void *ctx);
+
 /* One tracker event: "appear", "label" or "leave". */
 fm_status fm_events_track(fm_events *ev, const fm_track_event *te, fm_err *err);
 
