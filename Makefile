@@ -63,7 +63,7 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 .PHONY: all asan tsan test test-release test-asan tsan-test soak fuzz clean models lib \
         install uninstall
 
-all: build/facemask build/facemask-video.so build/tests lib
+all: build/facemask build/facemask-video.so build/tests lib models
 
 lib: build/libfacemask.a build/libfacemask.so
 
@@ -215,13 +215,13 @@ build/bench_yunet_layers: build/obj/tools/bench_yunet_layers.o build/libfacemask
 # FM_SHARED points at the shared models and data (default ../shared).
 # Both builds are made (in parallel with -j), then the suites run one after the
 # other; tools/run-tests.sh prints one combined closing line.
-test: build/tests build/facemask build/facemask-video.so lib build-asan/tests build-asan/facemask build-asan/facemask-video.so
+test: models build/tests build/facemask build/facemask-video.so lib build-asan/tests build-asan/facemask build-asan/facemask-video.so
 	tools/run-tests.sh $(TESTS)
 
-test-release: build/tests build/facemask build/facemask-video.so lib
+test-release: models build/tests build/facemask build/facemask-video.so lib
 	FM_BIN=build/facemask ./build/tests
 
-test-asan: build-asan/tests build-asan/facemask build-asan/facemask-video.so lib
+test-asan: models build-asan/tests build-asan/facemask build-asan/facemask-video.so lib
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	FM_BIN=build-asan/facemask FM_SANITIZED=1 ./build-asan/tests
 
@@ -233,7 +233,7 @@ test-asan: build-asan/tests build-asan/facemask build-asan/facemask-video.so lib
 # RTSP server killed, restarted and stalled. The whole watch suite is too slow for CI here.
 TSAN_SUITES ?= test_pool_runs test_pool_split video_rtsp test_faults_every test_lib_threads \
                test_faults_rtsp_killed test_faults_silent
-tsan-test: build-tsan/tests build-tsan/facemask build-tsan/facemask-video.so
+tsan-test: models build-tsan/tests build-tsan/facemask build-tsan/facemask-video.so
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tools/tsan.supp \
 	FM_BIN=build-tsan/facemask FM_SANITIZED=1 ./build-tsan/tests $(TSAN_SUITES)
 
@@ -365,6 +365,8 @@ fuzz-long: $(FUZZ_BIN)
 	tools/fuzz-run.sh $(FUZZ_LONG_SECONDS) $(FUZZ_BIN)
 
 # --- models: links to ../shared, never copies ----------------------------------
+# The tests and the build-tree binary find the default detector as models/yunet, so every
+# test target depends on these links (a fresh clone has only models/mask, the trained one).
 models:
 	@mkdir -p models
 	@test -e models/res10 || ln -s ../../shared/models/res10 models/res10
