@@ -655,7 +655,9 @@ static void test_faults_rtsp_killed_restarted_stalled(void)
     snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/test", port);
     fargs a;
     fa_init(&a, url);
-    const char *extra[] = {"--events", ev, "--summary-every", "0.2", "--timeout", "1",
+    /* --timeout 2: the test server sends a burst on connect and then nothing for about a
+     * second (its pipeline's latency), which a 1 s timeout takes for a dead stream */
+    const char *extra[] = {"--events", ev, "--summary-every", "0.2", "--timeout", "2",
                            "--reconnect", "2"};
     for (size_t i = 0; i < sizeof extra / sizeof *extra; i++)
         fa_add(&a, extra[i]);
@@ -682,8 +684,18 @@ static void test_faults_rtsp_killed_restarted_stalled(void)
         text = fm_test_read_file(ev, NULL);
     }
     FM_CHECK_MSG(strstr(text ? text : "", "\"reconnect\""), "no reconnect: %s", text);
-    sleep_s(1.0);
-    /* alive but silent: --timeout 1, then 2 attempts; the run ends with "error" */
+    /* frames flowing from the restarted server before it is stalled (under a sanitizer the
+     * reconnected session can take more than a second to deliver) */
+    long long at_reconnect = last_field(text, "\"summary\"", "frame");
+    end = tv_now() + limit_s(20);
+    while (tv_now() < end && last_field(text, "\"summary\"", "frame") < at_reconnect + 10) {
+        free(text);
+        sleep_s(0.1);
+        text = fm_test_read_file(ev, NULL);
+    }
+    FM_CHECK_MSG(last_field(text, "\"summary\"", "frame") >= at_reconnect + 10,
+                 "no frames after the reconnect: %s", text);
+    /* alive but silent: --timeout 2, then 2 attempts; the run ends with "error" */
     double t0 = tv_now();
     if (srv.pid > 0)
         kill(srv.pid, SIGSTOP);
@@ -692,7 +704,7 @@ static void test_faults_rtsp_killed_restarted_stalled(void)
     char *err = fm_test_read_file(log, NULL);
     printf("  stalled: watch ended after %.1f s, exit %d: %s", took, rc, err ? err : "");
     FM_CHECK_INT(rc, 1);
-    FM_CHECK_STR_CONTAINS(err, "no data for 1 s (read timeout)");
+    FM_CHECK_STR_CONTAINS(err, "no data for 2 s (read timeout)");
     FM_CHECK_STR_CONTAINS(err, "2 reconnection attempts failed");
     free(err);
     free(text);
