@@ -66,7 +66,7 @@ start_server() {
 start_server 0
 url="rtsp://127.0.0.1:$port/test"
 "$BIN" watch --source "$url" --model-dir "$SHARED/models" --classifier models/mask \
-    --detector res10 --quiet --events "$DIR/events.jsonl" --record "$DIR/rec.mp4" \
+    --quiet --events "$DIR/events.jsonl" --record "$DIR/rec.mp4" \
     --summary-every 10 > /dev/null 2> "$DIR/watch.log" &
 watch_pid=$!
 echo "soak: watch (pid $watch_pid) on $url for $SECONDS_TOTAL s, server restarted every" \
