@@ -329,6 +329,10 @@ static void test_detector_option_errors(void)
              fm_test_shared(), img);
     expect_one_line_error(args, "relu.onnx: not a YuNet model: no output 'cls_8' (expected the "
                                 "12 outputs cls_8");
+    /* train-detector refuses it before reading any data (the --voc folder does not exist) */
+    snprintf(args, sizeof args, "train-detector -q --voc %s/novoc --model %s --out %s/det", dir,
+             bad, dir);
+    expect_one_line_error(args, "relu.onnx: not a YuNet model: no output 'cls_8'");
     snprintf(args, sizeof args, "detect --det-size 600x400 --model-dir %s/models %s",
              fm_test_shared(), img);
     expect_one_line_error(args, "YuNet takes one number, the long side");

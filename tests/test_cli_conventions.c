@@ -19,7 +19,8 @@
 
 #include "test.h"
 
-static const char *const g_commands[] = {"detect", "classify", "watch", "train", "eval", "bench"};
+static const char *const g_commands[] = {"detect", "classify",       "watch", "train",
+                                         "eval",   "train-detector", "bench"};
 #define NCMD (sizeof g_commands / sizeof *g_commands)
 
 static int limit_s(int release_s)
@@ -288,6 +289,9 @@ static void test_usage_errors(void)
     expect_usage_error("detect", "detect --threads 0 x.jpg", "--threads expects a whole number");
     expect_usage_error("detect", "detect -j x x.jpg", "--threads expects a whole number");
     expect_usage_error("watch", "watch", "--source is required");
+    expect_usage_error("train-detector", "train-detector", "--voc DIR is required");
+    expect_usage_error("train-detector", "train-detector --voc x --input-size 100",
+                       "--input-size 100: must be a multiple of 32");
     expect_usage_error("watch", "watch --source 0 extra", "unexpected argument 'extra'");
     expect_usage_error("watch", "watch --source 0 --retry -2", "--retry expects");
     expect_usage_error("train", "train", "--data DIR is required");

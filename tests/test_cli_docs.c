@@ -18,8 +18,8 @@
 #define COMPLETION "docs/facemask.bash-completion"
 #define README "README.md"
 
-static const char *const g_commands[] = {"detect", "classify", "watch", "train", "eval", "bench",
-                                         "report"};
+static const char *const g_commands[] = {"detect",         "classify", "watch", "train",
+                                         "train-detector", "eval",     "bench", "report"};
 #define NCMD (sizeof g_commands / sizeof *g_commands)
 #define MAX_OPTS 80
 
@@ -237,6 +237,9 @@ static void test_completion_matches_help(void)
         help_options(g_commands[c], &help);
         char var[64];
         snprintf(var, sizeof var, "_facemask_opts_%s", g_commands[c]);
+        for (char *q = var; *q; q++) /* train-detector: _facemask_opts_train_detector */
+            if (*q == '-')
+                *q = '_';
         shell_words(script, var, &comp, -1);
         check_subset(&help, "--help", &comp, var, g_commands[c]);
         check_subset(&comp, var, &help, "--help", g_commands[c]);

@@ -11,6 +11,7 @@
 int fm_cmd_detect(int argc, char **argv);
 int fm_cmd_bench(int argc, char **argv);
 int fm_cmd_train(int argc, char **argv);
+int fm_cmd_train_detector(int argc, char **argv);
 int fm_cmd_classify(int argc, char **argv);
 int fm_cmd_eval(int argc, char **argv);
 int fm_cmd_watch(int argc, char **argv);
@@ -75,6 +76,7 @@ int fm_try_help(const fm_cmd_spec *spec);
 
 /* The command tables, for `facemask help-options` style listings and the tests. */
 extern const fm_cmd_spec fm_detect_spec, fm_classify_spec, fm_watch_spec, fm_train_spec,
+    fm_train_detector_spec,
     fm_eval_spec, fm_bench_spec, fm_report_spec;
 
 /* An argument that gave no image (missing path, folder without images): reported in order,

@@ -22,6 +22,8 @@ static const command g_commands[] = {
     {&fm_watch_spec, fm_cmd_watch,
      "faces and masks over time from a camera, a video file, a stream or a folder"},
     {&fm_train_spec, fm_cmd_train, "fine-tune the mask classifier (MobileNetV2) in C"},
+    {&fm_train_detector_spec, fm_cmd_train_detector,
+     "fine-tune the YuNet face detector on VOC scene photos in C"},
     {&fm_eval_spec, fm_cmd_eval,
      "accuracy on face crops, or detection + classification AP on VOC scenes"},
     {&fm_bench_spec, fm_cmd_bench, "per-stage timings (decode, preprocess, forward, ...)"},
@@ -36,7 +38,7 @@ static void usage(FILE *f)
                "\n"
                "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-9s %s\n", g_commands[i].spec->name, g_commands[i].what);
+        fprintf(f, "  %-14s %s\n", g_commands[i].spec->name, g_commands[i].what);
     fprintf(f, "\n"
                "Models are read from --model-dir, else $FACEMASK_MODELS, else beside facemask:\n"
                "../share/facemask/models (installed) or ../models (a build tree); they hold\n"

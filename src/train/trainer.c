@@ -58,7 +58,7 @@ fm_train_opts fm_train_default_opts(void)
     return o;
 }
 
-static fm_status mkdir_p(const char *dir, fm_err *err)
+fm_status fm_train_mkdir(const char *dir, fm_err *err)
 {
     char buf[4096];
     size_t n = strlen(dir);
@@ -144,9 +144,6 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* Whether a scene image belongs to the training side: a hash of (seed, file name), so the
- * same images are held out whatever faces (widths, labels) are taken from them. */
-int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction);
 int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction)
 {
     uint64_t h = 1469598103934665603ULL ^ seed;
@@ -807,7 +804,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         return fm_err_set(err, FM_ERR_ARG, "no --data folder given");
     if (o->input_size < 32 || o->input_size > 512)
         return fm_err_set(err, FM_ERR_ARG, "--input-size %d out of range (32..512)", o->input_size);
-    if ((st = mkdir_p(o->out_dir, err)) != FM_OK)
+    if ((st = fm_train_mkdir(o->out_dir, err)) != FM_OK)
         return st;
 
     /* datasets */

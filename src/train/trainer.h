@@ -60,6 +60,14 @@ typedef struct {
 } fm_train_opts;
 
 fm_train_opts fm_train_default_opts(void);
+
+/* Whether a scene image belongs to the training side: a hash of (seed, file name without its
+ * folder), below `fraction`. The same images are held out whatever faces are taken from them,
+ * and the detector's trainer (det_trainer.h) splits with it too, so both models share one
+ * held-out half for the same seed. */
+int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction);
+/* mkdir -p: dir and its missing parents. */
+fm_status fm_train_mkdir(const char *dir, fm_err *err);
 fm_status fm_train_run(const fm_train_opts *o, fm_err *err);
 
 /* Mask probabilities of every sample of ds with classifier(s) loaded from model_dir,
