@@ -17,12 +17,15 @@ CC      ?= cc
 # yaml-0.1 and sqlite3: the site config and history (src/site/), linked wherever the images are
 IMG_PKGS   := libjpeg libpng freetype2 yaml-0.1 sqlite3
 VIDEO_PKGS := libavformat libavcodec libavutil libswscale sdl2
-PKGS    := $(IMG_PKGS) $(VIDEO_PKGS) libavdevice
+# libmosquitto, libmicrohttpd and libcrypt: `facemask serve` (src/serve/), which lives in the
+# video plugin with watch, so neither the executable nor libfacemask links them
+SERVE_PKGS := libmosquitto libmicrohttpd libcrypt
+PKGS    := $(IMG_PKGS) $(VIDEO_PKGS) $(SERVE_PKGS) libavdevice
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 # libavdevice is compiled against but loaded with dlopen only for cameras (src/video/source.c)
-PKG_LIBS   := $(shell pkg-config --libs $(IMG_PKGS) $(VIDEO_PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(IMG_PKGS) $(VIDEO_PKGS) $(SERVE_PKGS))
 IMG_LIBS   := $(shell pkg-config --libs $(IMG_PKGS))
-VIDEO_LIBS := $(shell pkg-config --libs $(VIDEO_PKGS))
+VIDEO_LIBS := $(shell pkg-config --libs $(VIDEO_PKGS) $(SERVE_PKGS))
 
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
@@ -55,7 +58,7 @@ AR      ?= ar
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/caffe/*.c src/onnx/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/track/*.c src/site/*.c src/lib/*.c))
 API_SRC  := $(sort $(wildcard src/lib/*.c))
-VIDEO_SRC := $(sort $(wildcard src/video/*.c src/ui/*.c))
+VIDEO_SRC := $(sort $(wildcard src/video/*.c src/ui/*.c src/serve/*.c))
 PLUGIN_SRC := $(VIDEO_SRC) src/app/watch.c src/app/video_plugin.c
 APP_SRC  := $(filter-out $(PLUGIN_SRC),$(sort $(wildcard src/app/*.c)))
 TEST_SRC := $(sort $(wildcard tests/*.c))
