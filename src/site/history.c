@@ -427,3 +427,165 @@ long long fm_history_count(fm_history *h, const char *table, fm_err *err)
     sqlite3_finalize(st);
     return n;
 }
+
+/* --- queries for the HTTP API ------------------------------------------------------------ */
+
+static void bind_bound(sqlite3_stmt *st, int i, double t)
+{
+    if (isnan(t))
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, t);
+}
+
+/* Finalizes a statement stepped to rc: FM_OK after its last row or an early stop. */
+static fm_status finish_rows(fm_history *h, sqlite3_stmt *st, int rc, fm_err *err,
+                             const char *what)
+{
+    fm_status s = FM_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s = db_fail(h, err, FM_ERR_IO, what);
+    sqlite3_finalize(st);
+    return s;
+}
+
+static fm_status check_limit(fm_history *h, int limit, fm_err *err)
+{
+    if (limit < 1 || limit > 1000000)
+        return fm_err_set(err, FM_ERR_ARG, "%s: limit %d, expected 1 to 1000000", h->path,
+                          limit);
+    return FM_OK;
+}
+
+fm_status fm_history_events(fm_history *h, const char *camera, double since, double until,
+                            int limit, int (*fn)(void *ctx, const fm_history_event_row *row),
+                            void *ctx, fm_err *err)
+{
+    if (!h || !fn)
+        return fm_err_set(err, FM_ERR_ARG, "history: NULL %s", !h ? "database" : "callback");
+    if (check_limit(h, limit, err) != FM_OK)
+        return FM_ERR_ARG;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db,
+                           "SELECT id, camera, time, type, track, label, payload, sent FROM "
+                           "events WHERE (?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR time "
+                           ">= ?2) AND (?3 IS NULL OR time < ?3) ORDER BY time DESC, id DESC "
+                           "LIMIT ?4",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(h, err, FM_ERR_IO, "cannot read events");
+    bind_text_or_null(st, 1, camera);
+    bind_bound(st, 2, since);
+    bind_bound(st, 3, until);
+    sqlite3_bind_int(st, 4, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fm_history_event_row r = {
+            .id = sqlite3_column_int64(st, 0),
+            .camera = (const char *)sqlite3_column_text(st, 1),
+            .time = sqlite3_column_double(st, 2),
+            .type = (const char *)sqlite3_column_text(st, 3),
+            .track = sqlite3_column_int64(st, 4),
+            .label = (const char *)sqlite3_column_text(st, 5),
+            .payload = (const char *)sqlite3_column_text(st, 6),
+            .sent = sqlite3_column_int(st, 7),
+        };
+        if (fn(ctx, &r))
+            break;
+    }
+    return finish_rows(h, st, rc, err, "cannot read events");
+}
+
+fm_status fm_history_hours(fm_history *h, const char *camera, double since, double until,
+                           int (*fn)(void *ctx, const fm_history_hour *row), void *ctx,
+                           fm_err *err)
+{
+    if (!h || !fn)
+        return fm_err_set(err, FM_ERR_ARG, "history: NULL %s", !h ? "database" : "callback");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db,
+                           "SELECT camera, hour, people, masked, unmasked FROM hourly WHERE "
+                           "(?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR hour >= ?2) AND "
+                           "(?3 IS NULL OR hour < ?3) ORDER BY hour, camera",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(h, err, FM_ERR_IO, "cannot read the hourly summaries");
+    bind_text_or_null(st, 1, camera);
+    bind_bound(st, 2, since);
+    bind_bound(st, 3, until);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fm_history_hour r = {
+            .camera = (const char *)sqlite3_column_text(st, 0),
+            .hour = sqlite3_column_int64(st, 1),
+            .people = sqlite3_column_int64(st, 2),
+            .masked = sqlite3_column_int64(st, 3),
+            .unmasked = sqlite3_column_int64(st, 4),
+        };
+        long long labelled = r.masked + r.unmasked;
+        r.compliance = labelled > 0 ? (double)r.masked / (double)labelled : -1.0;
+        if (fn(ctx, &r))
+            break;
+    }
+    return finish_rows(h, st, rc, err, "cannot read the hourly summaries");
+}
+
+static fm_history_snapshot_row snapshot_row(sqlite3_stmt *st)
+{
+    return (fm_history_snapshot_row){
+        .id = sqlite3_column_int64(st, 0),
+        .camera = (const char *)sqlite3_column_text(st, 1),
+        .time = sqlite3_column_double(st, 2),
+        .track = sqlite3_column_int64(st, 3),
+        .path = (const char *)sqlite3_column_text(st, 4),
+    };
+}
+
+fm_status fm_history_snapshots(fm_history *h, const char *camera, int limit,
+                               int (*fn)(void *ctx, const fm_history_snapshot_row *row),
+                               void *ctx, fm_err *err)
+{
+    if (!h || !fn)
+        return fm_err_set(err, FM_ERR_ARG, "history: NULL %s", !h ? "database" : "callback");
+    if (check_limit(h, limit, err) != FM_OK)
+        return FM_ERR_ARG;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db,
+                           "SELECT id, camera, time, track, path FROM snapshots WHERE (?1 IS "
+                           "NULL OR camera = ?1) ORDER BY time DESC, id DESC LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(h, err, FM_ERR_IO, "cannot read snapshots");
+    bind_text_or_null(st, 1, camera);
+    sqlite3_bind_int(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fm_history_snapshot_row r = snapshot_row(st);
+        if (fn(ctx, &r))
+            break;
+    }
+    return finish_rows(h, st, rc, err, "cannot read snapshots");
+}
+
+fm_status fm_history_snapshot(fm_history *h, long long id,
+                              int (*fn)(void *ctx, const fm_history_snapshot_row *row),
+                              void *ctx, fm_err *err)
+{
+    if (!h || !fn)
+        return fm_err_set(err, FM_ERR_ARG, "history: NULL %s", !h ? "database" : "callback");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db,
+                           "SELECT id, camera, time, track, path FROM snapshots WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(h, err, FM_ERR_IO, "cannot read snapshots");
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    fm_status s = FM_OK;
+    if (rc == SQLITE_ROW) {
+        fm_history_snapshot_row r = snapshot_row(st);
+        fn(ctx, &r);
+    } else if (rc == SQLITE_DONE) {
+        s = fm_err_set(err, FM_ERR_ARG, "%s: no snapshot %lld", h->path, id);
+    } else {
+        s = db_fail(h, err, FM_ERR_IO, "cannot read snapshots");
+    }
+    sqlite3_finalize(st);
+    return s;
+}

@@ -112,4 +112,60 @@ fm_status fm_history_daily(fm_history *h, const char *since, const char *until,
 /* Counts rows: table "events", "hourly" or "snapshots" (for tests and reports); -1 on error. */
 long long fm_history_count(fm_history *h, const char *table, fm_err *err);
 
+/* --- Queries for the dashboard and the HTTP API (src/serve/http_api.c) --------------------- */
+
+/* One stored event as fm_history_events gives it (strings valid while the callback runs). */
+typedef struct {
+    long long id;
+    const char *camera;
+    double time;         /* Unix seconds, UTC */
+    const char *type;
+    long long track;     /* 0 when none */
+    const char *label;   /* NULL when none */
+    const char *payload; /* the event's JSON object */
+    int sent;            /* 1 once MQTT delivery was acknowledged */
+} fm_history_event_row;
+
+/* Calls fn for each event with since <= time < until (Unix seconds; NaN for no bound), only
+ * `camera`'s when it is not NULL, newest first (time, then id, descending), at most `limit`
+ * (1..1000000). fn returns non-zero to stop early (still FM_OK). */
+fm_status fm_history_events(fm_history *h, const char *camera, double since, double until,
+                            int limit, int (*fn)(void *ctx, const fm_history_event_row *row),
+                            void *ctx, fm_err *err);
+
+/* One hourly summary row. */
+typedef struct {
+    const char *camera;
+    long long hour;      /* Unix seconds of the hour's start, UTC */
+    long long people, masked, unmasked;
+    double compliance;   /* masked / (masked + unmasked); -1 when both are 0 */
+} fm_history_hour;
+
+/* Calls fn for each hourly row whose hour starts in [since, until) (NaN: no bound), only
+ * `camera`'s when not NULL, in order of hour then camera. fn returns non-zero to stop early. */
+fm_status fm_history_hours(fm_history *h, const char *camera, double since, double until,
+                           int (*fn)(void *ctx, const fm_history_hour *row), void *ctx,
+                           fm_err *err);
+
+/* One indexed snapshot. */
+typedef struct {
+    long long id;
+    const char *camera;
+    double time;
+    long long track;     /* 0 when none */
+    const char *path;    /* as indexed: relative to the camera's snapshots folder */
+} fm_history_snapshot_row;
+
+/* Calls fn for the newest `limit` (1..1000000) snapshots, only `camera`'s when not NULL,
+ * newest first. */
+fm_status fm_history_snapshots(fm_history *h, const char *camera, int limit,
+                               int (*fn)(void *ctx, const fm_history_snapshot_row *row),
+                               void *ctx, fm_err *err);
+
+/* Looks up snapshot `id`: calls fn once with its row and returns FM_OK, or returns
+ * FM_ERR_ARG ("PATH: no snapshot ID") when there is none. */
+fm_status fm_history_snapshot(fm_history *h, long long id,
+                              int (*fn)(void *ctx, const fm_history_snapshot_row *row),
+                              void *ctx, fm_err *err);
+
 #endif
