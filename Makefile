@@ -58,7 +58,7 @@ AR      ?= ar
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/nn/*.c src/nn/ops/*.c src/caffe/*.c src/onnx/*.c src/io/*.c src/face/*.c src/eval/*.c src/train/*.c src/data/*.c src/track/*.c src/site/*.c src/lib/*.c))
 API_SRC  := $(sort $(wildcard src/lib/*.c))
-VIDEO_SRC := $(sort $(wildcard src/video/*.c src/ui/*.c src/serve/*.c))
+VIDEO_SRC := $(sort $(wildcard src/video/*.c src/ui/*.c src/serve/*.c)) build/gen/web_assets.c
 PLUGIN_SRC := $(VIDEO_SRC) src/app/watch.c src/app/video_plugin.c
 APP_SRC  := $(filter-out $(PLUGIN_SRC),$(sort $(wildcard src/app/*.c)))
 TEST_SRC := $(sort $(wildcard tests/*.c))
@@ -201,6 +201,27 @@ build-tsan/facemask-video.so: $(PLUGIN_OBJ_TSAN) build-tsan/libfacemask.a src/ap
 
 build-tsan/tests: $(TEST_OBJ_TSAN) $(VIDEO_OBJ_TSAN) build-tsan/libfacemask.a | build/rtsp_server
 	$(CC) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
+
+# The dashboard of `facemask serve` (src/serve/web/), embedded by tools/gen-web-assets.c.
+# uPlot (the chart) comes from the npm registry, pinned by src/serve/web/package-lock.json;
+# `npm ci` fetches it once into src/serve/web/node_modules (tools/install-deps.sh runs it too).
+WEB_DIR := src/serve/web
+UPLOT := $(WEB_DIR)/node_modules/uplot/dist
+WEB_ASSETS := / "text/html; charset=utf-8" $(WEB_DIR)/index.html \
+              /app.js "text/javascript; charset=utf-8" $(WEB_DIR)/app.js \
+              /style.css "text/css; charset=utf-8" $(WEB_DIR)/style.css \
+              /uPlot.min.js "text/javascript; charset=utf-8" $(UPLOT)/uPlot.iife.min.js \
+              /uPlot.min.css "text/css; charset=utf-8" $(UPLOT)/uPlot.min.css
+$(UPLOT)/uPlot.iife.min.js $(UPLOT)/uPlot.min.css: $(WEB_DIR)/package-lock.json
+	cd $(WEB_DIR) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(UPLOT)/uPlot.iife.min.js $(UPLOT)/uPlot.min.css
+build/gen-web-assets: tools/gen-web-assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 $< -o $@
+build/gen/web_assets.c: build/gen-web-assets $(filter $(WEB_DIR)/%,$(WEB_ASSETS)) \
+                        $(UPLOT)/uPlot.iife.min.js $(UPLOT)/uPlot.min.css
+	@mkdir -p $(dir $@)
+	build/gen-web-assets $@ $(WEB_ASSETS)
 
 # Test helper for the video_rtsp suite: an RTSP server on 127.0.0.1 (GStreamer), not linked
 # into facemask, so its packages stay out of PKGS; one flavour serves both test builds.

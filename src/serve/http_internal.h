@@ -1,0 +1,90 @@
+/* http_internal.h - what the files of src/serve/http*.c share; not part of serve's API.
+ *
+ *   http.c          start/stop, listening, TLS, the request dispatcher, auth, method checks
+ *   http_api.c      /api/cameras, /api/events, /api/stats, /api/snapshots (JSON), snapshot files
+ *   http_metrics.c  /metrics (Prometheus text 0.0.4)
+ *   http_live.c     /api/cameras/NAME/live.mjpeg and its feeder thread
+ *   build/gen/web_assets.c (tools/gen-web-assets.c from src/serve/web/): the dashboard's files
+ */
+#ifndef FM_SERVE_HTTP_INTERNAL_H
+#define FM_SERVE_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "serve/http.h"
+#include "site/history.h"
+
+/* A growing text buffer; on out of memory it stops growing and sets oom. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int oom;
+} fm_http_buf;
+
+void fm_http_buf_put(fm_http_buf *b, const char *s, size_t n);
+void fm_http_buf_str(fm_http_buf *b, const char *s);
+void fm_http_buf_printf(fm_http_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* s as a JSON string (json.h's escaper). */
+void fm_http_buf_json_str(fm_http_buf *b, const char *s);
+/* A JSON number (15 significant digits), or null when v is not finite. */
+void fm_http_buf_json_num(fm_http_buf *b, double v);
+
+typedef struct fm_http_live fm_http_live;
+
+struct fm_http {
+    const fm_site_config *site;
+    fm_site_state *state;
+    struct MHD_Daemon *daemon;
+    int port;
+    char *tls_cert, *tls_key; /* PEM text, kept while the daemon runs */
+    /* history handles, one per request in flight (history.h: one per thread) */
+    pthread_mutex_t hist_mu;
+    fm_history *hist_free[FM_HTTP_THREADS + 4];
+    int nhist_free;
+    fm_http_live *live;
+};
+
+/* Borrows a history handle (NULL with err set when the database cannot be opened). */
+fm_history *fm_http_history_take(fm_http *h, fm_err *err);
+void fm_http_history_give(fm_http *h, fm_history *hist);
+
+/* Queues a response of len bytes of body (copied) with its Content-Type. */
+enum MHD_Result fm_http_send(struct MHD_Connection *c, unsigned status, const char *type,
+                             const char *body, size_t len);
+/* Queues b's text (taken over; 500 when b ran out of memory). */
+enum MHD_Result fm_http_send_buf(struct MHD_Connection *c, unsigned status, const char *type,
+                                 fm_http_buf *b);
+/* {"error": msg} with status. */
+enum MHD_Result fm_http_send_error(struct MHD_Connection *c, unsigned status, const char *msg);
+
+/* http_api.c: url starts with "/api/". */
+enum MHD_Result fm_http_api(fm_http *h, struct MHD_Connection *c, const char *url);
+/* http_metrics.c */
+enum MHD_Result fm_http_metrics(fm_http *h, struct MHD_Connection *c);
+
+/* http_live.c */
+fm_http_live *fm_http_live_start(fm_http *h, fm_err *err);
+/* Ends every stream (they get end-of-stream) before the daemon stops. */
+void fm_http_live_shutdown(fm_http_live *l);
+void fm_http_live_free(fm_http_live *l);
+enum MHD_Result fm_http_live_stream(fm_http *h, struct MHD_Connection *c, int cam);
+/* Streams open now. */
+int fm_http_live_streams(fm_http_live *l);
+
+/* The dashboard's files, embedded at build time. */
+typedef struct {
+    const char *path; /* "/", "/app.js", ... */
+    const char *type; /* Content-Type */
+    const unsigned char *data;
+    size_t len;
+} fm_web_asset;
+extern const fm_web_asset fm_web_assets[];
+extern const int fm_web_nassets;
+
+#endif

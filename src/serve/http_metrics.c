@@ -1,0 +1,154 @@
+/* http_metrics.c - /metrics in Prometheus' text exposition format 0.0.4 (docs/api.md lists the
+ * metrics). Every family has its HELP and TYPE lines before its samples; each camera's samples
+ * carry camera="NAME". */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "serve/http_internal.h"
+
+typedef enum { GAUGE, COUNTER } kind;
+
+typedef struct {
+    const char *name, *help;
+    kind type;
+} family;
+
+/* A label value with \, " and newline escaped (camera names never have them; kept safe). */
+static void put_label(fm_http_buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\')
+            fm_http_buf_str(b, "\\\\");
+        else if (*v == '"')
+            fm_http_buf_str(b, "\\\"");
+        else if (*v == '\n')
+            fm_http_buf_str(b, "\\n");
+        else
+            fm_http_buf_put(b, v, 1);
+    }
+}
+
+/* A sample value: Prometheus' float syntax, NaN and +Inf included. */
+static void put_value(fm_http_buf *b, double v)
+{
+    if (isnan(v))
+        fm_http_buf_str(b, "NaN");
+    else if (isinf(v))
+        fm_http_buf_str(b, v > 0 ? "+Inf" : "-Inf");
+    else
+        fm_http_buf_printf(b, "%.17g", v);
+}
+
+static void header(fm_http_buf *b, const char *name, const char *help, const char *type)
+{
+    fm_http_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(fm_http_buf *b, const char *name, const char *suffix, const char *camera,
+                   const char *le, double v)
+{
+    fm_http_buf_printf(b, "%s%s{camera=\"", name, suffix);
+    put_label(b, camera);
+    fm_http_buf_str(b, "\"");
+    if (le)
+        fm_http_buf_printf(b, ",le=\"%s\"", le);
+    fm_http_buf_str(b, "} ");
+    put_value(b, v);
+    fm_http_buf_str(b, "\n");
+}
+
+/* Resident set size in bytes from /proc/self/statm; -1 when unknown. */
+static double resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    unsigned long long size = 0, resident = 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? (double)resident * (double)page : -1;
+}
+
+enum MHD_Result fm_http_metrics(fm_http *h, struct MHD_Connection *c)
+{
+    if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
+        return fm_http_send_error(c, MHD_HTTP_BAD_REQUEST,
+                                  "unknown parameter (expected none)");
+    int n = fm_site_state_count(h->state);
+    fm_site_cam_stats stats[FM_SITE_MAX_CAMERAS];
+    int got[FM_SITE_MAX_CAMERAS] = {0};
+    for (int i = 0; i < n && i < FM_SITE_MAX_CAMERAS; i++)
+        got[i] = fm_site_state_get(h->state, i, &stats[i], NULL) == FM_OK;
+
+    static const family fams[] = {
+        {"facemask_camera_fps", "Processed frames per second, the pipeline's recent rate.",
+         GAUGE},
+        {"facemask_frames_processed_total", "Frames run through the detector.", COUNTER},
+        {"facemask_frames_skipped_total", "Frames read but not processed (every N, or late).",
+         COUNTER},
+        {"facemask_faces_total", "Faces detected, summed over processed frames.", COUNTER},
+        {"facemask_people_now", "People (tracks) in view now.", GAUGE},
+        {"facemask_masked_now", "People in view now whose label is mask.", GAUGE},
+        {"facemask_unmasked_now", "People in view now whose label is no_mask.", GAUGE},
+        {"facemask_people_total", "People who left view since start.", COUNTER},
+        {"facemask_people_masked_total", "People who left view since start, labelled mask.",
+         COUNTER},
+        {"facemask_people_unmasked_total",
+         "People who left view since start, labelled no_mask.", COUNTER},
+        {"facemask_compliance_ratio",
+         "masked / (masked + unmasked) of the people since start; NaN before any.", GAUGE},
+        {"facemask_reconnects_total", "Times a live source was reopened.", COUNTER},
+        {"facemask_camera_up", "1 while the camera's frames flow (status running).", GAUGE},
+    };
+    fm_http_buf b = {0};
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+        header(&b, fams[f].name, fams[f].help, fams[f].type == GAUGE ? "gauge" : "counter");
+        for (int i = 0; i < n; i++) {
+            if (!got[i])
+                continue;
+            const fm_site_cam_stats *s = &stats[i];
+            double v = 0;
+            switch (f) {
+            case 0: v = s->fps; break;
+            case 1: v = (double)s->frames; break;
+            case 2: v = (double)s->skipped; break;
+            case 3: v = (double)s->faces; break;
+            case 4: v = s->people_now; break;
+            case 5: v = s->masked_now; break;
+            case 6: v = s->unmasked_now; break;
+            case 7: v = (double)s->people; break;
+            case 8: v = (double)s->masked; break;
+            case 9: v = (double)s->unmasked; break;
+            case 10: v = s->compliance < 0 ? NAN : s->compliance; break;
+            case 11: v = (double)s->reconnects; break;
+            default: v = s->status == FM_CAM_RUNNING; break;
+            }
+            sample(&b, fams[f].name, "", s->name, NULL, v);
+        }
+    }
+    const char *lat = "facemask_inference_latency_seconds";
+    header(&b, lat, "Time from frame read to annotations done.", "histogram");
+    for (int i = 0; i < n; i++) {
+        if (!got[i])
+            continue;
+        const fm_site_cam_stats *s = &stats[i];
+        for (int k = 0; k < FM_SITE_LATENCY_BUCKETS; k++) {
+            char le[32];
+            snprintf(le, sizeof le, "%g", fm_site_latency_bounds[k]);
+            sample(&b, lat, "_bucket", s->name, le, (double)s->latency_le[k]);
+        }
+        sample(&b, lat, "_bucket", s->name, "+Inf", (double)s->latency_count);
+        sample(&b, lat, "_sum", s->name, NULL, s->latency_sum);
+        sample(&b, lat, "_count", s->name, NULL, (double)s->latency_count);
+    }
+    header(&b, "facemask_live_streams", "Live views (MJPEG streams) open now.", "gauge");
+    fm_http_buf_printf(&b, "facemask_live_streams %d\n", fm_http_live_streams(h->live));
+    header(&b, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
+    fm_http_buf_str(&b, "process_resident_memory_bytes ");
+    put_value(&b, resident_bytes());
+    fm_http_buf_str(&b, "\n");
+    return fm_http_send_buf(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
