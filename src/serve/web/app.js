@@ -34,11 +34,14 @@ function card(cam) {
     return el("div", {class: "stat", "data-stat": key}, el("span", {class: "k"}, label), f[key]);
   };
   f.status = el("span", {class: "status"});
-  const img = cam.live ? el("img", {alt: "live view of " + cam.name, src: cam.live})
+  // the stream is opened once the camera runs (a stopped camera has no picture to send)
+  const img = cam.live ? el("img", {alt: "", title: "live view of " + cam.name})
                        : el("div", {class: "muted"}, "no live view (another node's camera)");
-  if (cam.live) img.addEventListener("error", () => setTimeout(() => {
-    img.src = cam.live + "?retry=" + Date.now();
-  }, 2000));
+  if (cam.live) img.addEventListener("error", () => {
+    img.removeAttribute("src");
+    f.streaming = false; // reopened by the next refresh while the camera runs
+  });
+  f.img = img;
   const root = el("article", {class: "cam", "data-camera": cam.name}, img,
     el("div", {class: "meta"}, el("h3", {}, cam.name, f.status),
        stat("people_now", "in view"), stat("today", "today"),
@@ -57,6 +60,10 @@ async function refreshCameras() {
     let now = 0, today = 0, masked = 0, unmasked = 0;
     for (const cam of d.cameras) {
       const {f} = card(cam);
+      if (cam.live && cam.status === "running" && !f.streaming) {
+        f.streaming = true;
+        f.img.src = cam.live;
+      }
       f.status.textContent = cam.status;
       f.status.className = "status " + cam.status;
       f.status.title = cam.error || "";
