@@ -520,6 +520,57 @@ static void test_http_hostile(void)
 }
 
 
+/* TLS: a self-signed certificate made by openssl; curl talks HTTPS to it (and plain HTTP to the
+ * TLS port gets no answer). */
+static void test_http_tls(void)
+{
+    char cert[1024], key[1024], cmd[4096];
+    snprintf(cert, sizeof cert, "%s/tls-cert.pem", fm_test_tmpdir());
+    snprintf(key, sizeof key, "%s/tls-key.pem", fm_test_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s -out %s -days 2 -subj /CN=127.0.0.1 >/dev/null 2>&1",
+             key, cert);
+    FM_CHECK_INT(fm_test_cmd(cmd, NULL), 0);
+    char yaml[3000];
+    snprintf(yaml, sizeof yaml,
+             "  listen: 127.0.0.1\n  token: abcdefghijklmnop0123\n  tls:\n    cert: %s\n"
+             "    key: %s\n",
+             cert, key);
+    fixture f;
+    if (setup(&f, "tls", yaml) != 0) {
+        teardown(&f);
+        return;
+    }
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "curl -s --max-time 20 --cacert %s -H 'Authorization: Bearer abcdefghijklmnop0123' "
+             "https://127.0.0.1:%d/api/cameras",
+             cert, f.port);
+    FM_CHECK_INT(fm_test_cmd(cmd, &out), 0);
+    TH_JSON_EQ(out, "[c['name'] for c in d['cameras']]", "['door', 'hall']");
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "curl -s --max-time 20 --cacert %s -o /dev/null -w '%%{http_code}' "
+             "https://127.0.0.1:%d/api/cameras",
+             cert, f.port);
+    FM_CHECK_INT(fm_test_cmd(cmd, &out), 0);
+    FM_CHECK(out && !strcmp(out, "401"));
+    free(out);
+    th_response r;
+    FM_CHECK(th_get(f.port, "GET", "/healthz", NULL, &r) != 0); /* plain HTTP: no response */
+    th_free(&r);
+
+    /* a key that is not a key: refused at start */
+    fm_test_write_text(key, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+    fm_err err = {0};
+    fm_http *bad = fm_http_start(f.site, f.state, &err);
+    FM_CHECK(bad == NULL);
+    fm_http_stop(bad);
+    FM_CHECK_STR_CONTAINS(err.msg, "the TLS certificate and key were refused");
+    teardown(&f);
+}
+
 /* Debian's chromium, headless, loads the dashboard: the DOM shows the counters the state and
  * the history hold, the cameras' cards and the running one's live view, the chart and the
  * event table. A screenshot is taken too (only its size is checked here; it was looked at when
@@ -592,5 +643,6 @@ void suite_serve_http(void)
     FM_RUN(test_http_metrics);
     FM_RUN(test_http_auth);
     FM_RUN(test_http_hostile);
+    FM_RUN(test_http_tls);
     FM_RUN(test_http_dashboard_browser);
 }
