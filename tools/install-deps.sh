@@ -7,9 +7,9 @@
 # libyaml-dev and libsqlite3-dev: the site configuration and history (src/site/).
 # libmosquitto-dev, libmicrohttpd-dev, libcrypt-dev: `facemask serve` (src/serve/); mosquitto and
 # mosquitto-clients: the real broker its tests start on 127.0.0.1; chromium: the dashboard test.
-# nodejs and npm (Debian's npm package when nodejs lacks it): `npm ci` in src/serve/web fetches the dashboard's chart (uPlot), pinned by its
-# package-lock.json, which the build embeds (tools/gen-web-assets.c); curl and openssl: the HTTPS test (a self-signed
-# certificate, a client).
+# nodejs and npm (Debian's npm package when nodejs lacks it): `npm ci` in src/serve/web fetches
+# the dashboard's chart (uPlot), pinned by its package-lock.json, which the build embeds
+# (tools/gen-web-assets.c); curl and openssl: the HTTPS test (a self-signed certificate, a client).
 set -eu
 PKGS="build-essential pkg-config python3 libjpeg62-turbo-dev libpng-dev libfreetype-dev fonts-dejavu-core libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libsdl2-dev xvfb x11-apps clang libclang-rt-14-dev python3-opencv libyaml-dev libsqlite3-dev libmosquitto-dev libmicrohttpd-dev libcrypt-dev mosquitto mosquitto-clients chromium nodejs curl openssl"
 missing=""
