@@ -387,6 +387,8 @@ static void test_http_auth(void)
         {"Authorization: Basic cm9vdDpzM2NyZXQgcGFzcw==\r\n", 401},  /* root:s3cret pass */
         {"Authorization: Basic !!!!\r\n", 401},
         {"Authorization: Digest x\r\n", 401},
+        {"Authorization: Basic YWRtaW46czNjcmV0IHBhc3M=\r\n", 200}, /* again: the cached check */
+        {"Authorization: Basic YWRtaW46czNjcmV0IHBhc3M\r\n", 401},  /* one byte short */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         FM_CHECK(th_get(f.port, "GET", "/api/cameras", cases[i].header, &r) == 0);

@@ -214,6 +214,11 @@ static int authorized(fm_http *h, struct MHD_Connection *c)
         return same_secret(t, cfg->token);
     }
     if (cfg->user && cfg->password_hash && auth && !strncasecmp(auth, "Basic ", 6)) {
+        pthread_mutex_lock(&h->auth_mu);
+        int cached = h->basic_ok[0] && same_secret(auth, h->basic_ok);
+        pthread_mutex_unlock(&h->auth_mu);
+        if (cached)
+            return 1;
         char *pass = NULL;
         char *user = MHD_basic_auth_get_username_password(c, &pass);
         int ok = 0;
@@ -235,6 +240,11 @@ static int authorized(fm_http *h, struct MHD_Connection *c)
         }
         if (user)
             MHD_free(user);
+        if (ok && strlen(auth) < sizeof h->basic_ok) {
+            pthread_mutex_lock(&h->auth_mu);
+            snprintf(h->basic_ok, sizeof h->basic_ok, "%s", auth);
+            pthread_mutex_unlock(&h->auth_mu);
+        }
         return ok;
     }
     return 0;
@@ -371,6 +381,8 @@ static void free_http(fm_http *h)
     for (int i = 0; i < h->nhist_free; i++)
         fm_history_close(h->hist_free[i]);
     pthread_mutex_destroy(&h->hist_mu);
+    pthread_mutex_destroy(&h->auth_mu);
+    explicit_bzero(h->basic_ok, sizeof h->basic_ok);
     if (h->tls_key)
         explicit_bzero(h->tls_key, strlen(h->tls_key));
     free(h->tls_key);
@@ -413,6 +425,7 @@ fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_err 
     h->site = site;
     h->state = state;
     pthread_mutex_init(&h->hist_mu, NULL);
+    pthread_mutex_init(&h->auth_mu, NULL);
 
     /* the history must open now, so a bad database path is a start-up error */
     fm_err herr = {0};

@@ -48,6 +48,10 @@ struct fm_http {
     fm_history *hist_free[FM_HTTP_THREADS + 4];
     int nhist_free;
     fm_http_live *live;
+    /* the last Authorization header whose basic-auth password crypt(3) accepted: the same
+     * header again skips the (deliberately slow) hash; under auth_mu */
+    pthread_mutex_t auth_mu;
+    char basic_ok[512];
 };
 
 /* Borrows a history handle (NULL with err set when the database cannot be opened). */
