@@ -202,6 +202,9 @@ static void test_http_api(void)
                     &r) == 0);
     TH_JSON_EQ(r.body, "[e['id'] for e in d['events']]", "[6]");
     th_free(&r);
+    FM_CHECK(th_get(f.port, "GET", "/api/events?type=appear", NULL, &r) == 0);
+    TH_JSON_EQ(r.body, "[e['id'] for e in d['events']]", "[1]");
+    th_free(&r);
 
     /* bad parameters: 400 with a JSON error that says which and what was expected */
     struct {
@@ -213,7 +216,10 @@ static void test_http_api(void)
         {"/api/events?limit=0", "bad 'limit' value '0': expected an integer from 1 to 10000"},
         {"/api/events?limit=12x", "bad 'limit' value '12x'"},
         {"/api/events?camera=attic", "bad 'camera' value 'attic': expected the name of a camera"},
-        {"/api/events?cam=door", "unknown parameter 'cam' (expected camera, since, until, limit)"},
+        {"/api/events?cam=door",
+         "unknown parameter 'cam' (expected camera, type, since, until, limit)"},
+        {"/api/events?type=", "bad 'type' value '': expected an event type such as appear"},
+        {"/api/events?type=LEAVE", "bad 'type' value 'LEAVE'"},
         {"/api/events?since=2&until=1", "'until' is before 'since'"},
         {"/api/stats?bucket=day", "bad 'bucket' value 'day': expected 'hour'"},
         {"/api/cameras?x=1", "unknown parameter 'x'"},

@@ -195,6 +195,17 @@ static long long read_part(int fd, size_t want_len)
     return num;
 }
 
+/* This process's resident memory in bytes (/proc/self/statm). */
+static double rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, res = 0;
+    int n = f ? fscanf(f, "%llu %llu", &size, &res) : 0;
+    if (f)
+        fclose(f);
+    return n == 2 ? (double)res * (double)sysconf(_SC_PAGESIZE) : -1;
+}
+
 static int wait_viewers(fm_site_state *st, int cam, int want, double seconds)
 {
     double end = fm_now_ms() + seconds * 1000;
@@ -268,6 +279,7 @@ static void test_http_live_cap(void)
         live_teardown(&f);
         return;
     }
+    double rss0 = rss_bytes();
     int fds[CLIENTS], ok = 0, busy = 0;
     for (int i = 0; i < CLIENTS; i++) {
         int status = 0;
@@ -306,8 +318,13 @@ static void test_http_live_cap(void)
                  puts);
     long long max_us = atomic_load(&f.w.max_put_us);
     FM_CHECK_MSG(max_us < 100000, "a put took %lld us", max_us);
-    fprintf(stderr, "  live: %d parts read, %lld frames put in 1.5 s, longest put %lld us\n",
-            parts, puts, max_us);
+    /* one copy of a frame per camera however many streams: memory stays flat */
+    double grew = rss_bytes() - rss0;
+    fprintf(stderr, "  live: %d parts read, %lld frames put in 1.5 s, longest put %lld us, "
+                    "RSS %+.1f MB with 50 streams\n",
+            parts, puts, max_us, grew / 1e6);
+    FM_CHECK_MSG(fm_test_sanitized() || grew < 32e6, "RSS grew %.1f MB with 50 streams",
+                 grew / 1e6);
 
     /* a new stream is still refused while 50 are open */
     int status = 0;

@@ -68,7 +68,7 @@ static void test_history_query_events(void)
     FM_CHECK_INT(fm_history_mark_sent(h, 2, &err), FM_OK);
 
     rows r = {0};
-    FM_CHECK_INT(fm_history_events(h, NULL, NAN, NAN, 100, see_event, &r, &err), FM_OK);
+    FM_CHECK_INT(fm_history_events(h, NULL, NULL, NAN, NAN, 100, see_event, &r, &err), FM_OK);
     FM_CHECK_INT(r.n, 4);
     FM_CHECK(!strcmp(r.line[0], "4|door|1767272500.00|leave|2|no_mask|0|{\"event\":\"leave\"}"));
     FM_CHECK(!strcmp(r.line[1], "3|hall|1767268810.00|leave|5|no_mask|0|{\"event\":\"leave\"}"));
@@ -77,21 +77,25 @@ static void test_history_query_events(void)
 
     /* camera, [since, until), limit, early stop */
     memset(&r, 0, sizeof r);
-    FM_CHECK_INT(fm_history_events(h, "door", t0 + 1, t0 + 3700, 100, see_event, &r, &err),
+    FM_CHECK_INT(fm_history_events(h, "door", NULL, t0 + 1, t0 + 3700, 100, see_event, &r, &err),
                  FM_OK);
     FM_CHECK_INT(r.n, 2);
     FM_CHECK(r.line[0][0] == '2' && r.line[1][0] == '1');
     memset(&r, 0, sizeof r);
-    FM_CHECK_INT(fm_history_events(h, NULL, NAN, NAN, 2, see_event, &r, &err), FM_OK);
+    FM_CHECK_INT(fm_history_events(h, NULL, NULL, NAN, NAN, 2, see_event, &r, &err), FM_OK);
     FM_CHECK_INT(r.n, 2);
     memset(&r, 0, sizeof r);
     r.stop_after = 1;
-    FM_CHECK_INT(fm_history_events(h, NULL, NAN, NAN, 10, see_event, &r, &err), FM_OK);
+    FM_CHECK_INT(fm_history_events(h, NULL, NULL, NAN, NAN, 10, see_event, &r, &err), FM_OK);
     FM_CHECK_INT(r.n, 1);
     memset(&r, 0, sizeof r);
-    FM_CHECK_INT(fm_history_events(h, "nobody", NAN, NAN, 10, see_event, &r, &err), FM_OK);
+    FM_CHECK_INT(fm_history_events(h, "nobody", NULL, NAN, NAN, 10, see_event, &r, &err), FM_OK);
     FM_CHECK_INT(r.n, 0);
-    FM_CHECK_INT(fm_history_events(h, NULL, NAN, NAN, 0, see_event, &r, &err), FM_ERR_ARG);
+    memset(&r, 0, sizeof r);
+    FM_CHECK_INT(fm_history_events(h, NULL, "appear", NAN, NAN, 10, see_event, &r, &err), FM_OK);
+    FM_CHECK_INT(r.n, 1);
+    FM_CHECK(r.line[0][0] == '1');
+    FM_CHECK_INT(fm_history_events(h, NULL, NULL, NAN, NAN, 0, see_event, &r, &err), FM_ERR_ARG);
     FM_CHECK_STR_CONTAINS(err.msg, "query.db: limit 0, expected 1 to 1000000");
 
     /* hourly rows */

@@ -15,6 +15,7 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "serve/http_internal.h"
 
 /* --- text buffer ------------------------------------------------------------------------- */
@@ -328,6 +329,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_asset(c, url);
 }
 
+/* libmicrohttpd's own messages (a client's failed TLS handshake, a refused connection) as
+ * facemask info lines: details, not failures of serve. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (!fm_log_enabled(FM_LOG_INFO))
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    fm_log(FM_LOG_INFO, "http: libmicrohttpd: %s", msg);
+}
+
 /* --- start and stop ---------------------------------------------------------------------- */
 
 static char *read_pem(const char *path, const char *what, fm_err *err)
@@ -444,7 +460,7 @@ fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_err 
         free_http(h);
         return NULL;
     }
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (cfg->tls_cert) {
@@ -478,7 +494,8 @@ fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_err 
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)FM_HTTP_MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)FM_HTTP_MAX_PER_IP,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FM_HTTP_REQUEST_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FM_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_ARRAY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FM_HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY,
         cfg->tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!h->daemon) {
         int e = errno;

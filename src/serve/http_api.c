@@ -206,6 +206,21 @@ static int camera_param(fm_http *h, struct MHD_Connection *c, const char **camer
     return 0;
 }
 
+/* type: NULL when absent; an event type is 1..32 of [a-z_] (docs/events.md). */
+static int type_param(struct MHD_Connection *c, const char **type, char *msg, size_t size)
+{
+    *type = param(c, "type");
+    size_t n = *type ? strlen(*type) : 0;
+    if (*type && (n == 0 || n > 32 || strspn(*type, "abcdefghijklmnopqrstuvwxyz_") != n)) {
+        snprintf(msg, size,
+                 "bad 'type' value '%.40s': expected an event type such as appear, label, "
+                 "leave, summary (docs/events.md)",
+                 *type);
+        return -1;
+    }
+    return 0;
+}
+
 static int limit_param(struct MHD_Connection *c, int *limit, char *msg, size_t size)
 {
     const char *v = param(c, "limit");
@@ -355,17 +370,17 @@ static int put_event(void *ctx, const fm_history_event_row *r)
 
 static enum MHD_Result api_events(fm_http *h, struct MHD_Connection *c)
 {
-    static const char *const allowed[] = {"camera", "since", "until", "limit", NULL};
+    static const char *const allowed[] = {"camera", "type", "since", "until", "limit", NULL};
     param_check pc;
     const char *bad = unknown_params(c, allowed, &pc);
     if (bad)
         return fm_http_send_error(c, MHD_HTTP_BAD_REQUEST, bad);
     char msg[256];
-    const char *camera;
+    const char *camera, *type;
     double since, until;
     int limit;
-    if (camera_param(h, c, &camera, msg, sizeof msg) || time_window(c, &since, &until, msg,
-                                                                    sizeof msg) ||
+    if (camera_param(h, c, &camera, msg, sizeof msg) || type_param(c, &type, msg, sizeof msg) ||
+        time_window(c, &since, &until, msg, sizeof msg) ||
         limit_param(c, &limit, msg, sizeof msg))
         return fm_http_send_error(c, MHD_HTTP_BAD_REQUEST, msg);
     fm_err err = {0};
@@ -374,7 +389,8 @@ static enum MHD_Result api_events(fm_http *h, struct MHD_Connection *c)
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
     fm_http_buf b = {0};
     fm_http_buf_str(&b, "{\"events\":[");
-    fm_status s = fm_history_events(hist, camera, since, until, limit, put_event, &b, &err);
+    fm_status s =
+        fm_history_events(hist, camera, type, since, until, limit, put_event, &b, &err);
     fm_http_history_give(h, hist);
     fm_http_buf_str(&b, "]}\n");
     if (s != FM_OK) {

@@ -457,9 +457,10 @@ static fm_status check_limit(fm_history *h, int limit, fm_err *err)
     return FM_OK;
 }
 
-fm_status fm_history_events(fm_history *h, const char *camera, double since, double until,
-                            int limit, int (*fn)(void *ctx, const fm_history_event_row *row),
-                            void *ctx, fm_err *err)
+fm_status fm_history_events(fm_history *h, const char *camera, const char *type, double since,
+                            double until, int limit,
+                            int (*fn)(void *ctx, const fm_history_event_row *row), void *ctx,
+                            fm_err *err)
 {
     if (!h || !fn)
         return fm_err_set(err, FM_ERR_ARG, "history: NULL %s", !h ? "database" : "callback");
@@ -469,14 +470,15 @@ fm_status fm_history_events(fm_history *h, const char *camera, double since, dou
     if (sqlite3_prepare_v2(h->db,
                            "SELECT id, camera, time, type, track, label, payload, sent FROM "
                            "events WHERE (?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR time "
-                           ">= ?2) AND (?3 IS NULL OR time < ?3) ORDER BY time DESC, id DESC "
-                           "LIMIT ?4",
+                           ">= ?2) AND (?3 IS NULL OR time < ?3) AND (?5 IS NULL OR type = ?5) "
+                           "ORDER BY time DESC, id DESC LIMIT ?4",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(h, err, FM_ERR_IO, "cannot read events");
     bind_text_or_null(st, 1, camera);
     bind_bound(st, 2, since);
     bind_bound(st, 3, until);
     sqlite3_bind_int(st, 4, limit);
+    bind_text_or_null(st, 5, type);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fm_history_event_row r = {

@@ -127,11 +127,12 @@ typedef struct {
 } fm_history_event_row;
 
 /* Calls fn for each event with since <= time < until (Unix seconds; NaN for no bound), only
- * `camera`'s when it is not NULL, newest first (time, then id, descending), at most `limit`
- * (1..1000000). fn returns non-zero to stop early (still FM_OK). */
-fm_status fm_history_events(fm_history *h, const char *camera, double since, double until,
-                            int limit, int (*fn)(void *ctx, const fm_history_event_row *row),
-                            void *ctx, fm_err *err);
+ * `camera`'s and only of `type` when those are not NULL, newest first (time, then id,
+ * descending), at most `limit` (1..1000000). fn returns non-zero to stop early (still FM_OK). */
+fm_status fm_history_events(fm_history *h, const char *camera, const char *type, double since,
+                            double until, int limit,
+                            int (*fn)(void *ctx, const fm_history_event_row *row), void *ctx,
+                            fm_err *err);
 
 /* One hourly summary row. */
 typedef struct {

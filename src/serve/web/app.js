@@ -131,15 +131,15 @@ async function refreshEvents(ev) {
   const q = new URLSearchParams();
   const cam = $("f-camera").value, since = isoParam($("f-since").value),
         until = isoParam($("f-until").value), limit = $("f-limit").value;
+  const type = $("f-type").value;
   if (cam) q.set("camera", cam);
+  if (type) q.set("type", type);
   if (since) q.set("since", since);
   if (until) q.set("until", until);
   if (limit) q.set("limit", limit);
   try {
     const d = await getJSON("/api/events?" + q);
-    const type = $("f-type").value;
-    const rows = d.events.filter((e) => !type || e.type === type);
-    $("events").tBodies[0].replaceChildren(...rows.map((e) => el("tr", {},
+    $("events").tBodies[0].replaceChildren(...d.events.map((e) => el("tr", {},
       el("td", {}, new Date(e.time * 1000).toLocaleString()), el("td", {}, e.camera),
       el("td", {}, e.type), el("td", {}, e.track === null ? "" : "#" + e.track),
       el("td", {class: e.label || ""}, e.label || ""))));
