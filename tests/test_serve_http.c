@@ -494,6 +494,26 @@ static void test_http_hostile(void)
     FM_CHECK_INT(r.status, 200);
     th_free(&r);
 
+    /* one client address holds at most FM_HTTP_MAX_PER_IP connections: idle ones fill it, the
+     * next is closed unanswered; once they go, requests are answered again */
+    int idle[FM_HTTP_MAX_PER_IP];
+    for (int i = 0; i < FM_HTTP_MAX_PER_IP; i++)
+        idle[i] = th_connect(f.port, 5);
+    usleep(200 * 1000); /* let the server accept them all */
+    FM_CHECK(th_get(f.port, "GET", "/healthz", NULL, &r) != 0);
+    th_free(&r);
+    for (int i = 0; i < FM_HTTP_MAX_PER_IP; i++)
+        if (idle[i] >= 0)
+            close(idle[i]);
+    int answered = 0;
+    for (int tries = 0; tries < 50 && !answered; tries++) {
+        answered = th_get(f.port, "GET", "/healthz", NULL, &r) == 0 && r.status == 200;
+        th_free(&r);
+        if (!answered)
+            usleep(100 * 1000);
+    }
+    FM_CHECK_MSG(answered, "no answer after the idle connections closed");
+
     /* start-up refusals */
     fm_err err = {0};
     free(f.site->http.listen);
