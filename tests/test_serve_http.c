@@ -649,6 +649,7 @@ static void test_http_dashboard_browser(void)
     FM_CHECK_STR_CONTAINS(dom, "class=\"conn\">live<");
     FM_CHECK_STR_CONTAINS(dom, "class=\"uplot"); /* the chart was drawn */
     FM_CHECK_STR_CONTAINS(dom, "<td>leave</td>");  /* the event table */
+    FM_CHECK_STR_CONTAINS(dom, "class=\"toggle\">pause</button>"); /* live views play */
     free(dom);
     snprintf(cmd, sizeof cmd,
              "timeout 90 chromium %s --user-data-dir=%s --window-size=1280,1000 "

@@ -24,6 +24,19 @@ async function getJSON(url) {
 
 const cards = new Map(); // camera name -> {root, fields}
 let dayStart = 0;
+// A browser keeps at most 6 HTTP/1.1 connections per server and each live view holds one, so
+// only the first MAX_LIVE cameras play at once; the others start on a click.
+const MAX_LIVE = 4;
+let liveCards = 0;
+
+function setLive(f, on) {
+  f.wanted = on;
+  f.toggle.textContent = on ? "pause" : "watch live";
+  if (!on && f.streaming) {
+    f.img.removeAttribute("src");
+    f.streaming = false;
+  }
+}
 
 function card(cam) {
   let c = cards.get(cam.name);
@@ -42,8 +55,15 @@ function card(cam) {
     f.streaming = false; // reopened by the next refresh while the camera runs
   });
   f.img = img;
+  f.toggle = el("button", {type: "button", class: "toggle"});
+  if (cam.live) {
+    f.toggle.addEventListener("click", () => { setLive(f, !f.wanted); refreshCameras(); });
+    setLive(f, liveCards++ < MAX_LIVE);
+  } else {
+    f.toggle.hidden = true;
+  }
   const root = el("article", {class: "cam", "data-camera": cam.name}, img,
-    el("div", {class: "meta"}, el("h3", {}, cam.name, f.status),
+    el("div", {class: "meta"}, el("h3", {}, cam.name, el("span", {}, f.toggle, " ", f.status)),
        stat("people_now", "in view"), stat("today", "today"),
        stat("compliance", "compliance today"), stat("fps", "fps")));
   $("cameras").append(root);
@@ -60,7 +80,7 @@ async function refreshCameras() {
     let now = 0, today = 0, masked = 0, unmasked = 0;
     for (const cam of d.cameras) {
       const {f} = card(cam);
-      if (cam.live && cam.status === "running" && !f.streaming) {
+      if (cam.live && f.wanted && cam.status === "running" && !f.streaming) {
         f.streaming = true;
         f.img.src = cam.live;
       }
