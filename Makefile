@@ -212,7 +212,7 @@ WEB_ASSETS := / "text/html; charset=utf-8" $(WEB_DIR)/index.html \
               /style.css "text/css; charset=utf-8" $(WEB_DIR)/style.css \
               /uPlot.min.js "text/javascript; charset=utf-8" $(UPLOT)/uPlot.iife.min.js \
               /uPlot.min.css "text/css; charset=utf-8" $(UPLOT)/uPlot.min.css
-$(UPLOT)/uPlot.iife.min.js $(UPLOT)/uPlot.min.css: $(WEB_DIR)/package-lock.json
+$(UPLOT)/uPlot.iife.min.js $(UPLOT)/uPlot.min.css &: $(WEB_DIR)/package-lock.json
 	cd $(WEB_DIR) && npm ci --no-audit --no-fund --ignore-scripts
 	touch $(UPLOT)/uPlot.iife.min.js $(UPLOT)/uPlot.min.css
 build/gen-web-assets: tools/gen-web-assets.c
