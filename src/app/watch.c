@@ -21,7 +21,7 @@
 #include "face/detector.h"
 #include "io/image.h"
 #include "track/events.h"
-#include "track/tracker.h"
+#include "track/frame_step.h"
 #include "ui/display.h"
 #include "ui/overlay.h"
 #include "video/source.h"
@@ -29,9 +29,9 @@
 
 #define POOL_ITEMS 8
 #define QUEUE_CAP 3
-#define MAX_FACES 256
+#define MAX_FACES 256 /* detections used per frame */
 #define MAX_DRAW 128
-#define MAX_EV 256
+#define MAX_EV 512 /* a step's events per frame at most (8 * max_tracks) */
 
 /* Set by SIGINT/SIGTERM, q, the window or a failing detector, read by every thread: lock-free
  * C11 atomics (safe in a signal handler, and no data race between the threads). */
@@ -136,7 +136,7 @@ typedef struct {
     int live;
     fm_detector *det;
     fm_classifier *cls;
-    fm_tracker *tr;
+    fm_frame_step *step; /* the tracker and the per-frame step (track/frame_step.h) */
     fm_events *events;
     pthread_mutex_t events_mu;
     queue free_q, in_q, out_q;
@@ -232,8 +232,8 @@ static void events_end_early(watch *w, const char *error, const char *reason)
     fm_err e = {0};
     fm_track_counts c;
     memset(&c, 0, sizeof c);
-    if (w->tr)
-        fm_tracker_counts(w->tr, &c);
+    if (w->step)
+        fm_tracker_counts(fm_frame_step_tracker(w->step), &c);
     if (ev_out(w) && error)
         ev_check(w, fm_events_source_error(w->events, 0, 0, w->o->source, error, &e), &e);
     if (ev_out(w))
@@ -317,68 +317,52 @@ static void want_snapshot(watch *w, item *it, const fm_track_event *e)
     it->snap_id[it->nsnap++] = e->id;
 }
 
+/* The step's events into the frame in flight (the output thread writes them). */
+static void copy_events(item *it, const fm_frame_step_out *out)
+{
+    it->nev = out->nevents > MAX_EV ? MAX_EV : out->nevents;
+    memcpy(it->ev, out->events, (size_t)it->nev * sizeof *it->ev);
+}
+
 static void *inference_main(void *p)
 {
     watch *w = p;
     const fm_watch_opts *o = w->o;
-    fm_face faces[MAX_FACES];
-    fm_det dets[MAX_FACES];
-    int want[MAX_FACES];
     double last_t = 0;
+    fm_frame_step_out out;
     for (;;) {
         item *it = q_pop(&w->in_q);
         it->nev = 0;
         it->nsnap = 0;
         it->ntracks = 0;
+        it->nclassified = 0;
+        fm_err e = {0};
         if (it->eos) {
-            fm_tracker_finish(w->tr, last_t, it->ev, MAX_EV, &it->nev);
-            fm_tracker_counts(w->tr, &it->counts);
+            if (fm_frame_step_finish(w->step, last_t, &out, &e) == FM_OK)
+                copy_events(it, &out);
+            fm_tracker_counts(fm_frame_step_tracker(w->step), &it->counts);
             it->fr.pts = last_t;
             q_push(&w->out_q, it);
             break;
         }
-        const fm_image *img = it->fr.image;
-        double t0 = fm_now_ms();
-        int n = fm_detector_run(w->det, img, o->conf, faces, MAX_FACES, NULL);
-        if (n < 0) {
+        fm_status st = fm_frame_step_run(w->step, w->det, w->cls, o->conf, it->fr.image,
+                                         it->fr.pts, &out, &e);
+        if (st != FM_OK) {
             if (!w->det_error[0])
-                snprintf(w->det_error, sizeof w->det_error, "%s", fm_detector_error(w->det));
+                snprintf(w->det_error, sizeof w->det_error, "%s", e.msg);
             g_stop = 1; /* the capture thread ends the stream; this frame has no faces */
-            n = 0;
+            fm_frame_step_run(w->step, NULL, NULL, o->conf, it->fr.image, it->fr.pts, &out, &e);
         }
-        if (n > MAX_FACES)
-            n = MAX_FACES;
-        double t1 = fm_now_ms();
-        for (int i = 0; i < n; i++) {
-            dets[i] = (fm_det){{faces[i].x1, faces[i].y1, faces[i].x2, faces[i].y2},
-                               faces[i].score,
-                               FM_DET_UNCLASSIFIED, faces[i].nlandmarks, {{0}}};
-            memcpy(dets[i].landmarks, faces[i].landmarks, sizeof dets[i].landmarks);
-        }
-        it->nclassified = 0;
-        if (w->cls && n > 0) {
-            fm_tracker_plan(w->tr, dets, n, it->fr.pts, want);
-            for (int i = 0; i < n; i++) {
-                float pm;
-                fm_err cerr = {0};
-                if (want[i] && fm_classifier_face(w->cls, img, &faces[i], &pm, &cerr) == FM_OK) {
-                    dets[i].mask_prob = pm;
-                    it->nclassified++;
-                }
-            }
-        }
-        double t2 = fm_now_ms();
-        fm_tracker_update(w->tr, dets, n, it->fr.pts, it->ev, MAX_EV, &it->nev);
-        it->ntracks = fm_tracker_tracks(w->tr, it->tracks, MAX_DRAW, 0);
-        if (it->ntracks > MAX_DRAW)
-            it->ntracks = MAX_DRAW;
-        fm_tracker_counts(w->tr, &it->counts);
-        for (int e = 0; e < it->nev; e++)
-            want_snapshot(w, it, &it->ev[e]);
-        double t3 = fm_now_ms();
-        it->det_ms = t1 - t0;
-        it->cls_ms = t2 - t1;
-        it->trk_ms = t3 - t2;
+        copy_events(it, &out);
+        it->ntracks = out.ntracks > MAX_DRAW ? MAX_DRAW : out.ntracks;
+        memcpy(it->tracks, out.tracks, (size_t)it->ntracks * sizeof *it->tracks);
+        it->counts = out.counts;
+        it->nclassified = out.nclassified;
+        for (int k = 0; k < it->nev; k++)
+            want_snapshot(w, it, &it->ev[k]);
+        it->det_ms = out.det_ms;
+        it->cls_ms = out.cls_ms;
+        it->trk_ms = out.trk_ms;
         last_t = it->fr.pts;
         q_push(&w->out_q, it);
     }
@@ -503,7 +487,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
             goto done;
         }
     }
-    if (!(w.tr = fm_tracker_create(NULL, err))) {
+    if (!(w.step = fm_frame_step_create(NULL, MAX_FACES, err))) {
         st = err ? err->status : FM_ERR_ARG;
         goto done;
     }
@@ -813,7 +797,7 @@ done:
     stats->output_errors = w.output_errors;
     snprintf(stats->output_error, sizeof stats->output_error, "%s", w.output_error);
     fm_source_close(w.src);
-    fm_tracker_free(w.tr);
+    fm_frame_step_free(w.step);
     fm_font_free(font);
     fm_classifier_free(w.cls);
     fm_detector_free(w.det);
