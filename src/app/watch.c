@@ -24,6 +24,7 @@
 #include "track/frame_step.h"
 #include "ui/display.h"
 #include "ui/overlay.h"
+#include "video/outputs.h"
 #include "video/source.h"
 #include "video/writer.h"
 
@@ -153,8 +154,7 @@ typedef struct {
     int output_errors;
     char output_error[1024]; /* the first one, for the caller */
     /* snapshots already taken, by track id */
-    unsigned char *snapped;
-    int snapped_cap;
+    fm_snapshot_set snapped;
     long long unreadable; /* a folder's images skipped (under events_mu) */
 } watch;
 
@@ -297,24 +297,8 @@ static void *capture_main(void *p)
 
 static void want_snapshot(watch *w, item *it, const fm_track_event *e)
 {
-    if (!w->o->snapshots || e->label != FM_LABEL_NO_MASK ||
-        (e->type != FM_TRACK_APPEAR && e->type != FM_TRACK_LABEL))
-        return;
-    if (e->id >= w->snapped_cap) {
-        int cap = w->snapped_cap ? w->snapped_cap : 256;
-        while (cap <= e->id)
-            cap *= 2;
-        unsigned char *s = realloc(w->snapped, (size_t)cap);
-        if (!s)
-            return;
-        memset(s + w->snapped_cap, 0, (size_t)(cap - w->snapped_cap));
-        w->snapped = s;
-        w->snapped_cap = cap;
-    }
-    if (w->snapped[e->id] || it->nsnap >= MAX_DRAW)
-        return;
-    w->snapped[e->id] = 1;
-    it->snap_id[it->nsnap++] = e->id;
+    if (w->o->snapshots && it->nsnap < MAX_DRAW && fm_snapshot_wanted(&w->snapped, e))
+        it->snap_id[it->nsnap++] = e->id;
 }
 
 /* The step's events into the frame in flight (the output thread writes them). */
@@ -382,40 +366,6 @@ static void status_line(const watch *w, long long frames, double fps, double lat
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
-
-/* A frame of another size than the recording (an image folder): scaled to fit, centred on
- * black, so the recording keeps one size. */
-static void letterbox(const fm_image *src, fm_image *canvas)
-{
-    memset(canvas->data, 0, (size_t)canvas->stride * (size_t)canvas->h);
-    double sx = (double)canvas->w / src->w, sy = (double)canvas->h / src->h;
-    double sc = sx < sy ? sx : sy;
-    int w = (int)(src->w * sc + 0.5), h = (int)(src->h * sc + 0.5);
-    w = w < 1 ? 1 : (w > canvas->w ? canvas->w : w);
-    h = h < 1 ? 1 : (h > canvas->h ? canvas->h : h);
-    fm_image view = {w, h, canvas->stride,
-                     canvas->data + (size_t)((canvas->h - h) / 2) * (size_t)canvas->stride +
-                         (size_t)((canvas->w - w) / 2) * 3};
-    fm_resize_bilinear(src, &view);
-}
-
-/* Written under a temporary name and renamed, so a snapshot is whole or absent, also after a
- * crash or a full disk (the partial file is removed). */
-static fm_status save_snapshot(const watch *w, const fm_image *img, int id, long long frame,
-                               char *path, size_t path_len, fm_err *err)
-{
-    char tmp[4200];
-    snprintf(path, path_len, "%s/no_mask_id%04d_frame%06lld.jpg", w->o->snapshots, id, frame);
-    snprintf(tmp, sizeof tmp, "%s/.no_mask_id%04d_frame%06lld.jpg.part", w->o->snapshots, id,
-             frame);
-    fm_status st = fm_image_save_jpeg(img, tmp, 90, err);
-    if (st == FM_OK && rename(tmp, path) != 0)
-        st = fm_err_set(err, FM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path,
-                        strerror(errno));
-    if (st != FM_OK)
-        unlink(tmp);
-    return st;
-}
 
 /* The recording failed at `frame` (message in werr): one message and a record_error event;
  * the file (if *writer still holds it) is closed without waiting for more writes (an MP4 is
@@ -638,7 +588,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         for (int k = 0; k < it->nsnap && !w.snap_failed; k++) {
             fm_err serr = {0};
             char spath[4096];
-            if (save_snapshot(&w, img, it->snap_id[k], it->fr.index, spath, sizeof spath,
+            if (fm_snapshot_save(o->snapshots, img, it->snap_id[k], it->fr.index, spath, sizeof spath,
                               &serr) != FM_OK) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s; no more snapshots are saved, the run goes on",
@@ -689,7 +639,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
             fm_err werr = {0};
             const fm_image *frame = img;
             if (img->w != rec_canvas->w || img->h != rec_canvas->h) {
-                letterbox(img, rec_canvas);
+                fm_image_letterbox(img, rec_canvas);
                 frame = rec_canvas;
             }
             if (fm_writer_write(writer, frame, &werr) != FM_OK)
@@ -782,7 +732,7 @@ done:
     for (int i = 0; items && i < POOL_ITEMS; i++)
         fm_frame_clear(&items[i].fr);
     free(items);
-    free(w.snapped);
+    fm_snapshot_set_free(&w.snapped);
     fm_events_close(w.events);
     if (events_file) {
         errno = 0;
