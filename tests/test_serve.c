@@ -13,6 +13,8 @@
  *   - a wrong site file: one line naming the file, line and key, exit 2; a database that
  *     cannot be created and a missing clip: exit 1 with the reason.
  * test_serve_threads_short is the ThreadSanitizer case (TSAN_SUITES). */
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +313,92 @@ static void test_serve_threads_short(void)
     }
 }
 
+/* ---- a live camera ----------------------------------------------------------------------- */
+
+typedef struct {
+    const char *db;
+    int ok;
+} stopper;
+
+/* Ends the run in this process (SIGTERM to ourselves, which fm_serve_run handles) once the
+ * camera has reconnected and processed frames after it. */
+static void *stop_after_reconnect(void *arg)
+{
+    stopper *s = arg;
+    double end = tv_now() + limit_s(60);
+    while (tv_now() < end && !s->ok) {
+        rows r;
+        if (read_rows(s->db, "live", &r) > 0) {
+            const char *rc = r.text ? strstr(r.text, "\"event\":\"reconnect\"") : NULL;
+            s->ok = rc && strstr(rc, "\"event\":\"summary\"") != NULL;
+        }
+        free(r.text);
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+/* The clip over RTSP (build/rtsp_server serves it once per client, so the stream ends after
+ * 4 s and serve reconnects): frames flow, the drop and the reconnect are stored and counted in
+ * the state, and after SIGTERM every frame read is processed or counted skipped. */
+static void test_serve_rtsp_live(void)
+{
+    const char *tmp = fm_test_tmpdir();
+    char mp4[512], site[1100], db[1100], text[8192], cmd[3000], why[512];
+    snprintf(mp4, sizeof mp4, "%s/clip.mp4", tmp);
+    snprintf(site, sizeof site, "%s/site.yaml", tmp);
+    snprintf(db, sizeof db, "%s/site.db", tmp);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -y -i '%s' -c:v libx264 -g 25 -pix_fmt yuv420p '%s'",
+             clip(), mp4);
+    if (!tv_sh(cmd))
+        return;
+    tv_rtsp_server srv = {-1, -1, 0};
+    if (!tv_rtsp_start(mp4, 0, &srv, why, sizeof why)) {
+        fm_test_fail(__FILE__, __LINE__, "RTSP server: %s", why);
+        return;
+    }
+    snprintf(text, sizeof text,
+             "cameras:\n  - {name: live, source: 'rtsp://127.0.0.1:%d/test'}\n"
+             "database: {path: %s}\n",
+             srv.port, db);
+    fm_test_write_text(site, text);
+    fm_serve_opts o = opts(site);
+    o.timeout = 2;
+    o.summary_every = 0.5;
+    stopper st = {db, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, stop_after_reconnect, &st);
+    static fm_serve_stats s;
+    fm_err err = {0};
+    fm_status rc = fm_serve_run(&o, &s, &err);
+    pthread_join(th, NULL);
+    tv_rtsp_stop(&srv);
+    FM_CHECK_MSG(rc == FM_OK, "%s", err.msg);
+    FM_CHECK_MSG(st.ok, "no reconnect within %.0f s", limit_s(60));
+    FM_CHECK_STR_CONTAINS(s.end_reason, "signal");
+    const fm_site_cam_stats *c = &s.cameras[0];
+    FM_CHECK(c->reconnects >= 1);
+    FM_CHECK(c->frames > 25);
+    rows r;
+    FM_CHECK(read_rows(db, "live", &r) > 0);
+    FM_CHECK_STR_CONTAINS(r.last_type, "end");
+    FM_CHECK_STR_CONTAINS(r.text, "\"event\":\"source_error\"");
+    FM_CHECK_STR_CONTAINS(r.text, "\"reason\":\"signal\"");
+    FM_CHECK(count_str(r.text, "\"event\":\"appear\"") >= 2);
+    long long frame = last_num(r.text, "\"final\":true", "\"frame\":");
+    long long skip = last_num(r.text, "\"final\":true", "\"skipped\":");
+    long long decoded = last_num(r.text, "\"final\":true", "\"decoded\":");
+    FM_CHECK_INT(frame, c->frames);
+    FM_CHECK_INT(skip, c->skipped);
+    FM_CHECK_INT(frame + skip, decoded);
+    printf("  live: %lld frames processed, %lld skipped, %lld reconnects\n", c->frames,
+           c->skipped, c->reconnects);
+    free(r.text);
+}
+
 /* ---- the command ------------------------------------------------------------------------ */
 
 static pid_t start_serve(const char *site, const char *log)
@@ -525,6 +613,7 @@ void suite_serve(void)
 {
     FM_RUN(test_serve_two_cameras);
     FM_RUN(test_serve_threads_short);
+    FM_RUN(test_serve_rtsp_live);
     FM_RUN(test_serve_dead_camera);
     FM_RUN(test_serve_kill9);
     FM_RUN(test_serve_sigterm);
