@@ -346,7 +346,7 @@ static void *stop_after_reconnect(void *arg)
 static void test_serve_rtsp_live(void)
 {
     const char *tmp = fm_test_tmpdir();
-    char mp4[512], site[1100], db[1100], text[8192], cmd[3000], why[512];
+    char mp4[256], site[1100], db[1100], text[8192], cmd[3000], why[1024];
     snprintf(mp4, sizeof mp4, "%s/clip.mp4", tmp);
     snprintf(site, sizeof site, "%s/site.yaml", tmp);
     snprintf(db, sizeof db, "%s/site.db", tmp);
