@@ -58,7 +58,8 @@ static int same_event(const fm_track_event *a, const fm_track_event *b)
            a->frames == b->frames && a->votes == b->votes && a->first_seen == b->first_seen;
 }
 
-/* Runs the clip (its first max_frames frames, 0: all) through both; returns the number of events seen (all checked equal). */
+/* Runs the clip (its first max_frames frames, 0: all) through both; returns the number of
+ * events seen (all checked equal). */
 static int compare_on_clip(const char *detector, int classify, int max_frames,
                            int *labels_known)
 {

@@ -588,8 +588,8 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         for (int k = 0; k < it->nsnap && !w.snap_failed; k++) {
             fm_err serr = {0};
             char spath[4096];
-            if (fm_snapshot_save(o->snapshots, img, it->snap_id[k], it->fr.index, spath, sizeof spath,
-                              &serr) != FM_OK) {
+            if (fm_snapshot_save(o->snapshots, img, it->snap_id[k], it->fr.index, spath,
+                                 sizeof spath, &serr) != FM_OK) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s; no more snapshots are saved, the run goes on",
                          serr.msg);
