@@ -48,13 +48,18 @@ void serve_output_failed(serve *sv, const char *fmt, ...)
  *     if (<the file has an http: section> &&
  *         !(sv->http = fm_http_start(sv->site, sv->state, err)))
  *         return err->status;
- * and after each frame whose events were stored, fm_mqtt_notify(sv->mqtt) (reporters_notify).
+ * and, in serve_reporters_notify, fm_mqtt_notify(sv->mqtt): new events are in the database.
  * Until then a site's mqtt: and http: sections are read and checked, and nothing listens. */
 static fm_status reporters_start(serve *sv, fm_err *err)
 {
     (void)sv;
     (void)err;
     return FM_OK;
+}
+
+void serve_reporters_notify(serve *sv)
+{
+    (void)sv;
 }
 
 static void reporters_stop(serve *sv)

@@ -125,6 +125,7 @@ static void on_source_event(void *user, const fm_source_event *ev)
                                      c->drop_reason, &e),
                  &e);
     pthread_mutex_unlock(&c->ev_mu);
+    serve_reporters_notify(sv);
 }
 
 /* The source failed for good: the state, one message, and the events' source_error (written
@@ -408,7 +409,12 @@ void serve_cam_frame(serve_worker *w, serve_cam *c)
                  &e);
     c->done++;
     c->last_t = t;
+    long long stored = c->sink.stored;
     pthread_mutex_unlock(&c->ev_mu);
+    if (stored != c->notified) {
+        c->notified = stored;
+        serve_reporters_notify(sv);
+    }
 
     c->t_last_ms = now;
     c->win_frames++;
@@ -471,6 +477,7 @@ void serve_cam_end(serve_worker *w, serve_cam *c)
     if (ev_out(c))
         ev_check(c, fm_events_end(c->events, c->last_t, c->done, reason, &e), &e);
     pthread_mutex_unlock(&c->ev_mu);
+    serve_reporters_notify(sv);
     if (strcmp(reason, "error") != 0)
         fm_site_state_status(sv->state, c->idx, FM_CAM_ENDED, NULL);
 }

@@ -71,6 +71,7 @@ typedef struct {
     fm_image *rec_canvas;
     char record_path[4096];
     int record_failed, snap_failed, det_failed;
+    long long notified;   /* sink.stored when the reporters were last told */
     fm_snapshot_set snapped;
 
     /* read and skipped frames (capture thread writes, the worker's summaries read) */
@@ -128,6 +129,9 @@ void serve_output_failed(serve *sv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* A camera stored new events (serve.c: where MQTT is told). Any thread, no lock held. */
+void serve_reporters_notify(serve *sv);
 
 /* serve_camera.c */
 fm_status serve_cam_init(serve *sv, serve_cam *c, int idx, fm_err *err);
