@@ -4,10 +4,12 @@
  *     the lines `facemask watch --events` writes for the clip (fps aside), the site state's
  *     counts match them, snapshots are saved and indexed, an existing recording is not
  *     replaced;
+ *   - a live RTSP camera (the test server, whose stream ends after the clip): frames flow, the
+ *     drop and the reconnect are stored and counted, every frame read is processed or skipped;
  *   - a camera on a closed RTSP port keeps retrying (source_error rows) while the other plays
  *     its clip to the end; SIGTERM then ends both (end "signal"), exit 0;
  *   - kill -9 mid-run leaves a database that passes integrity_check and holds what was stored;
- *     serve runs again on it;
+ *     serve runs again on it, pruning events older than retention-days at start;
  *   - SIGTERM with two looping cameras: every track leaves, a final summary and an end line per
  *     camera, exit 0;
  *   - a wrong site file: one line naming the file, line and key, exit 2; a database that
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "serve/serve.h"
 #include "site/history.h"
@@ -501,8 +504,20 @@ static void test_serve_kill9(void)
     FM_CHECK_MSG(after >= before, "%d rows after kill -9, %d seen before", after, before);
     FM_CHECK_INT(count_str(r.text, "\"event\":\"end\""), 0);
     free(r.text);
-    /* a restart on the same database: the clip once, to its end */
-    snprintf(text, sizeof text, "cameras:\n  - {name: loop, source: %s}\ndatabase: {path: %s}\n",
+    /* a restart on the same database: the clip once, to its end; an event 40 days old goes
+     * (retention 30 days, pruned at start) */
+    fm_err err = {0};
+    fm_history *h = fm_history_open(db, FM_HISTORY_EXISTING, &err);
+    FM_CHECK_MSG(h != NULL, "%s", err.msg);
+    fm_history_event old = {"old", (double)time(NULL) - 40 * 86400.0, "end", 0, NULL,
+                            "{\"event\":\"end\"}"};
+    FM_CHECK_INT(h ? fm_history_add_event(h, &old, NULL, &err) : FM_ERR_IO, FM_OK);
+    fm_history_close(h);
+    FM_CHECK_INT(read_rows(db, "old", &r), 1);
+    free(r.text);
+    snprintf(text, sizeof text,
+             "cameras:\n  - {name: loop, source: %s}\n"
+             "database: {path: %s, retention-days: 30}\n",
              clip(), db);
     fm_test_write_text(site2, text);
     pid = start_serve(site2, log);
@@ -514,6 +529,9 @@ static void test_serve_kill9(void)
     FM_CHECK(total > after);
     FM_CHECK_STR_CONTAINS(r.last_type, "end");
     FM_CHECK_MSG(integrity_ok(db, msg, sizeof msg), "integrity_check: %s", msg);
+    rows gone;
+    FM_CHECK_INT(read_rows(db, "old", &gone), 0);
+    free(gone.text);
     printf("  %d rows stored before kill -9, %d after it, %d after the restart\n", before, after,
            total);
     free(r.text);

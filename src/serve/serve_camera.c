@@ -1,9 +1,9 @@
 /* serve_camera.c - one camera of `facemask serve`: its capture thread, and what a worker does
  * with its frames (the step, snapshots, recording, live view, events) and with its end. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/file.h"
