@@ -4,6 +4,7 @@
  *     the lines `facemask watch --events` writes for the clip (fps aside), the site state's
  *     counts match them, snapshots are saved and indexed, an existing recording is not
  *     replaced;
+ *   - a live-view viewer (registered through on_state) gets the annotated frame as JPEG;
  *   - a live RTSP camera (the test server, whose stream ends after the clip): frames flow, the
  *     drop and the reconnect are stored and counted, every frame read is processed or skipped;
  *   - a camera on a closed RTSP port keeps retrying (source_error rows) while the other plays
@@ -314,6 +315,90 @@ static void test_serve_threads_short(void)
         FM_CHECK_INT(last_num(r.text, "\"final\":true", "\"decoded\":"), c->frames + c->skipped);
         free(r.text);
     }
+}
+
+/* ---- the live view ----------------------------------------------------------------------- */
+
+typedef struct {
+    fm_site_state *state;
+    pthread_t thread;
+    int started;
+    int w, h;        /* the JPEG's size */
+    size_t len;
+    char why[600];
+} viewer;
+
+/* A viewer of camera 0: waits for an annotated frame, checks it decodes, then ends the run. */
+static void *view_main(void *arg)
+{
+    viewer *v = arg;
+    fm_site_state_watch(v->state, 0);
+    unsigned long long seq = 0;
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    int got = fm_site_state_get_jpeg(v->state, 0, &seq, &buf, &cap, &len, limit_s(60));
+    fm_site_state_unwatch(v->state, 0);
+    if (got == 1) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/live.jpg", fm_test_tmpdir());
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(buf, 1, len, f);
+            fclose(f);
+        }
+        fm_err err = {0};
+        fm_image *img = fm_image_load(path, 0, &err);
+        if (img) {
+            v->w = img->w;
+            v->h = img->h;
+        } else {
+            snprintf(v->why, sizeof v->why, "%s", err.msg);
+        }
+        fm_image_free(img);
+        v->len = len;
+    } else {
+        snprintf(v->why, sizeof v->why, "no frame (get_jpeg %d)", got);
+    }
+    free(buf);
+    kill(getpid(), SIGTERM); /* the last use of the state: fm_serve_run then ends */
+    return NULL;
+}
+
+static void on_state(void *ctx, fm_site_state *state)
+{
+    viewer *v = ctx;
+    v->state = state;
+    v->started = pthread_create(&v->thread, NULL, view_main, v) == 0;
+}
+
+/* A viewer registered through on_state gets the camera's annotated frame as JPEG (encoded
+ * only while someone watches). */
+static void test_serve_live_view(void)
+{
+    const char *tmp = fm_test_tmpdir();
+    char site[1100], db[1100], text[8192];
+    snprintf(site, sizeof site, "%s/site.yaml", tmp);
+    snprintf(db, sizeof db, "%s/site.db", tmp);
+    snprintf(text, sizeof text,
+             "cameras:\n  - {name: cam, source: %s, loop: true, blur: true}\n"
+             "database: {path: %s}\n",
+             clip(), db);
+    fm_test_write_text(site, text);
+    fm_serve_opts o = opts(site);
+    static viewer v;
+    memset(&v, 0, sizeof v);
+    o.on_state = on_state;
+    o.on_state_ctx = &v;
+    static fm_serve_stats s;
+    fm_err err = {0};
+    fm_status rc = fm_serve_run(&o, &s, &err);
+    if (v.started)
+        pthread_join(v.thread, NULL);
+    FM_CHECK_MSG(rc == FM_OK, "%s", err.msg);
+    FM_CHECK(v.started);
+    FM_CHECK_MSG(v.w == 640 && v.h == 480, "live view: %dx%d (%s)", v.w, v.h, v.why);
+    FM_CHECK_STR_CONTAINS(s.end_reason, "signal");
+    printf("  live view: a %dx%d JPEG of %zu bytes\n", v.w, v.h, v.len);
 }
 
 /* ---- a live camera ----------------------------------------------------------------------- */
@@ -631,6 +716,7 @@ void suite_serve(void)
 {
     FM_RUN(test_serve_two_cameras);
     FM_RUN(test_serve_threads_short);
+    FM_RUN(test_serve_live_view);
     FM_RUN(test_serve_rtsp_live);
     FM_RUN(test_serve_dead_camera);
     FM_RUN(test_serve_kill9);

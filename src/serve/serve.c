@@ -268,6 +268,8 @@ fm_status fm_serve_run(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *er
     if ((st = reporters_start(&sv, err)) != FM_OK)
         goto done;
     reporters = 1;
+    if (o->on_state)
+        o->on_state(o->on_state_ctx, sv.state);
 
     for (; workers_started < sv.nworkers; workers_started++)
         if (pthread_create(&sv.workers[workers_started].thread, NULL, worker_main,

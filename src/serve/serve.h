@@ -48,6 +48,11 @@ typedef struct {
     int quiet;                  /* only errors on stderr */
     double summary_every;       /* seconds of stream time between summary events (default 10) */
     double timeout;             /* live sources: seconds without an answer or data (0: 10) */
+    /* Called once (on the calling thread) when the site state exists, before the cameras
+     * start: for a program that embeds serve, or a test, to read the state or register a
+     * live-view viewer. The state is freed when fm_serve_run returns. NULL: none. */
+    void (*on_state)(void *ctx, fm_site_state *state);
+    void *on_state_ctx;
 } fm_serve_opts;
 
 typedef struct {
