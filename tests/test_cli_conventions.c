@@ -20,7 +20,7 @@
 #include "test.h"
 
 static const char *const g_commands[] = {"detect", "classify",       "watch", "train",
-                                         "eval",   "train-detector", "bench"};
+                                         "eval",   "train-detector", "bench", "serve"};
 #define NCMD (sizeof g_commands / sizeof *g_commands)
 
 static int limit_s(int release_s)
@@ -297,6 +297,9 @@ static void test_usage_errors(void)
     expect_usage_error("train", "train", "--data DIR is required");
     expect_usage_error("eval", "eval", "give exactly one of --data DIR or --voc DIR");
     expect_usage_error("bench", "bench --threads 1,x", "--threads expects");
+    expect_usage_error("serve", "serve", "--config FILE is required");
+    expect_usage_error("serve", "serve --config site.yaml extra", "unexpected argument 'extra'");
+    expect_usage_error("serve", "serve --config site.yaml -j 0", "--threads expects");
     expect_usage_error("", "", "no command given");
     expect_usage_error("", "frobnicate", "unknown command 'frobnicate'");
     expect_usage_error("", "--frobnicate", "unknown option '--frobnicate'");

@@ -18,8 +18,8 @@
 #define COMPLETION "docs/facemask.bash-completion"
 #define README "README.md"
 
-static const char *const g_commands[] = {"detect",         "classify", "watch", "train",
-                                         "train-detector", "eval",     "bench", "report"};
+static const char *const g_commands[] = {"detect", "classify",       "watch", "serve", "train",
+                                         "eval",   "train-detector", "bench", "report"};
 #define NCMD (sizeof g_commands / sizeof *g_commands)
 #define MAX_OPTS 80
 

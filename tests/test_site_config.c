@@ -97,7 +97,7 @@ static void test_site_config_all_keys(void)
     fm_site_config *c = parse(
         "cameras:\n"
         "  - {name: cam_1, source: 'demo.mp4', detector: res10, det-size: 320x240, every: 3,\n"
-        "     blur: off, snapshots: snaps, record: out.mkv}\n"
+        "     blur: off, snapshots: snaps, record: out.mkv, loop: true}\n"
         "mqtt:\n"
         "  host: broker.lan\n"
         "  username: u\n"
@@ -128,6 +128,7 @@ static void test_site_config_all_keys(void)
     FM_CHECK_INT(a->blur, 0);
     FM_CHECK_STREQ(a->snapshots, "snaps");
     FM_CHECK_STREQ(a->record, "out.mkv");
+    FM_CHECK_INT(a->loop, 1);
     FM_CHECK_STREQ(c->mqtt.host, "broker.lan");
     FM_CHECK_INT(c->mqtt.port, 8883); /* TLS's default port */
     FM_CHECK_STREQ(c->mqtt.password, "1234");
@@ -179,7 +180,7 @@ static void test_site_config_errors(void)
     /* unknown and repeated keys */
     EXPECT_ERROR("cameras:\n  - name: a\n    source: b\n    detecter: res10\n",
                  "site.yaml:4: cameras[0]: unknown key 'detecter' (expected name, source, "
-                 "detector, det-size, every, blur, snapshots, record)");
+                 "detector, det-size, every, blur, snapshots, record, loop)");
     snprintf(buf, sizeof buf, "%smqtt:\n  hots: x\n", cam);
     EXPECT_ERROR(buf, "site.yaml:5: mqtt: unknown key 'hots' (expected host, port, username, "
                       "password, tls, node, discovery, aggregate)");

@@ -4,13 +4,17 @@
 #ifndef FM_TEST_VIDEO_UTIL_H
 #define FM_TEST_VIDEO_UTIL_H
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -139,6 +143,67 @@ static inline fm_status tv_read_all(fm_source *s, long long *count, double *leve
     }
     fm_frame_clear(&fr);
     return st;
+}
+
+/* ---- child processes ---------------------------------------------------------------------- */
+
+/* Starts argv[0] with stdout and stderr into `log` and stdin from /dev/null; the pid, or -1
+ * (a test failure). */
+static inline pid_t tv_spawn(char *const argv[], const char *log)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fm_test_fail(__FILE__, __LINE__, "cannot start %s: %s", argv[0], strerror(rc));
+        return -1;
+    }
+    return pid;
+}
+
+/* Waits up to timeout_s for pid: its exit code (128 + N for signal N), or -1 after killing it
+ * (SIGKILL) when it did not end in time. */
+static inline int tv_wait_exit(pid_t pid, double timeout_s)
+{
+    double end = tv_now() + timeout_s;
+    int status = 0;
+    for (;;) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        if (tv_now() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* A TCP port on 127.0.0.1 that nothing listens on (bound, then closed), or 0. */
+static inline int tv_closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
 }
 
 /* A running build/rtsp_server. */

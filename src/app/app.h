@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "io/image.h"
 
 int fm_cmd_detect(int argc, char **argv);
@@ -16,6 +17,7 @@ int fm_cmd_classify(int argc, char **argv);
 int fm_cmd_eval(int argc, char **argv);
 int fm_cmd_watch(int argc, char **argv);
 int fm_cmd_report(int argc, char **argv);
+int fm_cmd_serve(int argc, char **argv);
 
 /* ---- options (cli.c) ---------------------------------------------------------------------
  * Each command describes its options in one table, which drives both getopt_long and its
@@ -77,7 +79,7 @@ int fm_try_help(const fm_cmd_spec *spec);
 /* The command tables, for `facemask help-options` style listings and the tests. */
 extern const fm_cmd_spec fm_detect_spec, fm_classify_spec, fm_watch_spec, fm_train_spec,
     fm_train_detector_spec,
-    fm_eval_spec, fm_bench_spec, fm_report_spec;
+    fm_eval_spec, fm_bench_spec, fm_report_spec, fm_serve_spec;
 
 /* An argument that gave no image (missing path, folder without images): reported in order,
  * just before the image that came after it in the list (index `at`). */
@@ -113,8 +115,7 @@ fm_image *fm_input_load(const char *path, fm_err *err);
 void fm_files_free(fm_file_list *list);
 
 
-/* Creates the directories of path's parent (like mkdir -p of dirname). */
-fm_status fm_mkdirs_for(const char *path, fm_err *err);
+/* fm_mkdirs_for: core/file.h. */
 
 /* Parses a positive integer / float option value; prints an error naming opt on failure.
  * The bounds are doubles and the value is compared as parsed (a double), so a documented

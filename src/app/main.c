@@ -27,6 +27,8 @@ static const command g_commands[] = {
     {&fm_eval_spec, fm_cmd_eval,
      "accuracy on face crops, or detection + classification AP on VOC scenes"},
     {&fm_bench_spec, fm_cmd_bench, "per-stage timings (decode, preprocess, forward, ...)"},
+    {&fm_serve_spec, fm_cmd_serve,
+     "every camera of a site in one process: history in SQLite, snapshots, recordings"},
     {&fm_report_spec, fm_cmd_report, "daily mask compliance per camera from a site's history"},
 };
 #define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])
@@ -86,7 +88,7 @@ static const command *find(const char *name)
 static int unknown(const char *name)
 {
     fprintf(stderr,
-            "facemask: unknown command '%s' (expected detect, classify, watch, train, eval, "
+            "facemask: unknown command '%s' (expected detect, classify, watch, serve, train, eval, "
             "bench or report)\nTry 'facemask --help'.\n",
             name);
     return 2;

@@ -136,27 +136,6 @@ void fm_files_free(fm_file_list *list)
     memset(list, 0, sizeof *list);
 }
 
-fm_status fm_mkdirs_for(const char *path, fm_err *err)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof buf)
-        return fm_err_set(err, FM_ERR_ARG, "%s: path too long", path);
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-            fm_status st = fm_err_set(err, FM_ERR_IO, "%s: cannot create directory: %s", buf,
-                                      strerror(errno));
-            return st;
-        }
-        *p = '/';
-    }
-    return FM_OK;
-}
-
 int fm_parse_int(const char *opt, const char *s, int lo, int hi, int *out)
 {
     char *end;

@@ -11,8 +11,9 @@
  * (strings and numbers) and returns statistics, and builds its own models from them. The
  * library's mutable statics are few, and none is shared across the boundary:
  *   - core/log.c's level: the executable's copy serves the image commands; the plugin sets its
- *     own from fm_watch_opts.quiet at the start of fm_watch_run (so --quiet reaches FFmpeg's and
- *     SDL's messages), and everything watch prints goes through the plugin's copy;
+ *     own from fm_watch_opts.quiet (fm_serve_opts.quiet) at the start of fm_watch_run
+ *     (fm_serve_run), so --quiet reaches FFmpeg's and SDL's messages, and everything watch and
+ *     serve print goes through the plugin's copy;
  *   - core/log.c's "status line shown" flag: set and read by watch inside the plugin, and by
  *     the progress bar (detect, classify, eval, train) inside the executable, never across;
  *   - process-wide state (signal handlers, FFmpeg's and SDL's log callbacks, the formats
@@ -26,9 +27,10 @@
 #include <stddef.h>
 
 #include "app/watch.h"
+#include "serve/serve.h"
 
 /* Raised when the table below changes. */
-#define FM_VIDEO_PLUGIN_ABI 1
+#define FM_VIDEO_PLUGIN_ABI 2 /* 2: serve */
 
 typedef struct {
     int abi;                 /* FM_VIDEO_PLUGIN_ABI the plugin was built with */
@@ -36,6 +38,9 @@ typedef struct {
     size_t opts_size;        /* sizeof(fm_watch_opts) in its build */
     size_t stats_size;       /* sizeof(fm_watch_stats) */
     fm_status (*run)(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *err);
+    size_t serve_opts_size;  /* sizeof(fm_serve_opts) */
+    size_t serve_stats_size; /* sizeof(fm_serve_stats) */
+    fm_status (*serve)(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *err);
 } fm_video_plugin;
 
 /* The plugin's one export. */

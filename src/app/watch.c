@@ -21,17 +21,18 @@
 #include "face/detector.h"
 #include "io/image.h"
 #include "track/events.h"
-#include "track/tracker.h"
+#include "track/frame_step.h"
 #include "ui/display.h"
 #include "ui/overlay.h"
+#include "video/outputs.h"
 #include "video/source.h"
 #include "video/writer.h"
 
 #define POOL_ITEMS 8
 #define QUEUE_CAP 3
-#define MAX_FACES 256
+#define MAX_FACES 256 /* detections used per frame */
 #define MAX_DRAW 128
-#define MAX_EV 256
+#define MAX_EV 512 /* a step's events per frame at most (8 * max_tracks) */
 
 /* Set by SIGINT/SIGTERM, q, the window or a failing detector, read by every thread: lock-free
  * C11 atomics (safe in a signal handler, and no data race between the threads). */
@@ -136,7 +137,7 @@ typedef struct {
     int live;
     fm_detector *det;
     fm_classifier *cls;
-    fm_tracker *tr;
+    fm_frame_step *step; /* the tracker and the per-frame step (track/frame_step.h) */
     fm_events *events;
     pthread_mutex_t events_mu;
     queue free_q, in_q, out_q;
@@ -153,8 +154,7 @@ typedef struct {
     int output_errors;
     char output_error[1024]; /* the first one, for the caller */
     /* snapshots already taken, by track id */
-    unsigned char *snapped;
-    int snapped_cap;
+    fm_snapshot_set snapped;
     long long unreadable; /* a folder's images skipped (under events_mu) */
 } watch;
 
@@ -232,8 +232,8 @@ static void events_end_early(watch *w, const char *error, const char *reason)
     fm_err e = {0};
     fm_track_counts c;
     memset(&c, 0, sizeof c);
-    if (w->tr)
-        fm_tracker_counts(w->tr, &c);
+    if (w->step)
+        fm_tracker_counts(fm_frame_step_tracker(w->step), &c);
     if (ev_out(w) && error)
         ev_check(w, fm_events_source_error(w->events, 0, 0, w->o->source, error, &e), &e);
     if (ev_out(w))
@@ -297,88 +297,56 @@ static void *capture_main(void *p)
 
 static void want_snapshot(watch *w, item *it, const fm_track_event *e)
 {
-    if (!w->o->snapshots || e->label != FM_LABEL_NO_MASK ||
-        (e->type != FM_TRACK_APPEAR && e->type != FM_TRACK_LABEL))
-        return;
-    if (e->id >= w->snapped_cap) {
-        int cap = w->snapped_cap ? w->snapped_cap : 256;
-        while (cap <= e->id)
-            cap *= 2;
-        unsigned char *s = realloc(w->snapped, (size_t)cap);
-        if (!s)
-            return;
-        memset(s + w->snapped_cap, 0, (size_t)(cap - w->snapped_cap));
-        w->snapped = s;
-        w->snapped_cap = cap;
-    }
-    if (w->snapped[e->id] || it->nsnap >= MAX_DRAW)
-        return;
-    w->snapped[e->id] = 1;
-    it->snap_id[it->nsnap++] = e->id;
+    if (w->o->snapshots && it->nsnap < MAX_DRAW && fm_snapshot_wanted(&w->snapped, e))
+        it->snap_id[it->nsnap++] = e->id;
+}
+
+/* The step's events into the frame in flight (the output thread writes them). */
+static void copy_events(item *it, const fm_frame_step_out *out)
+{
+    it->nev = out->nevents > MAX_EV ? MAX_EV : out->nevents;
+    memcpy(it->ev, out->events, (size_t)it->nev * sizeof *it->ev);
 }
 
 static void *inference_main(void *p)
 {
     watch *w = p;
     const fm_watch_opts *o = w->o;
-    fm_face faces[MAX_FACES];
-    fm_det dets[MAX_FACES];
-    int want[MAX_FACES];
     double last_t = 0;
+    fm_frame_step_out out;
     for (;;) {
         item *it = q_pop(&w->in_q);
         it->nev = 0;
         it->nsnap = 0;
         it->ntracks = 0;
+        it->nclassified = 0;
+        fm_err e = {0};
         if (it->eos) {
-            fm_tracker_finish(w->tr, last_t, it->ev, MAX_EV, &it->nev);
-            fm_tracker_counts(w->tr, &it->counts);
+            if (fm_frame_step_finish(w->step, last_t, &out, &e) == FM_OK)
+                copy_events(it, &out);
+            fm_tracker_counts(fm_frame_step_tracker(w->step), &it->counts);
             it->fr.pts = last_t;
             q_push(&w->out_q, it);
             break;
         }
-        const fm_image *img = it->fr.image;
-        double t0 = fm_now_ms();
-        int n = fm_detector_run(w->det, img, o->conf, faces, MAX_FACES, NULL);
-        if (n < 0) {
+        fm_status st = fm_frame_step_run(w->step, w->det, w->cls, o->conf, it->fr.image,
+                                         it->fr.pts, &out, &e);
+        if (st != FM_OK) {
             if (!w->det_error[0])
-                snprintf(w->det_error, sizeof w->det_error, "%s", fm_detector_error(w->det));
+                snprintf(w->det_error, sizeof w->det_error, "%s", e.msg);
             g_stop = 1; /* the capture thread ends the stream; this frame has no faces */
-            n = 0;
+            fm_frame_step_run(w->step, NULL, NULL, o->conf, it->fr.image, it->fr.pts, &out, &e);
         }
-        if (n > MAX_FACES)
-            n = MAX_FACES;
-        double t1 = fm_now_ms();
-        for (int i = 0; i < n; i++) {
-            dets[i] = (fm_det){{faces[i].x1, faces[i].y1, faces[i].x2, faces[i].y2},
-                               faces[i].score,
-                               FM_DET_UNCLASSIFIED, faces[i].nlandmarks, {{0}}};
-            memcpy(dets[i].landmarks, faces[i].landmarks, sizeof dets[i].landmarks);
-        }
-        it->nclassified = 0;
-        if (w->cls && n > 0) {
-            fm_tracker_plan(w->tr, dets, n, it->fr.pts, want);
-            for (int i = 0; i < n; i++) {
-                float pm;
-                fm_err cerr = {0};
-                if (want[i] && fm_classifier_face(w->cls, img, &faces[i], &pm, &cerr) == FM_OK) {
-                    dets[i].mask_prob = pm;
-                    it->nclassified++;
-                }
-            }
-        }
-        double t2 = fm_now_ms();
-        fm_tracker_update(w->tr, dets, n, it->fr.pts, it->ev, MAX_EV, &it->nev);
-        it->ntracks = fm_tracker_tracks(w->tr, it->tracks, MAX_DRAW, 0);
-        if (it->ntracks > MAX_DRAW)
-            it->ntracks = MAX_DRAW;
-        fm_tracker_counts(w->tr, &it->counts);
-        for (int e = 0; e < it->nev; e++)
-            want_snapshot(w, it, &it->ev[e]);
-        double t3 = fm_now_ms();
-        it->det_ms = t1 - t0;
-        it->cls_ms = t2 - t1;
-        it->trk_ms = t3 - t2;
+        copy_events(it, &out);
+        it->ntracks = out.ntracks > MAX_DRAW ? MAX_DRAW : out.ntracks;
+        memcpy(it->tracks, out.tracks, (size_t)it->ntracks * sizeof *it->tracks);
+        it->counts = out.counts;
+        it->nclassified = out.nclassified;
+        for (int k = 0; k < it->nev; k++)
+            want_snapshot(w, it, &it->ev[k]);
+        it->det_ms = out.det_ms;
+        it->cls_ms = out.cls_ms;
+        it->trk_ms = out.trk_ms;
         last_t = it->fr.pts;
         q_push(&w->out_q, it);
     }
@@ -398,40 +366,6 @@ static void status_line(const watch *w, long long frames, double fps, double lat
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
-
-/* A frame of another size than the recording (an image folder): scaled to fit, centred on
- * black, so the recording keeps one size. */
-static void letterbox(const fm_image *src, fm_image *canvas)
-{
-    memset(canvas->data, 0, (size_t)canvas->stride * (size_t)canvas->h);
-    double sx = (double)canvas->w / src->w, sy = (double)canvas->h / src->h;
-    double sc = sx < sy ? sx : sy;
-    int w = (int)(src->w * sc + 0.5), h = (int)(src->h * sc + 0.5);
-    w = w < 1 ? 1 : (w > canvas->w ? canvas->w : w);
-    h = h < 1 ? 1 : (h > canvas->h ? canvas->h : h);
-    fm_image view = {w, h, canvas->stride,
-                     canvas->data + (size_t)((canvas->h - h) / 2) * (size_t)canvas->stride +
-                         (size_t)((canvas->w - w) / 2) * 3};
-    fm_resize_bilinear(src, &view);
-}
-
-/* Written under a temporary name and renamed, so a snapshot is whole or absent, also after a
- * crash or a full disk (the partial file is removed). */
-static fm_status save_snapshot(const watch *w, const fm_image *img, int id, long long frame,
-                               char *path, size_t path_len, fm_err *err)
-{
-    char tmp[4200];
-    snprintf(path, path_len, "%s/no_mask_id%04d_frame%06lld.jpg", w->o->snapshots, id, frame);
-    snprintf(tmp, sizeof tmp, "%s/.no_mask_id%04d_frame%06lld.jpg.part", w->o->snapshots, id,
-             frame);
-    fm_status st = fm_image_save_jpeg(img, tmp, 90, err);
-    if (st == FM_OK && rename(tmp, path) != 0)
-        st = fm_err_set(err, FM_ERR_IO, "%s: cannot rename to %s: %s", tmp, path,
-                        strerror(errno));
-    if (st != FM_OK)
-        unlink(tmp);
-    return st;
-}
 
 /* The recording failed at `frame` (message in werr): one message and a record_error event;
  * the file (if *writer still holds it) is closed without waiting for more writes (an MP4 is
@@ -503,7 +437,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
             goto done;
         }
     }
-    if (!(w.tr = fm_tracker_create(NULL, err))) {
+    if (!(w.step = fm_frame_step_create(NULL, MAX_FACES, err))) {
         st = err ? err->status : FM_ERR_ARG;
         goto done;
     }
@@ -654,8 +588,8 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
         for (int k = 0; k < it->nsnap && !w.snap_failed; k++) {
             fm_err serr = {0};
             char spath[4096];
-            if (save_snapshot(&w, img, it->snap_id[k], it->fr.index, spath, sizeof spath,
-                              &serr) != FM_OK) {
+            if (fm_snapshot_save(o->snapshots, img, it->snap_id[k], it->fr.index, spath,
+                                 sizeof spath, &serr) != FM_OK) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s; no more snapshots are saved, the run goes on",
                          serr.msg);
@@ -705,7 +639,7 @@ fm_status fm_watch_run(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *er
             fm_err werr = {0};
             const fm_image *frame = img;
             if (img->w != rec_canvas->w || img->h != rec_canvas->h) {
-                letterbox(img, rec_canvas);
+                fm_image_letterbox(img, rec_canvas);
                 frame = rec_canvas;
             }
             if (fm_writer_write(writer, frame, &werr) != FM_OK)
@@ -798,7 +732,7 @@ done:
     for (int i = 0; items && i < POOL_ITEMS; i++)
         fm_frame_clear(&items[i].fr);
     free(items);
-    free(w.snapped);
+    fm_snapshot_set_free(&w.snapped);
     fm_events_close(w.events);
     if (events_file) {
         errno = 0;
@@ -813,7 +747,7 @@ done:
     stats->output_errors = w.output_errors;
     snprintf(stats->output_error, sizeof stats->output_error, "%s", w.output_error);
     fm_source_close(w.src);
-    fm_tracker_free(w.tr);
+    fm_frame_step_free(w.step);
     fm_font_free(font);
     fm_classifier_free(w.cls);
     fm_detector_free(w.det);

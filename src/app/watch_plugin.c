@@ -1,4 +1,5 @@
-/* watch_plugin.c - `watch` and `bench --source` reach the video pipeline through a plugin.
+/* watch_plugin.c - `watch`, `bench --source` and `serve` reach the video pipeline through a
+ * plugin.
  *
  * FFmpeg and SDL2 bring some 150 shared libraries and ~30 MB of memory with them; linking them
  * into the one executable made every `detect` pay for them. So the pipeline (src/app/watch.c,
@@ -29,6 +30,15 @@ fm_watch_opts fm_watch_default_opts(void)
     o.summary_every = 10;
     o.status = 1;
     o.folder_fps = 10;
+    return o;
+}
+
+fm_serve_opts fm_serve_default_opts(void)
+{
+    fm_serve_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 2;
+    o.summary_every = 10;
     return o;
 }
 
@@ -87,7 +97,9 @@ static void load_plugin(void)
                  "%s: not a facemask video plugin (no " FM_VIDEO_PLUGIN_SYMBOL " in it)", path);
     } else if (p->abi != FM_VIDEO_PLUGIN_ABI || !p->version || !p->run ||
                strcmp(p->version, FM_VERSION_STRING) != 0 ||
-               p->opts_size != sizeof(fm_watch_opts) || p->stats_size != sizeof(fm_watch_stats)) {
+               p->opts_size != sizeof(fm_watch_opts) || p->stats_size != sizeof(fm_watch_stats) ||
+               !p->serve || p->serve_opts_size != sizeof(fm_serve_opts) ||
+               p->serve_stats_size != sizeof(fm_serve_stats)) {
         snprintf(g_error, sizeof g_error,
                  "%s: a video plugin from another build of facemask (version %s, expected %s "
                  "with the same sources); rebuild or reinstall both",
@@ -105,4 +117,14 @@ fm_status fm_watch_start(const fm_watch_opts *o, fm_watch_stats *stats, fm_err *
     if (!g_plugin)
         return fm_err_set(err, FM_ERR_UNSUPPORTED, "%s", g_error);
     return g_plugin->run(o, stats, err);
+}
+
+fm_status fm_serve_start(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *err)
+{
+    pthread_once(&g_once, load_plugin);
+    if (!g_plugin) {
+        memset(stats, 0, sizeof *stats);
+        return fm_err_set(err, FM_ERR_UNSUPPORTED, "%s", g_error);
+    }
+    return g_plugin->serve(o, stats, err);
 }

@@ -53,4 +53,8 @@ fm_status fm_write_file(const char *path, const void *data, size_t len, int over
  * a st_mode. */
 const char *fm_file_kind(unsigned mode);
 
+/* Creates the directories of path's parent (like mkdir -p of dirname; "a/b/" creates a and
+ * a/b). "DIR: cannot create directory: ..." on failure. */
+fm_status fm_mkdirs_for(const char *path, fm_err *err);
+
 #endif

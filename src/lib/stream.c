@@ -1,25 +1,19 @@
-/* stream.c - libfacemask's video stream (include/facemask.h): a frame is detected with the
- * stream's fm_ctx, the tracker (track/tracker.h) says which faces to classify, and its update
- * gives the persons and events, as in `facemask watch`'s inference step. */
+/* stream.c - libfacemask's video stream (include/facemask.h): each frame goes through the
+ * per-frame step `facemask watch` and `serve` run (track/frame_step.h) with the stream's
+ * fm_ctx's models; its tracks and events become the API's persons and events. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/lib.h"
-#include "track/tracker.h"
+#include "track/frame_step.h"
 
 struct fm_stream {
     fm_ctx *ctx;            /* borrowed */
-    fm_tracker *tr;
-    int max_faces;          /* ctx->max_faces */
-    fm_face *faces;         /* max_faces */
-    fm_det *dets;           /* max_faces */
-    int *want;              /* max_faces: which to classify */
+    fm_frame_step *step;    /* the tracker and the per-frame buffers */
     int max_tracks;
-    fm_track_info *info;    /* max_tracks */
     fm_person *people;      /* max_tracks */
     int max_events;
-    fm_track_event *tev;    /* max_events */
     fm_stream_event *ev;    /* max_events */
     int nev;
     fm_lib_buf pixels;      /* a BGR copy of RGB input */
@@ -40,22 +34,14 @@ fm_stream *fm_stream_open(fm_ctx *ctx, char *errbuf, size_t errsize)
     fm_tracker_params p = fm_tracker_defaults();
     if (s) {
         s->ctx = ctx;
-        s->max_faces = ctx->max_faces;
         s->max_tracks = p.max_tracks;
-        /* one update ends, confirms and relabels at most max_tracks each, plus what was queued
-         * (4 * max_tracks): whatever is left is drained into the same frame's events */
-        s->max_events = 8 * p.max_tracks;
-        s->faces = calloc((size_t)s->max_faces, sizeof *s->faces);
-        s->dets = calloc((size_t)s->max_faces, sizeof *s->dets);
-        s->want = calloc((size_t)s->max_faces, sizeof *s->want);
-        s->info = calloc((size_t)s->max_tracks, sizeof *s->info);
+        s->max_events = 8 * p.max_tracks; /* as many as a step gives (track/frame_step.c) */
         s->people = calloc((size_t)s->max_tracks, sizeof *s->people);
-        s->tev = calloc((size_t)s->max_events, sizeof *s->tev);
         s->ev = calloc((size_t)s->max_events, sizeof *s->ev);
     }
-    if (!s || !s->faces || !s->dets || !s->want || !s->info || !s->people || !s->tev || !s->ev) {
+    if (!s || !s->people || !s->ev) {
         fm_err_set(&err, FM_ERR_NOMEM, "out of memory opening a stream");
-    } else if ((s->tr = fm_tracker_create(&p, &err))) {
+    } else if ((s->step = fm_frame_step_create(&p, ctx->max_faces, &err))) {
         return s;
     }
     if (errbuf && errsize > 0)
@@ -68,13 +54,8 @@ void fm_stream_close(fm_stream *s)
 {
     if (!s)
         return;
-    fm_tracker_free(s->tr);
-    free(s->faces);
-    free(s->dets);
-    free(s->want);
-    free(s->info);
+    fm_frame_step_free(s->step);
     free(s->people);
-    free(s->tev);
     free(s->ev);
     fm_lib_buf_free(&s->pixels);
     free(s);
@@ -85,13 +66,12 @@ const char *fm_stream_error(const fm_stream *s)
     return s ? s->err.msg : "stream is NULL";
 }
 
-/* The tracker's events of this frame (tev[0..nev)), plus any it still queues, as the API's. */
-static int take_events(fm_stream *s, int nev)
+/* A step's events as the API's. */
+static int take_events(fm_stream *s, const fm_frame_step_out *out)
 {
-    if (nev < s->max_events)
-        nev += fm_tracker_drain(s->tr, s->tev + nev, s->max_events - nev);
+    int nev = out->nevents < s->max_events ? out->nevents : s->max_events;
     for (int i = 0; i < nev; i++) {
-        const fm_track_event *e = &s->tev[i];
+        const fm_track_event *e = &out->events[i];
         fm_stream_event *o = &s->ev[i];
         memset(o, 0, sizeof *o);
         o->type = e->type == FM_TRACK_APPEAR  ? FM_STREAM_APPEAR
@@ -129,42 +109,14 @@ int fm_stream_frame(fm_stream *s, const unsigned char *pixels, int width, int he
     if (fm_lib_view(pixels, width, height, stride, format, &s->pixels, &img, &s->err) != FM_OK)
         return -1;
     fm_ctx *ctx = s->ctx;
-    int n = fm_detector_run(ctx->det, &img, ctx->conf, s->faces, s->max_faces, NULL);
-    if (n < 0) {
-        fm_err_set(&s->err, FM_ERR_NOMEM, "%s", fm_detector_error(ctx->det));
+    fm_frame_step_out out;
+    if (fm_frame_step_run(s->step, ctx->det, ctx->cls, ctx->conf, &img, t_seconds, &out,
+                          &s->err) != FM_OK)
         return -1;
-    }
-    if (n > s->max_faces)
-        n = s->max_faces;
-    for (int i = 0; i < n; i++) {
-        const fm_face *f = &s->faces[i];
-        fm_det *d = &s->dets[i];
-        d->box = (fm_box){f->x1, f->y1, f->x2, f->y2};
-        d->score = f->score;
-        d->mask_prob = FM_DET_UNCLASSIFIED;
-        d->nlandmarks = f->nlandmarks;
-        memcpy(d->landmarks, f->landmarks, sizeof d->landmarks);
-    }
-    if (ctx->cls && n > 0 && fm_tracker_plan(s->tr, s->dets, n, t_seconds, s->want) > 0) {
-        for (int i = 0; i < n; i++) {
-            float p;
-            /* a face that cannot be classified (out of memory) gets no vote this frame */
-            if (s->want[i] && fm_classifier_face(ctx->cls, &img, &s->faces[i], &p, NULL) == FM_OK)
-                s->dets[i].mask_prob = p;
-        }
-    }
-    int nev = 0;
-    fm_status st = fm_tracker_update(s->tr, s->dets, n, t_seconds, s->tev, s->max_events, &nev);
-    if (st != FM_OK) {
-        fm_err_set(&s->err, st, "the tracker refused the frame (%s)", fm_status_str(st));
-        return -1;
-    }
-    take_events(s, nev);
-    int np = fm_tracker_tracks(s->tr, s->info, s->max_tracks, 0);
-    if (np > s->max_tracks)
-        np = s->max_tracks;
+    take_events(s, &out);
+    int np = out.ntracks > s->max_tracks ? s->max_tracks : out.ntracks;
     for (int i = 0; i < np; i++) {
-        const fm_track_info *t = &s->info[i];
+        const fm_track_info *t = &out.tracks[i];
         fm_person *o = &s->people[i];
         memset(o, 0, sizeof *o);
         o->id = t->id;
@@ -194,14 +146,12 @@ int fm_stream_finish(fm_stream *s, double t_seconds)
 {
     if (!s)
         return -1;
-    int nev = 0;
-    fm_status st = fm_tracker_finish(s->tr, t_seconds, s->tev, s->max_events, &nev);
-    if (st != FM_OK) {
-        fm_err_set(&s->err, st, "the tracker refused to finish (%s)", fm_status_str(st));
+    fm_frame_step_out out;
+    if (fm_frame_step_finish(s->step, t_seconds, &out, &s->err) != FM_OK) {
         s->nev = 0;
         return -1;
     }
-    return take_events(s, nev);
+    return take_events(s, &out);
 }
 
 void fm_stream_counts(const fm_stream *s, fm_counts *out)
@@ -214,7 +164,7 @@ void fm_stream_counts(const fm_stream *s, fm_counts *out)
         return;
     }
     fm_track_counts c;
-    fm_tracker_counts(s->tr, &c);
+    fm_tracker_counts(fm_frame_step_tracker(s->step), &c);
     out->frames = c.frames;
     out->faces = c.faces;
     out->people = c.people;

@@ -235,9 +235,9 @@ static int each_pair(ctx *c, const yaml_node_t *m, const char *path, const char 
 /* ---- sections ------------------------------------------------------------------------------ */
 
 enum { CAM_NAME, CAM_SOURCE, CAM_DETECTOR, CAM_DET_SIZE, CAM_EVERY, CAM_BLUR, CAM_SNAPSHOTS,
-       CAM_RECORD };
+       CAM_RECORD, CAM_LOOP };
 static const char *const camera_keys[] = {"name",  "source", "detector",  "det-size",
-                                          "every", "blur",   "snapshots", "record", NULL};
+                                          "every", "blur",   "snapshots", "record", "loop", NULL};
 
 static int camera_pair(ctx *c, void *obj, int key, const yaml_node_t *v, const char *path)
 {
@@ -251,6 +251,7 @@ static int camera_pair(ctx *c, void *obj, int key, const yaml_node_t *v, const c
     case CAM_BLUR: return get_bool(c, v, path, &cam->blur);
     case CAM_SNAPSHOTS: return get_string(c, v, path, &cam->snapshots);
     case CAM_RECORD: return get_string(c, v, path, &cam->record);
+    case CAM_LOOP: return get_bool(c, v, path, &cam->loop);
     }
     return 0;
 }

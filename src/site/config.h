@@ -48,6 +48,7 @@ typedef struct {
     int blur;        /* pixelate faces in every image output (default 0) */
     char *snapshots; /* folder for violation snapshots, or NULL for none */
     char *record;    /* annotated recording file, or NULL for none */
+    int loop;        /* a file or folder: play it again and again (default 0: once) */
     int line;        /* line of the camera's entry in the file */
 } fm_site_camera;
 
