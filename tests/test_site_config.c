@@ -70,6 +70,7 @@ static void test_site_config_example(void)
     FM_CHECK_STREQ(b->snapshots, NULL);
     FM_CHECK_STREQ(b->record, NULL);
     FM_CHECK_INT(c->mqtt.enabled, 1);
+    FM_CHECK_INT(c->http.enabled, 1);
     FM_CHECK_STREQ(c->mqtt.host, "127.0.0.1");
     FM_CHECK_INT(c->mqtt.port, 1883);
     FM_CHECK_STREQ(c->mqtt.username, "facemask");
@@ -156,6 +157,7 @@ static void test_site_config_all_keys(void)
     if (!c)
         return;
     FM_CHECK_INT(c->mqtt.enabled, 0);
+    FM_CHECK_INT(c->http.enabled, 0);
     FM_CHECK_STREQ(c->mqtt.host, NULL);
     FM_CHECK_STREQ(c->http.listen, "127.0.0.1");
     FM_CHECK_INT(c->http.port, 8080);

@@ -41,19 +41,15 @@ void serve_output_failed(serve *sv, const char *fmt, ...)
 }
 
 /* ==== MQTT and HTTP: the one place they are started and stopped ===========================
- * Wired at merge (src/serve/mqtt.h, src/serve/http.h), after the site state exists and before
- * the cameras start; stopped after every camera ended (so their final state is reported):
- *     if (sv->site->mqtt.enabled && !(sv->mqtt = fm_mqtt_start(sv->site, sv->state, err)))
- *         return err->status;
- *     if (<the file has an http: section> &&
- *         !(sv->http = fm_http_start(sv->site, sv->state, err)))
- *         return err->status;
- * and, in serve_reporters_notify, fm_mqtt_notify(sv->mqtt): new events are in the database.
- * Until then a site's mqtt: and http: sections are read and checked, and nothing listens. */
+ * After the site state exists and before the cameras start; stopped after every camera ended
+ * (so their final state is reported). HTTP listens only when the file has an http: section. */
 static fm_status reporters_start(serve *sv, fm_err *err)
 {
-    (void)sv;
-    (void)err;
+    if (sv->site->http.enabled && !(sv->http = fm_http_start(sv->site, sv->state, err)))
+        return err->status;
+    if (sv->http)
+        fm_log(FM_LOG_INFO, "serve: dashboard on http%s://%s:%d/",
+               sv->site->http.tls_cert ? "s" : "", sv->site->http.listen, fm_http_port(sv->http));
     return FM_OK;
 }
 
@@ -65,6 +61,8 @@ void serve_reporters_notify(serve *sv)
 static void reporters_stop(serve *sv)
 {
     fm_site_state_wake(sv->state); /* live-view readers waiting for a frame */
+    fm_http_stop(sv->http);
+    sv->http = NULL;
 }
 /* ==== end of the reporters' place ======================================================== */
 

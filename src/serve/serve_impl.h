@@ -18,6 +18,7 @@
 #include "face/classifier.h"
 #include "face/detector.h"
 #include "io/draw.h"
+#include "serve/http.h"
 #include "serve/serve.h"
 #include "site/config.h"
 #include "site/history.h"
@@ -100,6 +101,7 @@ struct serve {
     const fm_serve_opts *o;
     fm_site_config *site;
     fm_site_state *state;
+    fm_http *http;          /* the dashboard and API, when the site has an http: section */
     int ncams;
     serve_cam *cams;
     int nworkers;

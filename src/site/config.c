@@ -403,7 +403,7 @@ static int top_pair(ctx *c, void *obj, int key, const yaml_node_t *v, const char
     switch (key) {
     case TOP_CAMERAS: return cameras_section(c, cfg, v);
     case TOP_MQTT: cfg->mqtt.enabled = 1; return each_pair(c, v, path, mqtt_keys, mqtt_pair, &cfg->mqtt);
-    case TOP_HTTP: return each_pair(c, v, path, http_keys, http_pair, &cfg->http);
+    case TOP_HTTP: cfg->http.enabled = 1; return each_pair(c, v, path, http_keys, http_pair, &cfg->http);
     case TOP_DATABASE: return each_pair(c, v, path, database_keys, database_pair, &cfg->database);
     }
     return 0;

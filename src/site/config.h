@@ -66,6 +66,7 @@ typedef struct {
 } fm_site_mqtt;
 
 typedef struct {
+    int enabled;         /* 1 when the file has an http: section (serve listens only then) */
     char *listen;        /* address, default "127.0.0.1" */
     int port;            /* 1..65535, default 8080 */
     char *token;         /* bearer token (at least 16 characters), or NULL */
