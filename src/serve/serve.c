@@ -47,8 +47,8 @@ static fm_status reporters_start(serve *sv, fm_err *err)
 {
     if (sv->site->http.enabled && !(sv->http = fm_http_start(sv->site, sv->state, err)))
         return err->status;
-    if (sv->http)
-        fm_log(FM_LOG_INFO, "serve: dashboard on http%s://%s:%d/",
+    if (sv->http && !sv->o->quiet) /* at the level of serve's other start-up line */
+        fm_log(FM_LOG_WARN, "dashboard and API on http%s://%s:%d/",
                sv->site->http.tls_cert ? "s" : "", sv->site->http.listen, fm_http_port(sv->http));
     return FM_OK;
 }
