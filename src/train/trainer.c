@@ -24,6 +24,7 @@
 #include "caffe/prototxt.h"
 #include "caffe/caffe.h"
 #include "nn/net.h"
+#include "train/det_crops.h"
 #include "train/optim.h"
 #include "train/tnet.h"
 
@@ -36,6 +37,7 @@ fm_train_opts fm_train_default_opts(void)
     memset(&o, 0, sizeof o);
     o.voc_train_fraction = 0.5f;
     o.voc_min_width = 8;
+    o.crops_conf = 0.2f;
     o.out_dir = "models/mask";
     o.epochs = 20;
     o.fine_tune_epochs = 10;
@@ -787,7 +789,10 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     double t_start = (fm_now_ms() / 1e3);
     fm_status st = FM_OK;
     fm_dataset *cls = NULL, *cls_pool = NULL, *cls_test = NULL, *voc = NULL, *voc_train = NULL,
-               *voc_test = NULL, *pool_all = NULL, *train = NULL, *val = NULL;
+               *voc_test = NULL, *pool_all = NULL, *train = NULL, *val = NULL, *crops = NULL;
+    fm_detector *det = NULL;
+    fm_det_crops_stats cstats;
+    memset(&cstats, 0, sizeof cstats);
     fm_net **nets = NULL;
     fm_pool *pool = NULL;
     fm_tnet *t1 = NULL, *t2 = NULL;
@@ -804,12 +809,27 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         return fm_err_set(err, FM_ERR_ARG, "no --data folder given");
     if (o->input_size < 32 || o->input_size > 512)
         return fm_err_set(err, FM_ERR_ARG, "--input-size %d out of range (32..512)", o->input_size);
+    if (o->crops_from) {
+        /* the detector is loaded before anything is written, so a bad one leaves no trace */
+        if (!o->voc_dir)
+            return fm_err_set(err, FM_ERR_ARG, "--crops-from %s needs --voc: it cuts scene "
+                                               "faces at the detector's boxes", o->crops_from);
+        fm_detector_spec spec = {o->crops_from, o->model_dir, 0, 0};
+        fm_net_opts dno = fm_net_default_opts();
+        dno.threads = nthreads;
+        fm_err derr = {0};
+        if (!(det = fm_detector_create(&spec, &dno, &derr)))
+            return fm_err_set(err, derr.status ? derr.status : FM_ERR_IO,
+                              "--crops-from %s: %s", o->crops_from, derr.msg);
+    }
     if ((st = fm_train_mkdir(o->out_dir, err)) != FM_OK)
-        return st;
+        goto done;
 
     /* datasets */
-    if (!(cls = fm_dataset_from_folders(o->data_dir, err)))
-        return err ? err->status : FM_ERR_IO;
+    if (!(cls = fm_dataset_from_folders(o->data_dir, err))) {
+        st = err ? err->status : FM_ERR_IO;
+        goto done;
+    }
     if (cls->skipped)
         fprintf(stderr, "facemask train: %s: %d entries skipped (first: %s)\n", o->data_dir,
                 cls->skipped, cls->first_skip);
@@ -834,8 +854,29 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
             goto done;
         }
         fm_dataset_drop_label(voc, FM_VOC_INCORRECT);
-        if (!(voc_train = filter_voc(voc, o->seed, o->voc_train_fraction, 1, err)) ||
-            !(pool_all = concat(cls_pool, voc_train, err))) {
+        if (!(voc_train = filter_voc(voc, o->seed, o->voc_train_fraction, 1, err))) {
+            st = err ? err->status : FM_ERR_NOMEM;
+            goto done;
+        }
+        if (det) {
+            if (!(crops = fm_det_crops(det, o->voc_dir, o->crops_conf, o->seed,
+                                       o->voc_train_fraction, o->voc_min_width, &cstats,
+                                       o->quiet, err))) {
+                st = err ? err->status : FM_ERR_IO;
+                goto done;
+            }
+            printf("scene crops from %s's boxes (conf %.2f, IoU >= %.1f): %d of %d faces on %d "
+                   "training-side images (%d with_mask, %d without_mask); of %d boxes, %d "
+                   "matched no face, %d a mask_weared_incorrect face, %d a face under %d px; "
+                   "%d unreadable image%s skipped\n",
+                   o->crops_from, (double)o->crops_conf, FM_DET_CROPS_IOU, cstats.matched,
+                   cstats.faces, cstats.images, cstats.labels[0], cstats.labels[1],
+                   cstats.detections, cstats.unmatched, cstats.ignored, cstats.too_small,
+                   o->voc_min_width, cstats.unreadable, cstats.unreadable == 1 ? "" : "s");
+            fm_detector_free(det);
+            det = NULL;
+        }
+        if (!(pool_all = concat(cls_pool, crops ? crops : voc_train, err))) {
             st = err ? err->status : FM_ERR_NOMEM;
             goto done;
         }
@@ -862,8 +903,8 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     printf("data: %d training, %d validation, %d held-out folder images%s", train->n, val->n,
            cls_test->n, voc_train ? "" : "\n");
     if (voc_train)
-        printf(", %d scene faces for training, %d held-out scene faces >= 16 px\n", voc_train->n,
-               voc_test->n);
+        printf(", %d scene faces for training, %d held-out scene faces >= 16 px\n",
+               crops ? crops->n : voc_train->n, voc_test->n);
 
     /* the model files */
     int S = o->input_size;
@@ -1116,6 +1157,33 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_double(&j, o->voc_dir ? o->voc_train_fraction : 0);
     fm_jsonw_key(&j, "scene_min_width_px");
     fm_jsonw_int(&j, o->voc_min_width);
+    fm_jsonw_key(&j, "scene_crops");
+    fm_jsonw_object_begin(&j);
+    fm_jsonw_key(&j, "from");
+    fm_jsonw_string(&j, o->crops_from ? o->crops_from : "annotations");
+    if (crops) {
+        fm_jsonw_key(&j, "detector_conf");
+        fm_jsonw_double(&j, o->crops_conf);
+        fm_jsonw_key(&j, "match_iou");
+        fm_jsonw_double(&j, FM_DET_CROPS_IOU);
+        fm_jsonw_key(&j, "images");
+        fm_jsonw_int(&j, cstats.images);
+        fm_jsonw_key(&j, "unreadable_images");
+        fm_jsonw_int(&j, cstats.unreadable);
+        fm_jsonw_key(&j, "faces");
+        fm_jsonw_int(&j, cstats.faces);
+        fm_jsonw_key(&j, "boxes");
+        fm_jsonw_int(&j, cstats.detections);
+        fm_jsonw_key(&j, "matched");
+        fm_jsonw_int(&j, cstats.matched);
+        fm_jsonw_key(&j, "unmatched");
+        fm_jsonw_int(&j, cstats.unmatched);
+        fm_jsonw_key(&j, "on_incorrectly_worn");
+        fm_jsonw_int(&j, cstats.ignored);
+        fm_jsonw_key(&j, "on_too_small");
+        fm_jsonw_int(&j, cstats.too_small);
+    }
+    fm_jsonw_object_end(&j);
     json_counts(&j, "train", train);
     json_counts(&j, "validation", val);
     json_counts(&j, "held_out_folder_images", cls_test);
@@ -1234,5 +1302,7 @@ done:
     fm_dataset_free(pool_all);
     fm_dataset_free(train);
     fm_dataset_free(val);
+    fm_dataset_free(crops);
+    fm_detector_free(det);
     return st;
 }

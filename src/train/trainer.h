@@ -12,8 +12,13 @@
  *
  * The output folder gets classifier.prototxt / .caffemodel / .cfg (loadable by
  * fm_classifier_load, and by OpenCV's readNetFromCaffe), report.json (every figure),
- * report.svg (curves and confusion matrix), and trained_on.txt (the scene images whose
- * faces were used in training, so evaluation can leave them out).
+ * report.svg (curves and confusion matrix), and trained_on.txt (the training-side scene
+ * images with an annotated face >= voc_min_width, so evaluation can leave them out; the same
+ * list whichever boxes the crops are cut at, so the held-out half does not depend on them).
+ *
+ * Scene crops: by default at the annotated boxes; with crops_from, at a detector's own boxes
+ * matched to those faces (det_crops.h), run once per image before the feature cache, so the
+ * classifier learns the jitter of the boxes it will be given at run time.
  *
  *     fm_train_opts o = fm_train_default_opts();
  *     o.data_dir = "../shared/data/mask_cls";
@@ -36,6 +41,12 @@ typedef struct {
     const char *voc_dir;      /* optional scene photos with VOC boxes to train on too */
     float voc_train_fraction; /* fraction of the VOC images (by image) used for training */
     int voc_min_width;        /* VOC faces narrower than this are not used (px) */
+    const char *crops_from;   /* NULL: the scene faces are cut at their annotated boxes; else a
+                               * detector (fm_detector_spec's name: "yunet", "res10" or a
+                               * YuNet-layout .onnx) whose own boxes, matched to the annotated
+                               * faces, give the scene crops (det_crops.h) */
+    float crops_conf;         /* that detector's threshold (default 0.2, as eval --voc) */
+    const char *model_dir;    /* where that detector's files are (fm_models_dir) */
     const char *out_dir;      /* where the model and its report go */
     const char *base_dir;     /* folder with mobilenet_v2.prototxt / .caffemodel */
     int epochs;               /* phase 1 maximum */
