@@ -750,7 +750,7 @@ static void json_phase(fm_jsonw *j, const char *key, const phase_log *p, const c
     fm_jsonw_key(j, "trainable_from");
     fm_jsonw_string(j, trainable);
     fm_jsonw_key(j, "learning_rate");
-    fm_jsonw_double(j, p->lr);
+    fm_jsonw_float(j, (float)p->lr);
     fm_jsonw_key(j, "epochs_run");
     fm_jsonw_int(j, p->n_epochs);
     fm_jsonw_key(j, "best_epoch");
@@ -1122,7 +1122,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_key(&j, "crop");
     fm_jsonw_object_begin(&j);
     fm_jsonw_key(&j, "margin");
-    fm_jsonw_double(&j, o->margin);
+    fm_jsonw_float(&j, o->margin);
     fm_jsonw_key(&j, "square");
     fm_jsonw_bool(&j, o->square);
     fm_jsonw_object_end(&j);
@@ -1131,21 +1131,21 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_key(&j, "variants_cached");
     fm_jsonw_int(&j, variants);
     fm_jsonw_key(&j, "rotation_deg");
-    fm_jsonw_double(&j, o->augment ? aug.rotation_deg : 0);
+    fm_jsonw_float(&j, o->augment ? aug.rotation_deg : 0);
     fm_jsonw_key(&j, "zoom");
-    fm_jsonw_double(&j, o->augment ? aug.zoom : 0);
+    fm_jsonw_float(&j, o->augment ? aug.zoom : 0);
     fm_jsonw_key(&j, "shift");
-    fm_jsonw_double(&j, o->augment ? aug.width_shift : 0);
+    fm_jsonw_float(&j, o->augment ? aug.width_shift : 0);
     fm_jsonw_key(&j, "shear_deg");
-    fm_jsonw_double(&j, o->augment ? aug.shear_deg : 0);
+    fm_jsonw_float(&j, o->augment ? aug.shear_deg : 0);
     fm_jsonw_key(&j, "hflip");
     fm_jsonw_bool(&j, o->augment ? aug.hflip : 0);
     fm_jsonw_key(&j, "brightness");
-    fm_jsonw_double(&j, o->augment ? aug.brightness : 0);
+    fm_jsonw_float(&j, o->augment ? aug.brightness : 0);
     fm_jsonw_key(&j, "contrast");
-    fm_jsonw_double(&j, o->augment ? aug.contrast : 0);
+    fm_jsonw_float(&j, o->augment ? aug.contrast : 0);
     fm_jsonw_key(&j, "lowres_prob");
-    fm_jsonw_double(&j, o->augment ? aug.lowres_prob : 0);
+    fm_jsonw_float(&j, o->augment ? aug.lowres_prob : 0);
     fm_jsonw_object_end(&j);
     fm_jsonw_key(&j, "data");
     fm_jsonw_object_begin(&j);
@@ -1154,7 +1154,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_key(&j, "scenes");
     fm_jsonw_string(&j, o->voc_dir);
     fm_jsonw_key(&j, "scene_train_fraction");
-    fm_jsonw_double(&j, o->voc_dir ? o->voc_train_fraction : 0);
+    fm_jsonw_float(&j, o->voc_dir ? o->voc_train_fraction : 0);
     fm_jsonw_key(&j, "scene_min_width_px");
     fm_jsonw_int(&j, o->voc_min_width);
     fm_jsonw_key(&j, "scene_crops");
@@ -1163,7 +1163,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_string(&j, o->crops_from ? o->crops_from : "annotations");
     if (crops) {
         fm_jsonw_key(&j, "detector_conf");
-        fm_jsonw_double(&j, o->crops_conf);
+        fm_jsonw_float(&j, o->crops_conf);
         fm_jsonw_key(&j, "match_iou");
         fm_jsonw_double(&j, FM_DET_CROPS_IOU);
         fm_jsonw_key(&j, "images");
@@ -1194,8 +1194,8 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_object_end(&j);
     fm_jsonw_key(&j, "class_weights");
     fm_jsonw_array_begin(&j);
-    fm_jsonw_double(&j, cw[0]);
-    fm_jsonw_double(&j, cw[1]);
+    fm_jsonw_float(&j, cw[0]);
+    fm_jsonw_float(&j, cw[1]);
     fm_jsonw_array_end(&j);
     json_phase(&j, "phase1", &p1, "fc1");
     json_phase(&j, "phase2", &p2, t2 ? o->fine_tune_from : "none");
