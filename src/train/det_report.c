@@ -85,6 +85,8 @@ static fm_status write_json(const char *path, const fm_det_report *r, fm_err *er
     fm_jsonw_key(&j, "weight_decay");
     fm_jsonw_float(&j, r->weight_decay);
     fm_jsonw_object_end(&j);
+    fm_jsonw_key(&j, "unmasked_repeat");
+    fm_jsonw_int(&j, r->unmasked_repeat);
     fm_jsonw_key(&j, "frozen_landmark_layers");
     fm_jsonw_int(&j, r->frozen_layers);
     fm_jsonw_key(&j, "data");
