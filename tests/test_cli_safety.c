@@ -201,7 +201,7 @@ static void test_watch_record_refuses_existing(void)
     fm_test_write_text(rec, "keep me\n");
     demo("uengmim_test_video.avi", src, sizeof src);
     snprintf(args, sizeof args,
-             "watch --source %s --model-dir %s/models --no-classify --max-frames 2 --quiet "
+             "watch --source %s --detector yunet --model-dir %s/models --no-classify --max-frames 2 --quiet "
              "--record %s",
              src, fm_test_shared(), rec);
     expect_one_line_error(args, "--force");
@@ -213,14 +213,14 @@ static void test_watch_record_refuses_existing(void)
     snprintf(copy, sizeof copy, "%s/clip.avi", t);
     copy_file(src, copy);
     snprintf(args, sizeof args,
-             "watch --source %s --model-dir %s/models --no-classify --max-frames 2 --quiet "
+             "watch --source %s --detector yunet --model-dir %s/models --no-classify --max-frames 2 --quiet "
              "--force --record %s",
              copy, fm_test_shared(), copy);
     expect_one_line_error(args, "source");
     FM_CHECK_MSG(same_bytes(copy, src), "%s was changed", copy);
     /* --force replaces the file */
     snprintf(args, sizeof args,
-             "watch --source %s --model-dir %s/models --no-classify --max-frames 2 "
+             "watch --source %s --detector yunet --model-dir %s/models --no-classify --max-frames 2 "
              "--force --record %s",
              src, fm_test_shared(), rec);
     char *out = NULL;
@@ -273,7 +273,10 @@ static void test_no_impossible_faces(void)
             {"--detector res10 --det-size 600 --conf 0.1", "demo/aizoo_demo2.jpg"},
             {"--detector res10 --det-size 600", "demo/aizoo_demo2.jpg"},
             {"--detector res10 --conf 0.1", "data/mask_det/images/maksssksksss446.jpg"},
-            {"--det-size 600 --conf 0.1", "demo/aizoo_demo2.jpg"},
+            {"--detector yunet --det-size 600 --conf 0.1", "demo/aizoo_demo2.jpg"},
+            /* the default detector, by its path (the shared models folder has no detector/) */
+            {"--detector models/detector/detector.onnx --det-size 600 --conf 0.1",
+             "demo/aizoo_demo2.jpg"},
     };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         char args[2048], *out = NULL;

@@ -36,7 +36,7 @@ static const fm_opt eval_opts[] = {
     {"conf", O_CONF, "F", "--voc: detector threshold for the end-to-end AP (0..1, default 0.2)"},
     {"all-images", O_ALL_IMAGES, NULL, "--voc: also use the scene images the classifier was trained on"},
     {"min-width", O_MIN_WIDTH, "PX", "--voc: classify annotated faces at least PX wide (default 16)"},
-    {"detector", O_DETECTOR, "D", "the face detector: yunet (default), res10, or a YuNet-layout .onnx"},
+    {"detector", O_DETECTOR, "D", "the face detector: tuned (default, the fine-tuned YuNet-n), yunet (stock YuNet-n), res10, or a YuNet-layout .onnx"},
     {"det-size", O_DET_SIZE, "S",
      "YuNet: the long side images are scaled to (default 640, one number); "
      "res10: run at S x S (or WxH) instead of 300x300"},
