@@ -548,7 +548,6 @@ done:
     return st;
 }
 
-
 /* Figures of one evaluated set, as written to the report. */
 typedef struct {
     const char *name;
