@@ -273,8 +273,9 @@ soak: build/facemask build/facemask-video.so build/rtsp_server
 #   PREFIX/lib/facemask/facemask-video.so       the video plugin
 #   PREFIX/lib/libfacemask.{a,so,so.MAJOR,so.VERSION}, PREFIX/lib/pkgconfig/facemask.pc
 #   PREFIX/include/facemask.h
-#   PREFIX/share/facemask/models/mask/           the committed classifier
-#   PREFIX/share/facemask/models/{yunet,res10,mobilenet_v2}/   the default detector, res10 and
+#   PREFIX/share/facemask/models/{mask,detector}/ the committed classifier and default detector
+#       (YuNet-n fine-tuned on masked faces)
+#   PREFIX/share/facemask/models/{yunet,res10,mobilenet_v2}/   stock YuNet-n, res10 and
 #       the base model of `train`, which are not committed: copied from models/ (`make models`
 #       links them) or else from $(FM_SHARED)/models. Without them, the installed facemask
 #       says where it looked.
@@ -305,7 +306,7 @@ LDCONFIG_IF_SYSTEM = if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
 
 install: build/facemask build/facemask-video.so build/libfacemask.a build/$(SOFILE)
 	$(INSTALL) -d $(INST_BIN) $(INST_LIB)/facemask $(INST_LIB)/pkgconfig $(INST_INC) \
-	    $(INST_MODELS)/mask
+	    $(INST_MODELS)/mask $(INST_MODELS)/detector
 	$(INSTALL) -m 755 build/facemask $(INST_BIN)/facemask
 	$(INSTALL) -m 644 build/facemask-video.so $(INST_LIB)/facemask/facemask-video.so
 	$(INSTALL) -m 644 build/libfacemask.a $(INST_LIB)/libfacemask.a
@@ -316,6 +317,7 @@ install: build/facemask build/facemask-video.so build/libfacemask.a build/$(SOFI
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(IMG_PKGS)|' \
 	    src/lib/facemask.pc.in > $(INST_LIB)/pkgconfig/facemask.pc
 	$(INSTALL) -m 644 $(wildcard models/mask/*) $(INST_MODELS)/mask/
+	$(INSTALL) -m 644 $(wildcard models/detector/*) $(INST_MODELS)/detector/
 	@for m in $(DETECTOR_MODELS); do \
 	    src=models/$$m; [ -d $$src ] || src=$(FM_SHARED)/models/$$m; \
 	    if [ -d $$src ] && [ -n "$$(ls $$src/)" ]; then \
@@ -345,7 +347,7 @@ uninstall:
 	    $(INST_LIB)/libfacemask.a $(INST_LIB)/$(SOFILE) $(INST_LIB)/$(SONAME) \
 	    $(INST_LIB)/libfacemask.so $(INST_LIB)/pkgconfig/facemask.pc $(INST_INC)/facemask.h \
 	    $(INST_SHARE)/man/man1/facemask.1 $(INST_SHARE)/bash-completion/completions/facemask
-	rm -rf $(addprefix $(INST_MODELS)/,mask $(DETECTOR_MODELS))
+	rm -rf $(addprefix $(INST_MODELS)/,mask detector $(DETECTOR_MODELS))
 	-rmdir $(INST_MODELS) $(INST_SHARE)/facemask $(INST_LIB)/facemask 2>/dev/null
 	@$(LDCONFIG_IF_SYSTEM)
 

@@ -54,7 +54,9 @@
  *   scores and probabilities are 0..1; times in seconds.
  *
  * Models: a models folder laid out as facemask installs it:
- *     <models>/yunet/yunet_n_640_640.onnx     the default detector (YuNet-n, ONNX)
+ *     <models>/detector/detector.onnx         the default detector (YuNet-n fine-tuned on
+ *                                             masked faces by facemask, ONNX)
+ *     <models>/yunet/yunet_n_640_640.onnx     "yunet": stock YuNet-n
  *     <models>/res10/deploy.prototxt, res10_300x300_ssd_iter_140000.caffemodel    "res10"
  *     <models>/mask/classifier.cfg, .prototxt, .caffemodel       the mask classifier
  * fm_options.model_dir names it; when NULL, the folder is $FACEMASK_MODELS, else the first of
@@ -106,7 +108,9 @@ FM_API const char *fm_version(int *major, int *minor, int *patch);
  * its default. Strings are read during fm_open only. */
 typedef struct {
     const char *model_dir;      /* models folder; NULL: looked up as described under "Models" */
-    const char *detector;       /* NULL or "yunet": YuNet-n from <models>/yunet/; "res10": the
+    const char *detector;       /* NULL or "tuned": the fine-tuned YuNet-n from
+                                 * <models>/detector/; "yunet": stock YuNet-n from
+                                 * <models>/yunet/; "res10": the
                                  * res10 SSD from <models>/res10/; anything else: the path of a
                                  * .onnx file with YuNet's outputs (cls_8 .. kps_32), such as
                                  * OpenCV Zoo's face_detection_yunet_2023mar.onnx */

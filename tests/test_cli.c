@@ -313,8 +313,8 @@ static void test_detector_option_errors(void)
     snprintf(img, sizeof img, "%s/demo/coral_face.jpg", fm_test_shared());
     snprintf(args, sizeof args, "detect --detector yunett --model-dir %s/models %s",
              fm_test_shared(), img);
-    expect_one_line_error(args, "unknown detector 'yunett' (expected yunet, res10 or the path "
-                                "of a YuNet .onnx file)");
+    expect_one_line_error(args, "unknown detector 'yunett' (expected tuned, yunet, res10 or the "
+                                "path of a YuNet .onnx file)");
     snprintf(args, sizeof args, "detect --detector %s/missing.onnx --model-dir %s/models %s", dir,
              fm_test_shared(), img);
     expect_one_line_error(args, "missing.onnx: cannot open detector");
@@ -333,7 +333,7 @@ static void test_detector_option_errors(void)
     snprintf(args, sizeof args, "train-detector -q --voc %s/novoc --model %s --out %s/det", dir,
              bad, dir);
     expect_one_line_error(args, "relu.onnx: not a YuNet model: no output 'cls_8'");
-    snprintf(args, sizeof args, "detect --det-size 600x400 --model-dir %s/models %s",
+    snprintf(args, sizeof args, "detect --detector yunet --det-size 600x400 --model-dir %s/models %s",
              fm_test_shared(), img);
     expect_one_line_error(args, "YuNet takes one number, the long side");
     snprintf(args, sizeof args, "detect --detector res10 --det-size 40 --model-dir %s/models %s",
@@ -341,7 +341,14 @@ static void test_detector_option_errors(void)
     expect_one_line_error(args, "res10: det size 40x40 (expected sides from 64 to 4096)");
     snprintf(args, sizeof args, "detect --det-size 16 %s", img);
     expect_failure(args, "--det-size expects N (32 to 4096) or WxH");
+    /* the default detector is the fine-tuned one; --detector yunet is stock YuNet-n */
     snprintf(args, sizeof args, "detect --model-dir %s/nomodels %s", dir, img);
+    expect_one_line_error(args, "nomodels/detector/detector.onnx: cannot open the default detector "
+                                "(YuNet-n fine-tuned on masked faces): No such file or directory");
+    expect_one_line_error(args, "--detector yunet is stock YuNet-n)");
+    snprintf(args, sizeof args, "detect --detector tuned --model-dir %s/nomodels %s", dir, img);
+    expect_one_line_error(args, "nomodels/detector/detector.onnx: cannot open the default detector");
+    snprintf(args, sizeof args, "detect --detector yunet --model-dir %s/nomodels %s", dir, img);
     expect_one_line_error(args, "nomodels/yunet/yunet_n_640_640.onnx: cannot open YuNet");
     char root[600], p[700];
     snprintf(root, sizeof root, "%s/voc_det", dir);
@@ -374,10 +381,11 @@ static void test_detect_json_landmarks(void)
     FM_CHECK_MSG(out && !strstr(out, "landmarks"), "res10 has landmarks: %s", out ? out : "");
     free(out);
     out = NULL;
+    /* the default detector (the fine-tuned YuNet-n in the project's models/) */
     snprintf(args, sizeof args,
-             "detect --json --no-classify --model-dir %s/models %s/demo/coral_face.jpg "
+             "detect --json --no-classify --model-dir models %s/demo/coral_face.jpg "
              "--out %s/lm --landmarks",
-             fm_test_shared(), fm_test_shared(), fm_test_tmpdir());
+             fm_test_shared(), fm_test_tmpdir());
     int rc = run(args, &out);
     if (rc != 0 && out && strstr(out, "not built yet")) {
         printf("  skipped the YuNet half: %s", out);

@@ -11,6 +11,7 @@
  *     --force and 1 thread instead of 2 the model is byte for byte the same;
  *   - a folder whose annotations hold no face is refused with one line.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -264,6 +265,60 @@ static void test_train_detector_tiny_run(void)
     FM_CHECK(m1 && m2 && len1 == len2 && memcmp(m1, m2, len1) == 0);
     free(m1);
     free(m2);
+    snprintf(path, sizeof path, "%s/report.json", out);
+    json = fm_test_read_file(path, NULL);
+    FM_CHECK_STR_CONTAINS(json, "\"lr\": 0.0002,"); /* as set, not 0.0001999999949 */
+    FM_CHECK_STR_CONTAINS(json, "\"unmasked_repeat\": 1,");
+    free(json);
+
+    /* --unmasked-repeat 3: the training images with a without_mask face, counted here from
+     * their annotations, are each in the epoch 3 times */
+    int unmasked = 0, training = 0;
+    snprintf(path, sizeof path, "%s/annotations", voc);
+    DIR *dd = opendir(path);
+    for (struct dirent *e; dd && (e = readdir(dd)) != NULL;) {
+        char img[300], xml[1200];
+        if (e->d_name[0] == '.' || strlen(e->d_name) < 5 || strlen(e->d_name) > 200)
+            continue;
+        snprintf(img, sizeof img, "%.*s.jpg", (int)strlen(e->d_name) - 4, e->d_name);
+        if (!fm_voc_is_train_image(img, 42, 0.5f) ||
+            fm_voc_is_train_image(img, 42 ^ FM_DET_VAL_SALT, 0.15f) || strstr(img, "broken"))
+            continue;
+        training++;
+        snprintf(xml, sizeof xml, "%s/%s", path, e->d_name);
+        fm_voc v;
+        fm_err err = {0};
+        FM_CHECK_MSG(fm_voc_load(xml, &v, &err) == FM_OK, "%s", err.msg);
+        int has = 0;
+        for (int k = 0; k < v.n_objects; k++)
+            has |= fm_voc_label(v.objects[k].name) == FM_VOC_WITHOUT_MASK;
+        unmasked += has;
+        fm_voc_free(&v);
+    }
+    if (dd)
+        closedir(dd);
+    FM_CHECK_INT(training, 3);
+    snprintf(args, sizeof args,
+             "train-detector --voc %s --out %s --model-dir %s/models %s -j 1 --force "
+             "--unmasked-repeat 3",
+             voc, out, fm_test_shared(), common);
+    rc = run_cmd(args, &log);
+    FM_CHECK_MSG(rc == 0, "exit %d: %s", rc, log ? log : "");
+    char want[160];
+    snprintf(want, sizeof want,
+             "the %d images with an unmasked face are seen 3 times an epoch (%d entries)",
+             unmasked, training + 2 * unmasked);
+    FM_CHECK_STR_CONTAINS(log, want);
+    free(log);
+    snprintf(path, sizeof path, "%s/report.json", out);
+    json = fm_test_read_file(path, NULL);
+    FM_CHECK_STR_CONTAINS(json, "\"unmasked_repeat\": 3,");
+    free(json);
+    snprintf(args, sizeof args, "train-detector --voc %s --out %s --unmasked-repeat 9", voc, out);
+    rc = run_cmd(args, &log);
+    FM_CHECK_INT(rc, 2);
+    FM_CHECK_STR_CONTAINS(log, "--unmasked-repeat");
+    free(log);
 }
 
 static void test_train_detector_no_faces(void)

@@ -500,7 +500,8 @@ static void test_detect_out_labels_legible(void)
     char cmd[4096], *out = NULL;
     const char *photo = "pyimagesearch_example_01.png"; /* 600x500, one face with a mask */
     snprintf(cmd, sizeof cmd,
-             "%s detect --json --out %s/ann --model-dir %s/models --classifier models/mask "
+             "%s detect --json --out %s/ann --detector yunet --model-dir %s/models "
+             "--classifier models/mask "
              "%s/demo/%s 2>&1",
              fm_test_bin(), fm_test_tmpdir(), fm_test_shared(), fm_test_shared(), photo);
     FM_CHECK_INT(fm_test_cmd(cmd, &out), 0);
@@ -539,7 +540,8 @@ static void test_detect_out_labels_legible(void)
 
     /* no font: one line, exit 1, and no copy written */
     snprintf(cmd, sizeof cmd,
-             "FACEMASK_FONT=/nonexistent/x.ttf %s detect --out %s/nofont --model-dir %s/models "
+             "FACEMASK_FONT=/nonexistent/x.ttf %s detect --out %s/nofont --detector yunet "
+             "--model-dir %s/models "
              "--classifier models/mask %s/demo/%s 2>&1",
              fm_test_bin(), fm_test_tmpdir(), fm_test_shared(), fm_test_shared(), photo);
     out = NULL;

@@ -503,6 +503,46 @@ static void test_recall_buckets(void)
                  FM_ERR_ARG);
 }
 
+/* Which face each detection found (fm_eval_match_image), worked by hand: a duplicate, an
+ * ignore region, a box on nothing, one below the IoU, and a score tie decided by index order
+ * (not by the better IoU). */
+static void test_match_image(void)
+{
+    const fm_eval_gt gt[3] = {{{0, 0, 10, 10}, 0, 0},   /* g0 mask */
+                              {{20, 0, 30, 10}, 1, 0},  /* g1 no_mask */
+                              {{40, 0, 50, 10}, 0, 1}}; /* g2 ignore */
+    const fm_eval_det det[7] = {
+        {{0, 0, 10, 8}, 1, 0.5f},   /* IoU 0.8 with g0, but d1 took it: duplicate */
+        {{0, 0, 10, 10}, 0, 0.9f},  /* g0, IoU 1 */
+        {{20, 0, 28, 10}, 0, 0.7f}, /* g1, IoU 0.8 */
+        {{40, 0, 50, 10}, 1, 0.8f}, /* the ignore region */
+        {{60, 0, 70, 10}, 0, 0.95f}, /* nothing there */
+        {{25, 0, 35, 10}, 0, 0.6f}, /* IoU 50/150 = 0.333 with g1 */
+        {{20, 0, 30, 10}, 1, 0.7f}, /* IoU 1 with g1, same score as d2 but later: d2 wins */
+    };
+    fm_eval_image im = {gt, 3, det, 7};
+    int got[7];
+    fm_err err = {0};
+    FM_CHECK_INT(fm_eval_match_image(&im, 0.5, got, &err), FM_OK);
+    const int want[7] = {FM_EVAL_UNMATCHED, 0, 1, FM_EVAL_IGNORED, FM_EVAL_UNMATCHED,
+                         FM_EVAL_UNMATCHED, FM_EVAL_UNMATCHED};
+    for (int k = 0; k < 7; k++)
+        FM_CHECK_MSG(got[k] == want[k], "detection %d matched %d, expected %d", k, got[k],
+                     want[k]);
+    /* at IoU 0.9, d2 (0.8) no longer matches, so d6 takes g1 */
+    FM_CHECK_INT(fm_eval_match_image(&im, 0.9, got, &err), FM_OK);
+    const int want9[7] = {FM_EVAL_UNMATCHED, 0, FM_EVAL_UNMATCHED, FM_EVAL_IGNORED,
+                          FM_EVAL_UNMATCHED, FM_EVAL_UNMATCHED, 1};
+    for (int k = 0; k < 7; k++)
+        FM_CHECK_MSG(got[k] == want9[k], "IoU 0.9: detection %d matched %d, expected %d", k,
+                     got[k], want9[k]);
+    /* no detection, no face: nothing to do */
+    fm_eval_image empty = {NULL, 0, NULL, 0};
+    FM_CHECK_INT(fm_eval_match_image(&empty, 0.5, got, &err), FM_OK);
+    FM_CHECK_INT(fm_eval_match_image(&im, 0, got, &err), FM_ERR_ARG);
+    FM_CHECK_STR_CONTAINS(err.msg, "IoU threshold 0 outside (0, 1]");
+}
+
 void suite_eval_metrics(void);
 void suite_eval_metrics(void)
 {
@@ -519,4 +559,5 @@ void suite_eval_metrics(void)
     FM_RUN(test_ap_errors);
     FM_RUN(test_ap_golden);
     FM_RUN(test_recall_buckets);
+    FM_RUN(test_match_image);
 }

@@ -243,13 +243,21 @@ static void test_json_escapes_and_numbers(void)
     fm_jsonw_int(&j, -9223372036854775807LL - 1);
     const double v[] = {1, 0.5};
     fm_jsonw_doubles(&j, v, 2);
+    fm_jsonw_set_digits(&j, 10);
+    fm_jsonw_float(&j, 2e-4f); /* as a double, 0.0001999999949 */
+    fm_jsonw_float(&j, 0.15f);
+    fm_jsonw_float(&j, 1.2345678f); /* FLT_DIG digits */
+    fm_jsonw_float(&j, -0.0f);
+    fm_jsonw_float(&j, NAN);
+    fm_jsonw_set_digits(&j, 3);
+    fm_jsonw_float(&j, 0.15625f); /* fewer digits when asked */
     fm_jsonw_array_end(&j);
     fm_err err = {0};
     FM_CHECK_INT(fm_jsonw_finish(&j, &err), FM_OK);
     char *s = slurp(f);
     const char *want = "[\"a\\\"b\\\\c/d\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f \xc3\xa9\",\"\",null,"
                        "null,null,0,1e-12,2.5e+20,0.3333333333,0.10000000000000001,0.667,"
-                       "-9223372036854775808,[1,0.5]]";
+                       "-9223372036854775808,[1,0.5],0.0002,0.15,1.23457,0,null,0.156]";
     FM_CHECK_MSG(s && strcmp(s, want) == 0, "got %s", s ? s : "(null)");
     FM_CHECK(s && json_valid(s));
     free(s);
@@ -614,6 +622,9 @@ static void test_svg_parts_and_edge_cases(void)
     check_svg(s);
     FM_CHECK_INT(count_of(s, "<polyline"), 1);
     FM_CHECK(s && !strstr(s, "nan") && !strstr(s, "inf"));
+    /* no accuracy series: one panel (loss), not an empty accuracy panel beside it */
+    FM_CHECK_INT(count_of(s, "class=\"panel\""), 1);
+    FM_CHECK(s && !strstr(s, ">Accuracy</text>"));
     free(s);
     /* one epoch; zero epochs */
     const double one[] = {0.3};

@@ -223,8 +223,8 @@ static void test_watch_minimum_periods(void)
  * detect, classify and eval say so on one line and exit 1. */
 static void test_stdout_write_failure(void)
 {
-    static const char *const cmds[3] = {"detect --json --no-classify", "classify --json",
-                                        "detect"};
+    static const char *const cmds[3] = {"detect --detector yunet --json --no-classify",
+                                        "classify --json", "detect --detector yunet"};
     for (int i = 0; i < 3; i++) {
         char cmd[1200];
         snprintf(cmd, sizeof cmd, "%s %s --model-dir %s/models %s/demo/coral_face.jpg 2>&1 >/dev/full",

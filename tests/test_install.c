@@ -158,7 +158,7 @@ static void check_missing(const char *prefix, const char *tmp, const char *img)
     rc = sh(&out, "cd %s && env -u FACEMASK_MODELS %s/bin/facemask detect %s", tmp, prefix, img);
     FM_CHECK_MSG(rc == 1, "detect without models exited %d: %s", rc, out ? out : "");
     char want[1200];
-    snprintf(want, sizeof want, "%s/share/facemask/models/yunet/yunet_n_640_640.onnx", prefix);
+    snprintf(want, sizeof want, "%s/share/facemask/models/detector/detector.onnx", prefix);
     FM_CHECK_STR_CONTAINS(out, want);
     FM_CHECK_STR_CONTAINS(out, "--model-dir");
     FM_CHECK_STR_CONTAINS(out, "FACEMASK_MODELS");
@@ -223,6 +223,8 @@ static void test_install_prefix(void)
                            "lib/libfacemask.so." FM_VERSION_STRING, "lib/pkgconfig/facemask.pc",
                            "include/facemask.h", "share/facemask/models/mask/classifier.cfg",
                            "share/facemask/models/mask/classifier.caffemodel",
+                           "share/facemask/models/detector/detector.onnx",
+                           "share/facemask/models/detector/README.md",
                            "share/facemask/models/yunet/yunet_n_640_640.onnx",
                            "share/facemask/models/yunet/LICENSE",
                            "share/facemask/models/res10/deploy.prototxt",

@@ -239,12 +239,17 @@ static void test_lib_open_errors(void)
     char dir[600];
     snprintf(dir, sizeof dir, "%s/no-models", fm_test_tmpdir());
     o.model_dir = dir;
-    expect_open_error(&o, "no-models/yunet/yunet_n_640_640.onnx: cannot open YuNet");
+    expect_open_error(&o, "no-models/detector/detector.onnx: cannot open the default detector "
+                          "(YuNet-n fine-tuned on masked faces)");
     expect_open_error(&o, "FACEMASK_MODELS");
+    o.detector = "yunet"; /* stock YuNet-n */
+    expect_open_error(&o, "no-models/yunet/yunet_n_640_640.onnx: cannot open YuNet");
+    o.detector = NULL;
     /* the detector found, the default classifier missing: says where models are looked for */
     char shared_models[600];
     snprintf(shared_models, sizeof shared_models, "%s/models", fm_test_shared());
-    o.model_dir = shared_models; /* yunet/ and res10/, no mask/ */
+    o.model_dir = shared_models; /* yunet/ and res10/, no mask/ (nor detector/) */
+    o.detector = "yunet";
     expect_open_error(&o, "mask/classifier.cfg: no mask classifier");
     expect_open_error(&o, "FACEMASK_MODELS");
     o.detect_only = 1;

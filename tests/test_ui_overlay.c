@@ -369,7 +369,7 @@ static void test_overlay_watch_outputs(void)
     snprintf(dir, sizeof dir, "%s/snaps", fm_test_tmpdir());
     snprintf(cmd, sizeof cmd,
              "%s watch --source %s/demo/uengmim_test_video.avi --snapshots %s --max-frames 6 "
-             "--model-dir %s/models --classifier models/mask --quiet 2>&1",
+             "--detector yunet --model-dir %s/models --classifier models/mask --quiet 2>&1",
              fm_test_bin(), fm_test_shared(), dir, fm_test_shared());
     FM_CHECK_INT(fm_test_cmd(cmd, &out), 0);
     free(out);
@@ -394,7 +394,8 @@ static void test_overlay_watch_outputs(void)
     snprintf(path, sizeof path, "%s/rec.mkv", fm_test_tmpdir());
     snprintf(cmd, sizeof cmd,
              "FACEMASK_FONT=/nonexistent/w.ttf %s watch --source %s/demo/uengmim_test_video.avi "
-             "--record %s --max-frames 6 --model-dir %s/models --classifier models/mask 2>&1",
+             "--record %s --max-frames 6 --detector yunet --model-dir %s/models --classifier "
+             "models/mask 2>&1",
              fm_test_bin(), fm_test_shared(), path, fm_test_shared());
     out = NULL;
     FM_CHECK_INT(fm_test_cmd(cmd, &out), 1);
@@ -405,7 +406,8 @@ static void test_overlay_watch_outputs(void)
     FM_CHECK_MSG(access(path, F_OK) != 0, "%s was written", path);
     snprintf(cmd, sizeof cmd,
              "FACEMASK_FONT=/nonexistent/w.ttf %s watch --source %s/demo/uengmim_test_video.avi "
-             "--events - --max-frames 3 --model-dir %s/models --classifier models/mask --quiet",
+             "--events - --max-frames 3 --detector yunet --model-dir %s/models --classifier "
+             "models/mask --quiet",
              fm_test_bin(), fm_test_shared(), fm_test_shared());
     out = NULL;
     FM_CHECK_INT(fm_test_cmd(cmd, &out), 0);

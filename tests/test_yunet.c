@@ -545,8 +545,8 @@ static void expect_create_error(const char *detector, int w, int h, const char *
 static void test_yunet_spec_errors(void)
 {
     expect_create_error("yunett", 0, 0,
-                        "unknown detector 'yunett' (expected yunet, res10 or the path of a "
-                        "YuNet .onnx file)");
+                        "unknown detector 'yunett' (expected tuned, yunet, res10 or the path of "
+                        "a YuNet .onnx file)");
     expect_create_error("/nonexistent/face.onnx", 0, 0, "/nonexistent/face.onnx: cannot open");
     expect_create_error("missing.onnx", 0, 0, "missing.onnx: cannot open");
     expect_create_error("yunet", 600, 400, "YuNet takes one number");
@@ -652,6 +652,44 @@ static void test_yunet_demo_photos(void)
     }
 }
 
+/* The faces of one detector spec on a photo, as "x1 y1 x2 y2 score;" text. */
+static void faces_text(const char *name, const char *mdir, const char *img, char *out, size_t n)
+{
+    fm_detector_spec spec = {name, mdir, 0, 0};
+    fm_err err = {0};
+    fm_detector *d = fm_detector_create(&spec, NULL, &err);
+    FM_CHECK_MSG(d != NULL, "%s: %s", name ? name : "(default)", err.msg);
+    out[0] = '\0';
+    if (!d)
+        return;
+    fm_face f[32];
+    int k = fm_detector_detect_file(d, img, 0.3f, f, 32, &err);
+    FM_CHECK_MSG(k > 0, "%s found %d faces: %s", name ? name : "(default)", k, err.msg);
+    size_t used = 0;
+    for (int i = 0; i < k && i < 32 && used < n; i++)
+        used += (size_t)snprintf(out + used, n - used, "%.3f %.3f %.3f %.3f %.5f;",
+                                 (double)f[i].x1, (double)f[i].y1, (double)f[i].x2,
+                                 (double)f[i].y2, (double)f[i].score);
+    fm_detector_free(d);
+}
+
+/* The default detector (no name, "" or "tuned") is the committed fine-tuned YuNet-n in the
+ * project's models/detector/: the same faces as that file given by path, and not the faces of
+ * stock YuNet-n ("yunet"), whose weights differ. */
+static void test_default_is_tuned(void)
+{
+    char img[600], def[4096], empty[4096], tuned[4096], path[4096], stock[4096];
+    snprintf(img, sizeof img, "%s/demo/aizoo_demo2.jpg", fm_test_shared());
+    faces_text(NULL, "models", img, def, sizeof def);
+    faces_text("", "models", img, empty, sizeof empty);
+    faces_text("tuned", "models", img, tuned, sizeof tuned);
+    faces_text("models/detector/detector.onnx", "/nonexistent", img, path, sizeof path);
+    faces_text("yunet", "models", img, stock, sizeof stock);
+    FM_CHECK_MSG(def[0] && strcmp(def, path) == 0, "default %s\nfile    %s", def, path);
+    FM_CHECK(strcmp(def, empty) == 0 && strcmp(def, tuned) == 0);
+    FM_CHECK_MSG(strcmp(def, stock) != 0, "the default gives stock YuNet-n's faces: %s", stock);
+}
+
 void suite_yunet(void);
 void suite_yunet(void)
 {
@@ -665,5 +703,6 @@ void suite_yunet(void)
     FM_RUN(test_yunet_decode_opencv_outputs);
     FM_RUN(test_yunet_forward_matches_opencv);
     FM_RUN(test_yunet_spec_errors);
+    FM_RUN(test_default_is_tuned);
     FM_RUN(test_yunet_demo_photos);
 }

@@ -46,7 +46,7 @@ static const fm_opt bench_opts[] = {
     {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
     {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
     {"no-classify", O_NO_CLASSIFY, NULL, "time the face detector only"},
-    {"detector", O_DETECTOR, "D", "yunet (default), res10, or a YuNet-layout .onnx file"},
+    {"detector", O_DETECTOR, "D", "tuned (default, the fine-tuned YuNet-n), yunet (stock YuNet-n), res10, or a YuNet-layout .onnx file"},
     {"det-size", O_DET_SIZE, "S", "YuNet: long side (default 640); res10: S x S or WxH"},
     {"source", O_SOURCE, "FILE",
      "instead run the whole watch pipeline on a video file (every frame, no "

@@ -46,8 +46,10 @@ static const fm_opt detect_opts[] = {
      "P(mask) (0.03 for that face)"},
     {"no-classify", O_NO_CLASSIFY, NULL, "faces only, no mask classifier"},
     {"detector", O_DETECTOR, "D",
-     "the face detector: yunet (default; <models>/yunet/yunet_n_640_640.onnx), "
-     "res10 (OpenCV's res10 SSD), or the path of a YuNet-layout .onnx file"},
+     "the face detector: tuned (default; YuNet-n fine-tuned on masked faces, "
+     "<models>/detector/detector.onnx), yunet (stock YuNet-n, "
+     "<models>/yunet/yunet_n_640_640.onnx), res10 (OpenCV's res10 SSD), or the path of a "
+     "YuNet-layout .onnx file"},
     {"det-size", O_DET_SIZE, "S",
      "YuNet: the long side the image is scaled to (default 640, >= 32; one "
      "number, not WxH). res10: run at S x S (or WxH) instead of its native "

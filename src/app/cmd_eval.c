@@ -4,8 +4,10 @@
  *   --voc DIR   scene photos with PASCAL VOC boxes: the classifier on the annotated faces
  *               >= 16 px (by face width), then detect + classify end to end: AP at IoU 0.5
  *               for mask and no_mask, their mean, and face recall. Boxes labelled
- *               mask_weared_incorrect are ignore regions. Images the classifier was trained
- *               on (its trained_on.txt) are left out unless --all-images. */
+ *               mask_weared_incorrect are ignore regions; and the classifier's label
+ *               accuracy on the faces the detector found (matched at IoU 0.5), by width,
+ *               with no-mask recall. Images the classifier was trained on (its
+ *               trained_on.txt) are left out unless --all-images. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,7 @@ static const fm_opt eval_opts[] = {
     {"conf", O_CONF, "F", "--voc: detector threshold for the end-to-end AP (0..1, default 0.2)"},
     {"all-images", O_ALL_IMAGES, NULL, "--voc: also use the scene images the classifier was trained on"},
     {"min-width", O_MIN_WIDTH, "PX", "--voc: classify annotated faces at least PX wide (default 16)"},
-    {"detector", O_DETECTOR, "D", "the face detector: yunet (default), res10, or a YuNet-layout .onnx"},
+    {"detector", O_DETECTOR, "D", "the face detector: tuned (default, the fine-tuned YuNet-n), yunet (stock YuNet-n), res10, or a YuNet-layout .onnx"},
     {"det-size", O_DET_SIZE, "S",
      "YuNet: the long side images are scaled to (default 640, one number); "
      "res10: run at S x S (or WxH) instead of 300x300"},
@@ -130,6 +132,52 @@ static void print_classes(const fm_confusion *cm, double auc, const char *const 
                s.precision, s.recall, s.f1, s.support);
     }
     print_confusion(cm, names);
+}
+
+/* The classifier's labels on the faces the detector found: each detection matched to a
+ * with_mask / without_mask face (fm_eval_match_image, IoU 0.5) is counted, its label against
+ * the face's, with the face's annotated width. */
+typedef struct {
+    fm_confusion cm; /* rows the face's label, columns the detection's */
+    double *width;   /* per matched face */
+    int *correct;
+    size_t n, cap;
+} matched_faces;
+
+static fm_status count_matched(const fm_eval_image *im, matched_faces *mf)
+{
+    int *det_gt = malloc((im->n_det + 1) * sizeof *det_gt);
+    fm_err err = {0};
+    if (!det_gt || fm_eval_match_image(im, 0.5, det_gt, &err) != FM_OK) {
+        free(det_gt);
+        fm_log(FM_LOG_ERROR, "matching faces: %s", det_gt ? err.msg : "out of memory");
+        return FM_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < im->n_det; k++) {
+        if (det_gt[k] < 0)
+            continue;
+        const fm_eval_gt *g = &im->gt[det_gt[k]];
+        if (mf->n == mf->cap) {
+            size_t cap = mf->cap ? mf->cap * 2 : 1024;
+            double *w = realloc(mf->width, cap * sizeof *w);
+            if (w)
+                mf->width = w;
+            int *c = w ? realloc(mf->correct, cap * sizeof *c) : NULL;
+            if (!c) {
+                free(det_gt);
+                fm_log(FM_LOG_ERROR, "out of memory counting matched faces");
+                return FM_ERR_NOMEM;
+            }
+            mf->correct = c;
+            mf->cap = cap;
+        }
+        fm_confusion_add(&mf->cm, g->cls, im->det[k].cls, NULL);
+        mf->width[mf->n] = g->box.x2 - g->box.x1;
+        mf->correct[mf->n] = g->cls == im->det[k].cls;
+        mf->n++;
+    }
+    free(det_gt);
+    return FM_OK;
 }
 
 static void json_classes(fm_jsonw *j, const fm_confusion *cm, double auc, const char *const *names)
@@ -368,6 +416,9 @@ int fm_cmd_eval(int argc, char **argv)
         fm_classifier *cls = NULL;
         fm_eval_image *imgs = NULL;
         int nimg = 0, bad = 0;
+        matched_faces mf;
+        memset(&mf, 0, sizeof mf);
+        fm_confusion_init(&mf.cm, 2, NULL);
         if (rc == 0 && fm_voc_list(voc, &vd, &err) == FM_OK) {
             det = fm_detector_create(&dspec, &no, &err);
             cls = det ? fm_classifier_load(cdir, &no, &err) : NULL;
@@ -440,6 +491,10 @@ int fm_cmd_eval(int argc, char **argv)
                 imgs[nimg].n_gt = (size_t)v.n_objects;
                 imgs[nimg].det = dets;
                 imgs[nimg].n_det = (size_t)nd;
+                if (count_matched(&imgs[nimg], &mf) != FM_OK) {
+                    rc = 1;
+                    break;
+                }
                 nimg++;
                 fm_image_free(img);
                 fm_voc_free(&v);
@@ -467,6 +522,9 @@ int fm_cmd_eval(int argc, char **argv)
             static const char *const wnames[4] = {"0-16", "16-32", "32-64", "64+"};
             static const char *const cnames[2] = {"mask", "no_mask"};
             double map = (ap[0].ap + ap[1].ap) / 2;
+            static const double wedges[3] = {16, 32, 64};
+            fm_bucket mb[4];
+            fm_eval_buckets(wedges, 3, mf.width, mf.correct, mf.n, mb, NULL);
             if (json) {
                 fm_jsonw_key(&j, "end_to_end");
                 fm_jsonw_object_begin(&j);
@@ -475,7 +533,7 @@ int fm_cmd_eval(int argc, char **argv)
                 fm_jsonw_key(&j, "unreadable");
                 fm_jsonw_int(&j, bad);
                 fm_jsonw_key(&j, "detector_conf");
-                fm_jsonw_double(&j, conf);
+                fm_jsonw_float(&j, conf);
                 fm_jsonw_key(&j, "ap50_mask");
                 fm_jsonw_double(&j, ap[0].ap);
                 fm_jsonw_key(&j, "ap50_no_mask");
@@ -502,6 +560,30 @@ int fm_cmd_eval(int argc, char **argv)
                     fm_jsonw_double(&j, ct[q] ? (double)cm[q] / (double)ct[q] : NAN);
                 }
                 fm_jsonw_object_end(&j);
+                fm_jsonw_key(&j, "matched_faces");
+                fm_jsonw_object_begin(&j);
+                fm_jsonw_key(&j, "faces");
+                fm_jsonw_int(&j, fm_confusion_total(&mf.cm));
+                fm_jsonw_key(&j, "accuracy");
+                fm_jsonw_double(&j, fm_confusion_accuracy(&mf.cm));
+                fm_jsonw_key(&j, "confusion");
+                fm_jsonw_confusion(&j, &mf.cm, names);
+                fm_jsonw_key(&j, "no_mask_recall");
+                fm_jsonw_double(&j, fm_confusion_class(&mf.cm, 1).recall);
+                fm_jsonw_key(&j, "by_face_width");
+                fm_jsonw_array_begin(&j);
+                for (int q = 0; q < 4; q++) {
+                    fm_jsonw_object_begin(&j);
+                    fm_jsonw_key(&j, "width_px");
+                    fm_jsonw_string(&j, wnames[q]);
+                    fm_jsonw_key(&j, "faces");
+                    fm_jsonw_int(&j, mb[q].n);
+                    fm_jsonw_key(&j, "accuracy");
+                    fm_jsonw_double(&j, mb[q].n ? mb[q].accuracy : NAN);
+                    fm_jsonw_object_end(&j);
+                }
+                fm_jsonw_array_end(&j);
+                fm_jsonw_object_end(&j);
                 fm_jsonw_object_end(&j);
             } else {
                 printf("detect + classify on %d images of %s (detector conf %.2f; "
@@ -519,6 +601,16 @@ int fm_cmd_eval(int argc, char **argv)
                     printf("  %s %.4f (%lld/%lld)", cnames[q],
                            ct[q] ? (double)cm[q] / (double)ct[q] : NAN, cm[q], ct[q]);
                 printf("\n");
+                fm_class_stats um = fm_confusion_class(&mf.cm, 1);
+                printf("  label accuracy on matched faces (the detector's boxes, IoU >= 0.5): "
+                       "%.4f (%lld faces), no_mask recall %.4f (%lld/%lld)\n",
+                       fm_confusion_accuracy(&mf.cm), fm_confusion_total(&mf.cm), um.recall,
+                       um.tp, um.support);
+                printf("  label accuracy by width:");
+                for (int q = 0; q < 4; q++)
+                    printf("  %s px %.4f (%lld/%lld)", wnames[q],
+                           mb[q].n ? mb[q].accuracy : NAN, mb[q].correct, mb[q].n);
+                printf("\n");
             }
             fm_ap_result_free(&ap[0]);
             fm_ap_result_free(&ap[1]);
@@ -528,6 +620,8 @@ int fm_cmd_eval(int argc, char **argv)
             free((void *)imgs[i].det);
         }
         free(imgs);
+        free(mf.width);
+        free(mf.correct);
         fm_classifier_free(cls);
         fm_detector_free(det);
         free_names(&trained);

@@ -11,7 +11,7 @@
 
 enum {
     O_DATA = 256, O_VOC, O_VOC_FRACTION, O_FORCE, O_EPOCHS, O_FT_EPOCHS, O_FT_FROM, O_INPUT_SIZE,
-    O_SEED, O_BATCH, O_VARIANTS, O_MARGIN, O_NO_SQUARE, O_NO_AUGMENT
+    O_SEED, O_BATCH, O_VARIANTS, O_MARGIN, O_NO_SQUARE, O_NO_AUGMENT, O_CROPS_FROM, O_CROPS_CONF
 };
 
 static const fm_opt train_opts[] = {
@@ -21,6 +21,13 @@ static const fm_opt train_opts[] = {
      "annotations/), split by image: --voc-fraction of the images for "
      "training, the rest held out and reported"},
     {"voc-fraction", O_VOC_FRACTION, "F", "share of the --voc images used for training (0..1, default 0.5)"},
+    {"crops-from", O_CROPS_FROM, "DETECTOR",
+     "cut the --voc training faces at this detector's own boxes instead of the annotated ones: "
+     "yunet, res10 or a YuNet-layout .onnx (e.g. models/detector/detector.onnx). Each "
+     "training-side image is run through it once; a box that matches an annotated face at "
+     "IoU >= 0.5 is a sample with that face's label, other boxes are not used. Default: the "
+     "annotated boxes"},
+    {"crops-conf", O_CROPS_CONF, "F", "--crops-from: the detector's threshold (0..1, default 0.2, as eval --voc)"},
     {"out", 'o', "DIR",
      "where the model and its report go (default models/mask, the committed "
      "classifier when run from the project folder)"},
@@ -77,6 +84,11 @@ int fm_cmd_train(int argc, char **argv)
         case FM_ARGS_ERROR: return 2;
         case O_DATA: o.data_dir = v; break;
         case O_VOC: o.voc_dir = v; break;
+        case O_CROPS_FROM: o.crops_from = v; break;
+        case O_CROPS_CONF:
+            if (!fm_parse_float("--crops-conf", v, 0.0f, 1.0f, &o.crops_conf))
+                return fm_try_help(spec);
+            break;
         case 'o': o.out_dir = v; break;
         case 'm': model_dir = v; break;
         case O_FT_FROM: o.fine_tune_from = v; break;
@@ -130,6 +142,8 @@ int fm_cmd_train(int argc, char **argv)
         fm_log_set_level(FM_LOG_ERROR);
     if (!o.data_dir)
         return fm_usage_error(spec, "--data DIR is required");
+    if (o.crops_from && !o.voc_dir)
+        return fm_usage_error(spec, "--crops-from needs --voc DIR (the scene photos it cuts faces from)");
     /* Training writes classifier.* over whatever model --out holds (by default models/mask,
      * the committed classifier): only with --force. */
     static const char *const model_files[] = {"classifier.cfg", "classifier.prototxt",
@@ -150,6 +164,7 @@ int fm_cmd_train(int argc, char **argv)
     fm_models_dir(model_dir, mdir, sizeof mdir);
     snprintf(base, sizeof base, "%s/mobilenet_v2", mdir);
     o.base_dir = base;
+    o.model_dir = mdir;
     fm_err err = {0};
     if (fm_train_run(&o, &err) != FM_OK) {
         fprintf(stderr, "facemask train: %s\n", err.msg);

@@ -9,7 +9,7 @@
 #include "face/detector.h"
 #include "train/det_trainer.h"
 
-enum { O_VOC = 256, O_MODEL, O_FORCE, O_EPOCHS, O_SEED, O_INPUT_SIZE, O_BATCH };
+enum { O_VOC = 256, O_MODEL, O_FORCE, O_EPOCHS, O_SEED, O_INPUT_SIZE, O_BATCH, O_UNMASKED_REPEAT };
 
 static const fm_opt train_detector_opts[] = {
     {"voc", O_VOC, "DIR",
@@ -28,6 +28,9 @@ static const fm_opt train_detector_opts[] = {
     {"epochs", O_EPOCHS, "N", "at most N epochs (1..200, default 25)"},
     {"input-size", O_INPUT_SIZE, "S", "training images S x S pixels (a multiple of 32, 64..1024, default 640)"},
     {"batch", O_BATCH, "N", "images per training step (1..64, default 8)"},
+    {"unmasked-repeat", O_UNMASKED_REPEAT, "N",
+     "a training image with an unmasked (without_mask) face is seen N times an epoch, each "
+     "time with its own crop (1..8, default 1)"},
     {"seed", O_SEED, "N", "the split, shuffles and augmentation derive from it (default 42, as train)"},
     {"threads", 'j', "N", "threads (1..64, default 2)"},
     {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
@@ -82,6 +85,10 @@ int fm_cmd_train_detector(int argc, char **argv)
             break;
         case O_BATCH:
             if (!fm_parse_int("--batch", v, 1, 64, &o.batch))
+                return fm_try_help(spec);
+            break;
+        case O_UNMASKED_REPEAT:
+            if (!fm_parse_int("--unmasked-repeat", v, 1, 8, &o.unmasked_repeat))
                 return fm_try_help(spec);
             break;
         case O_SEED:

@@ -28,7 +28,7 @@ static const fm_opt watch_opts[] = {
      "errors, reconnects, end (schema: docs/events.md); - for stdout"},
     {"snapshots", O_SNAPSHOTS, "DIR", "one JPEG of each person seen without a mask"},
     {"blur", O_BLUR, NULL, "pixelate faces in every image output"},
-    {"detector", O_DETECTOR, "D", "the face detector: yunet (default), res10, or a YuNet .onnx file"},
+    {"detector", O_DETECTOR, "D", "the face detector: tuned (default, the fine-tuned YuNet-n), yunet (stock YuNet-n), res10, or a YuNet .onnx file"},
     {"det-size", O_DET_SIZE, "S",
      "YuNet: the long side frames are scaled to (default 640, one number); "
      "res10: its input S x S or WxH (default 300x300)"},

@@ -44,8 +44,9 @@ static void usage(FILE *f)
     fprintf(f, "\n"
                "Models are read from --model-dir, else $FACEMASK_MODELS, else beside facemask:\n"
                "../share/facemask/models (installed) or ../models (a build tree); they hold\n"
-               "yunet/yunet_n_640_640.onnx (the default face detector), res10/ for --detector\n"
-               "res10, mask/ for the classifier. Labels are drawn in $FACEMASK_FONT (a .ttf or\n"
+               "detector/detector.onnx (the default face detector, YuNet-n fine-tuned on masked\n"
+               "faces), yunet/ (stock YuNet-n) and res10/ for --detector yunet and res10, mask/\n"
+               "for the classifier. Labels are drawn in $FACEMASK_FONT (a .ttf or\n"
                ".otf file) when set, else DejaVu Sans Bold (Debian's fonts-dejavu-core).\n"
                "Run 'facemask COMMAND --help' for a command's options; 'man facemask' for all.\n");
 }

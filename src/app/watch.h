@@ -24,7 +24,7 @@
 typedef struct {
     const char *source;     /* camera index, /dev/videoN, file, URL or folder */
     const char *model_dir;  /* yunet/ or res10/ (and mask/ unless classifier_dir) */
-    const char *detector;   /* "yunet" (NULL too), "res10", or a YuNet .onnx (fm_detector_spec) */
+    const char *detector;   /* "tuned" (NULL too), "yunet", "res10", or a YuNet .onnx (fm_detector_spec) */
     const char *classifier_dir; /* NULL: <model_dir>/mask; "" or classify == 0: none */
     int classify;
     int threads;            /* inference threads */

@@ -1,6 +1,7 @@
 #include "eval/metrics.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,11 +243,13 @@ enum { OUT_FP = 0, OUT_TP = 1, OUT_IGNORED = 2 };
  * every class). On success *outcome holds one OUT_* per ranked detection (malloc'd,
  * *n_ranked of them) and *n_gt the non-ignored GT considered. */
 /* gt_matched, when not NULL, receives the matched flag of every ground-truth box, all
- * images' boxes one after the other (the caller frees it). */
+ * images' boxes one after the other (the caller frees it). det_gt, when not NULL (one image
+ * only), receives per detection (input order) the GT index it matched or FM_EVAL_UNMATCHED /
+ * FM_EVAL_IGNORED; detections of other classes stay FM_EVAL_UNMATCHED. */
 static fm_status match_detections(const fm_eval_image *images, size_t n_images, int cls,
                                   double iou_thresh, const char *what, unsigned char **outcome,
                                   size_t *n_ranked, long long *n_gt, unsigned char **gt_matched,
-                                  fm_err *err)
+                                  int *det_gt, fm_err *err)
 {
     *outcome = NULL;
     if (gt_matched)
@@ -324,6 +327,10 @@ static fm_status match_detections(const fm_eval_image *images, size_t n_images, 
             out[r] = *flag ? OUT_FP : OUT_TP;
             *flag = 1;
         }
+        if (det_gt)
+            det_gt[order[r].idx] = out[r] == OUT_TP       ? (int)best_k
+                                   : out[r] == OUT_IGNORED ? FM_EVAL_IGNORED
+                                                          : FM_EVAL_UNMATCHED;
     }
     free(order);
     if (gt_matched)
@@ -347,7 +354,7 @@ fm_status fm_eval_ap(const fm_eval_image *images, size_t n_images, int cls, doub
     unsigned char *oc;
     size_t n;
     long long n_gt;
-    fm_status st = match_detections(images, n_images, cls, iou_thresh, "AP", &oc, &n, &n_gt, NULL, err);
+    fm_status st = match_detections(images, n_images, cls, iou_thresh, "AP", &oc, &n, &n_gt, NULL, NULL, err);
     if (st)
         return st;
     size_t counted = 0;
@@ -419,7 +426,7 @@ fm_status fm_eval_face_recall(const fm_eval_image *images, size_t n_images, doub
     size_t n;
     long long n_gt;
     fm_status st =
-        match_detections(images, n_images, -1, iou_thresh, "face recall", &oc, &n, &n_gt, NULL, err);
+        match_detections(images, n_images, -1, iou_thresh, "face recall", &oc, &n, &n_gt, NULL, NULL, err);
     if (st)
         return st;
     long long tp = 0;
@@ -446,7 +453,7 @@ fm_status fm_eval_face_recall_buckets(const fm_eval_image *images, size_t n_imag
     size_t n;
     long long n_gt;
     fm_status st = match_detections(images, n_images, -1, iou_thresh, "face recall", &oc, &n,
-                                    &n_gt, &gm, err);
+                                    &n_gt, &gm, NULL, err);
     if (st)
         return st;
     free(oc);
@@ -476,4 +483,22 @@ int fm_eval_class_bucket(const fm_eval_gt *g, void *ctx)
 {
     (void)ctx;
     return g->cls;
+}
+
+fm_status fm_eval_match_image(const fm_eval_image *image, double iou_thresh, int *det_gt,
+                              fm_err *err)
+{
+    for (size_t k = 0; k < image->n_det; k++)
+        det_gt[k] = FM_EVAL_UNMATCHED;
+    if (image->n_gt > (size_t)INT_MAX)
+        return fm_err_set(err, FM_ERR_LIMIT, "face matching: %zu boxes in one image", image->n_gt);
+    unsigned char *oc;
+    size_t n;
+    long long n_gt;
+    fm_status st = match_detections(image, 1, -1, iou_thresh, "face matching", &oc, &n, &n_gt,
+                                    NULL, det_gt, err);
+    if (st)
+        return st;
+    free(oc);
+    return FM_OK;
 }

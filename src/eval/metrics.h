@@ -182,6 +182,19 @@ fm_status fm_eval_face_recall_buckets(const fm_eval_image *images, size_t n_imag
                                       void *ctx, int nbuckets, long long *matched,
                                       long long *total, fm_err *err);
 int fm_eval_width_bucket(const fm_eval_gt *g, void *ctx);
+
+/* Which face each detection of one image found, by the same class-agnostic greedy matching
+ * as fm_eval_face_recall: detections by descending score (equal scores in index order), each
+ * to the box (ignore regions included) of highest IoU, the first in array order on ties.
+ * det_gt[k] (image->n_det entries) receives for detection k the index of the ground-truth box
+ * it matched, FM_EVAL_UNMATCHED (best IoU below iou_thresh, or a box an earlier detection
+ * already matched) or FM_EVAL_IGNORED (its best box is an ignore region). The label accuracy
+ * of matched faces (eval --voc) and the classifier's crops from a detector's own boxes
+ * (train/det_crops.h) both rest on it. Errors as fm_eval_ap. */
+#define FM_EVAL_UNMATCHED (-1)
+#define FM_EVAL_IGNORED (-2)
+fm_status fm_eval_match_image(const fm_eval_image *image, double iou_thresh, int *det_gt,
+                              fm_err *err);
 /* The ground truth's class (mask 0, no_mask 1). */
 int fm_eval_class_bucket(const fm_eval_gt *g, void *ctx);
 

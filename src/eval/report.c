@@ -1,6 +1,7 @@
 #include "eval/report.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -159,6 +160,18 @@ void fm_jsonw_double(fm_jsonw *j, double v)
         return;
     if (isfinite(v))
         fprintf(j->f, "%.*g", j->digits, v == 0 ? 0.0 : v); /* no "-0" */
+    else
+        fputs("null", j->f);
+    jw_value_end(j);
+}
+
+void fm_jsonw_float(fm_jsonw *j, float v)
+{
+    if (!jw_value_begin(j, "float"))
+        return;
+    if (isfinite(v))
+        fprintf(j->f, "%.*g", j->digits < FLT_DIG ? j->digits : FLT_DIG,
+                v == 0 ? 0.0 : (double)v);
     else
         fputs("null", j->f);
     jw_value_end(j);
@@ -502,6 +515,11 @@ static void draw_curve_panel(FILE *f, double x, double y, double w, double h, co
 
 static void draw_curves(FILE *f, double y, const fm_svg_curves *c)
 {
+    if (!c->train_acc && !c->val_acc) { /* nothing to show as accuracy: loss, full width */
+        draw_curve_panel(f, 16, y, SVG_W - 16 * 2, CURVES_H, "Loss", c, c->train_loss,
+                         c->val_loss, 0);
+        return;
+    }
     double w = (SVG_W - 16 * 3) / 2.0;
     draw_curve_panel(f, 16, y, w, CURVES_H, "Loss", c, c->train_loss, c->val_loss, 0);
     draw_curve_panel(f, 16 * 2 + w, y, w, CURVES_H, "Accuracy", c, c->train_acc, c->val_acc, 1);

@@ -25,7 +25,8 @@
  * SVG: fm_svg_write draws any of three parts, stacked top to bottom, 960 px wide:
  *  (a) training curves: two panels, loss and accuracy per epoch, train and validation,
  *      axes with ticks, a legend, optional dashed markers where phase 2 starts and at
- *      the best epoch (each curve is one <polyline>);
+ *      the best epoch (each curve is one <polyline>); without either accuracy series
+ *      (the detector's trainer has none), the loss panel alone, full width;
  *  (b) a confusion matrix heat map: counts with row-normalised percentages (the recall
  *      of each true class), shaded by that percentage, class names on both axes (column
  *      names turn 45 degrees when wider than a cell); cells under 40 px (more than 9
@@ -81,6 +82,10 @@ void fm_jsonw_key(fm_jsonw *j, const char *key);
 void fm_jsonw_string(fm_jsonw *j, const char *s); /* NULL writes null */
 void fm_jsonw_int(fm_jsonw *j, long long v);
 void fm_jsonw_double(fm_jsonw *j, double v);
+/* A float setting (a learning rate, a threshold) with FLT_DIG (6) significant digits at most,
+ * so 2e-4f prints as 0.0002, not as the double it widens to (0.0001999999949); every decimal
+ * of up to 6 digits that was parsed into a float prints back as written. */
+void fm_jsonw_float(fm_jsonw *j, float v);
 void fm_jsonw_bool(fm_jsonw *j, int v);
 void fm_jsonw_null(fm_jsonw *j);
 /* An array of n doubles (each as fm_jsonw_double). */

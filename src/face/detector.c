@@ -143,10 +143,21 @@ static int ends_with(const char *s, const char *suffix)
 static fm_status yunet_create(fm_detector *d, const fm_detector_spec *spec,
                               const fm_net_opts *opts, fm_err *err)
 {
-    const char *name = spec->detector && *spec->detector ? spec->detector : "yunet";
+    const char *name = spec->detector && *spec->detector ? spec->detector : "tuned";
     char path[4096];
     struct stat st;
-    if (strcmp(name, "yunet") == 0) {
+    if (strcmp(name, "tuned") == 0) {
+        snprintf(path, sizeof path, "%s/" FM_DETECTOR_TUNED_FILE,
+                 spec->model_dir ? spec->model_dir : "models");
+        if (stat(path, &st) != 0) {
+            int e = errno;
+            char hint[1024];
+            return fm_err_set(err, FM_ERR_IO,
+                              "%s: cannot open the default detector (YuNet-n fine-tuned on masked "
+                              "faces): %s (%s; --detector yunet is stock YuNet-n)",
+                              path, strerror(e), fm_models_hint(hint, sizeof hint));
+        }
+    } else if (strcmp(name, "yunet") == 0) {
         snprintf(path, sizeof path, "%s/yunet/yunet_n_640_640.onnx",
                  spec->model_dir ? spec->model_dir : "models");
         if (stat(path, &st) != 0) {
@@ -159,18 +170,18 @@ static fm_status yunet_create(fm_detector *d, const fm_detector_spec *spec,
         if (stat(name, &st) != 0) {
             if (!strchr(name, '/') && !ends_with(name, ".onnx"))
                 return fm_err_set(err, FM_ERR_ARG,
-                                  "unknown detector '%s' (expected yunet, res10 or the path of "
-                                  "a YuNet .onnx file)",
+                                  "unknown detector '%s' (expected tuned, yunet, res10 or the "
+                                  "path of a YuNet .onnx file)",
                                   name);
             return fm_err_set(err, FM_ERR_IO,
-                              "%s: cannot open detector: %s (expected yunet, res10 or the path "
-                              "of a YuNet .onnx file)",
+                              "%s: cannot open detector: %s (expected tuned, yunet, res10 or "
+                              "the path of a YuNet .onnx file)",
                               name, strerror(errno));
         }
         if (S_ISDIR(st.st_mode))
             return fm_err_set(err, FM_ERR_ARG,
-                              "%s: detector is a directory (expected yunet, res10 or the path of "
-                              "a YuNet .onnx file)",
+                              "%s: detector is a directory (expected tuned, yunet, res10 or the "
+                              "path of a YuNet .onnx file)",
                               name);
         snprintf(path, sizeof path, "%s", name);
     }

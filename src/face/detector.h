@@ -1,7 +1,10 @@
 /* detector.h - faces in an image, with one of two models behind one interface:
  *
- *   yunet  (the default) YuNet, ONNX (face/yunet.h): boxes and 5 landmarks; the image is
- *          scaled so its long side is det_size (640), padded to multiples of 32;
+ *   yunet  YuNet, ONNX (face/yunet.h): boxes and 5 landmarks; the image is scaled so its long
+ *          side is det_size (640), padded to multiples of 32. Two YuNet-n weights have names:
+ *          "tuned" (the default), facemask's fine-tuned YuNet-n (models/detector/, trained by
+ *          `facemask train-detector` on masked faces: it beat stock YuNet-n on mask_det's
+ *          held-out half), and "yunet", stock YuNet-n (libfacedetection, WIDER FACE);
  *   res10  OpenCV's res10 300x300 SSD (Caffe): the preprocessing it was trained with (BGR,
  *          bilinear resize to 300x300 or --det-size, minus the means 104, 177, 123; exactly
  *          what OpenCV's blobFromImage does), DetectionOutput rows turned into boxes; no
@@ -48,9 +51,13 @@ typedef struct fm_detector fm_detector;
 
 typedef enum { FM_DETECTOR_YUNET = 0, FM_DETECTOR_RES10 = 1 } fm_detector_kind;
 
+/* The default detector's file under the models folder (committed with facemask). */
+#define FM_DETECTOR_TUNED_FILE "detector/detector.onnx"
+
 /* Which detector, where its files are, and its input size. */
 typedef struct {
-    const char *detector;  /* "yunet" (also NULL or ""): <model_dir>/yunet/yunet_n_640_640.onnx;
+    const char *detector;  /* "tuned" (also NULL or ""): <model_dir>/detector/detector.onnx;
+                            * "yunet": <model_dir>/yunet/yunet_n_640_640.onnx (stock);
                             * "res10": <model_dir>/res10/deploy.prototxt and
                             * res10_300x300_ssd_iter_140000.caffemodel; anything else: the path
                             * of a .onnx file with YuNet's layout (outputs cls_8 .. kps_32) */
@@ -83,7 +90,7 @@ int fm_detector_detect_file(fm_detector *d, const char *path, float conf, fm_fac
                             int max, fm_err *err);
 
 fm_detector_kind fm_detector_kind_of(const fm_detector *d);
-/* "yunet" or "res10". */
+/* "yunet" (any YuNet-layout model, the default "tuned" too) or "res10". */
 const char *fm_detector_name(const fm_detector *d);
 /* The current net (YuNet's changes when the padded input size does). */
 fm_net *fm_detector_net(fm_detector *d);

@@ -81,10 +81,12 @@ static fm_status write_json(const char *path, const fm_det_report *r, fm_err *er
     fm_jsonw_key(&j, "kind");
     fm_jsonw_string(&j, "adam");
     fm_jsonw_key(&j, "lr");
-    fm_jsonw_double(&j, r->lr);
+    fm_jsonw_float(&j, r->lr);
     fm_jsonw_key(&j, "weight_decay");
-    fm_jsonw_double(&j, r->weight_decay);
+    fm_jsonw_float(&j, r->weight_decay);
     fm_jsonw_object_end(&j);
+    fm_jsonw_key(&j, "unmasked_repeat");
+    fm_jsonw_int(&j, r->unmasked_repeat);
     fm_jsonw_key(&j, "frozen_landmark_layers");
     fm_jsonw_int(&j, r->frozen_layers);
     fm_jsonw_key(&j, "data");
@@ -115,7 +117,7 @@ static fm_status write_json(const char *path, const fm_det_report *r, fm_err *er
     fm_jsonw_key(&j, "epoch_seconds");
     fm_jsonw_doubles(&j, r->epoch_seconds, (size_t)r->n_epochs);
     fm_jsonw_key(&j, "eval_conf");
-    fm_jsonw_double(&j, r->conf);
+    fm_jsonw_float(&j, r->conf);
     fm_jsonw_key(&j, "held_out");
     fm_jsonw_object_begin(&j);
     json_eval(&j, "fine_tuned", r->tuned);

@@ -21,6 +21,7 @@ typedef struct {
     uint64_t seed;
     int input_size, batch, threads;
     float lr, weight_decay;
+    int unmasked_repeat;                 /* fm_det_train_opts' */
     int n_epochs, best_epoch;            /* epochs run; the one whose weights were kept */
     const double *train_loss, *val_loss; /* n_epochs each, per positive */
     const double *epoch_seconds;

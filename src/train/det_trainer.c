@@ -43,6 +43,7 @@ fm_det_train_opts fm_det_train_default_opts(void)
     o.lr = 2e-4f;
     o.weight_decay = 5e-4f;
     o.patience = 4;
+    o.unmasked_repeat = 1;
     o.evaluate = 1;
     o.conf = 0.2f;
     return o;
@@ -464,13 +465,15 @@ typedef struct {
     double train_loss[MAX_EPOCHS], val_loss[MAX_EPOCHS], seconds[MAX_EPOCHS];
 } run;
 
-/* Augments scenes idx[0..n) into r->x with seeds from (epoch, scene index). */
+/* Augments scenes idx[0..n) into r->x with seeds from (epoch, entry). An entry is a scene
+ * index plus copy * d->n for the extra copies of an image with an unmasked face
+ * (unmasked_repeat), so each copy gets its own crop; copy 0 is the scene index itself. */
 static fm_status make_batch(run *r, const int *idx, int n, const fm_det_aug_params *p,
                             uint64_t epoch, fm_err *err)
 {
     size_t per = (size_t)3 * r->S * r->S;
     for (int k = 0; k < n; k++) {
-        const scene *s = &r->d->s[idx[k]];
+        const scene *s = &r->d->s[idx[k] % r->d->n];
         r->jobs[k] = (fm_det_aug_job){s->img, s->boxes, s->n,
                                       fm_aug_seed(r->o->seed, epoch, (uint64_t)idx[k]),
                                       r->x + (size_t)k * per,
@@ -712,6 +715,27 @@ static fm_status train_all(run *r, int *frozen, fm_err *err)
     printf("train-detector: %d training images (%lld faces), %d validation (%lld), %d held out "
            "(%lld); %d unreadable skipped\n",
            ntrain, d->faces[1], nval, d->faces[2], d->count[0], d->faces[0], d->skipped);
+    /* an image with an unmasked face is seen unmasked_repeat times an epoch */
+    int nimages = ntrain, rep = r->o->unmasked_repeat < 1 ? 1 : r->o->unmasked_repeat;
+    if (rep > 1) {
+        int *more = realloc(train, ((size_t)d->n * (size_t)rep + 1) * sizeof *train);
+        if (!more) {
+            st = fm_err_set(err, FM_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        train = more;
+        for (int c = 1; c < rep; c++)
+            for (int i = 0; i < nimages; i++) {
+                const scene *sc = &d->s[train[i]];
+                int unmasked = 0;
+                for (int k = 0; k < sc->n; k++)
+                    unmasked |= sc->boxes[k].label == FM_VOC_WITHOUT_MASK;
+                if (unmasked)
+                    train[ntrain++] = train[i] + c * d->n;
+            }
+        printf("train-detector: the %d images with an unmasked face are seen %d times an epoch "
+               "(%d entries)\n", (ntrain - nimages) / (rep - 1), rep, ntrain);
+    }
     fm_det_aug_params none = fm_det_aug_none(r->S);
     int nprobe = ntrain < r->B ? ntrain : r->B;
     if ((st = make_batch(r, train, nprobe, &none, 0, err)) != FM_OK ||
@@ -765,7 +789,8 @@ fm_status fm_det_train_run(const fm_det_train_opts *o, fm_err *err)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     fm_det_report rep = {o->command, o->voc_dir, o->model_path, o->seed, r.S, r.B, o->threads,
-                         o->lr, o->weight_decay, r.n_epochs, r.best_epoch, r.train_loss,
+                         o->lr, o->weight_decay, o->unmasked_repeat, r.n_epochs, r.best_epoch,
+                         r.train_loss,
                          r.val_loss, r.seconds, d.count[1], d.count[2], d.count[0], d.skipped,
                          d.faces[1], d.faces[2], d.faces[0], frozen,
                          o->evaluate ? &tuned : NULL, o->evaluate ? &source : NULL, o->conf,

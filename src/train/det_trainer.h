@@ -55,6 +55,9 @@ typedef struct {
     float weight_decay;     /* decoupled (default 5e-4) */
     int patience;           /* epochs without a better validation loss (default 4) */
     int max_images;         /* use at most this many training images (0: all; for tests) */
+    int unmasked_repeat;    /* a training image with a without_mask face is in each epoch this
+                             * many times, each copy with its own augmentation (default 1; the
+                             * training half has five times more masked faces) */
     const char *trained_on; /* optional: the classifier's trained_on.txt; a training-side image
                              * it does not list is held out instead, so that `eval --voc`,
                              * which holds out what that file does not list, never measures on

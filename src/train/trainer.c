@@ -24,6 +24,7 @@
 #include "caffe/prototxt.h"
 #include "caffe/caffe.h"
 #include "nn/net.h"
+#include "train/det_crops.h"
 #include "train/optim.h"
 #include "train/tnet.h"
 
@@ -36,6 +37,7 @@ fm_train_opts fm_train_default_opts(void)
     memset(&o, 0, sizeof o);
     o.voc_train_fraction = 0.5f;
     o.voc_min_width = 8;
+    o.crops_conf = 0.2f;
     o.out_dir = "models/mask";
     o.epochs = 20;
     o.fine_tune_epochs = 10;
@@ -546,136 +548,6 @@ done:
     return st;
 }
 
-/* ---- evaluation of a saved classifier ------------------------------------------------------ */
-
-typedef struct {
-    const char *model_dir;
-    const fm_dataset *ds;
-    fm_classifier **cls;
-    float *prob;
-    int *ok;
-    int skipped;
-    long done;
-    fm_progress *prog; /* or NULL; updated under mu */
-    pthread_mutex_t *mu;
-} eval_job;
-
-static void eval_worker(void *ctx, int tid, int nt)
-{
-    eval_job *j = ctx;
-    fm_classifier *c = j->cls[tid];
-    const fm_classifier_cfg *cfg = fm_classifier_config(c);
-    fm_load_opts lo = fm_load_defaults(cfg->input_size);
-    lo.margin = cfg->margin;
-    lo.square = cfg->square;
-    fm_load_scratch scratch = {0};
-    fm_err err = {0};
-    fm_net *net = fm_classifier_net(c);
-    for (int i = tid; i < j->ds->n; i += nt) {
-        if (fm_dataset_load(j->ds, i, &lo, fm_net_input(net, 0)->data, &scratch, &err) != FM_OK) {
-            j->ok[i] = 0;
-            pthread_mutex_lock(j->mu);
-            fm_log(FM_LOG_ERROR, "skipping %s", err.msg);
-            j->skipped++;
-            if (j->prog)
-                fm_progress_update(j->prog, ++j->done);
-            pthread_mutex_unlock(j->mu);
-            continue;
-        }
-        fm_net_forward(net, NULL);
-        j->prob[i] = fm_net_output(net, 0)->data[cfg->mask_class];
-        j->ok[i] = 1;
-        if (j->prog) {
-            pthread_mutex_lock(j->mu);
-            fm_progress_update(j->prog, ++j->done);
-            pthread_mutex_unlock(j->mu);
-        }
-    }
-    fm_load_scratch_free(&scratch);
-}
-
-fm_status fm_eval_dataset(const char *model_dir, const fm_dataset *ds, int threads,
-                          float *mask_prob, int *ok, int *skipped, fm_progress *progress,
-                          fm_err *err)
-{
-    if (threads < 1)
-        threads = 1;
-    fm_classifier **cls = calloc((size_t)threads, sizeof *cls);
-    fm_pool *pool = fm_pool_create(threads, err);
-    fm_status st = FM_OK;
-    if (!cls || !pool) {
-        st = fm_err_set(err, FM_ERR_NOMEM, "out of memory for evaluation");
-        goto done;
-    }
-    for (int t = 0; t < threads; t++) {
-        if (!(cls[t] = fm_classifier_load(model_dir, NULL, err))) {
-            st = err ? err->status : FM_ERR_IO;
-            goto done;
-        }
-    }
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    eval_job j = {model_dir, ds, cls, mask_prob, ok, 0, 0, progress, &mu};
-    fm_pool_run(pool, eval_worker, &j);
-    if (skipped)
-        *skipped = j.skipped;
-done:
-    for (int t = 0; cls && t < threads; t++)
-        fm_classifier_free(cls[t]);
-    free(cls);
-    fm_pool_free(pool);
-    return st;
-}
-
-fm_status fm_eval_classifier(const char *model_dir, const fm_dataset *ds, int mask_label,
-                             int threads, fm_cls_eval *r, fm_progress *progress, fm_err *err)
-{
-    memset(r, 0, sizeof *r);
-    r->samples = ds->n;
-    r->auc = NAN;
-    float *prob = calloc((size_t)ds->n + 1, sizeof *prob);
-    int *ok = calloc((size_t)ds->n + 1, sizeof *ok);
-    int *pos = calloc((size_t)ds->n + 1, sizeof *pos);
-    int *correct = calloc((size_t)ds->n + 1, sizeof *correct);
-    double *width = calloc((size_t)ds->n + 1, sizeof *width);
-    float *score = calloc((size_t)ds->n + 1, sizeof *score);
-    fm_status st = FM_OK;
-    if (!prob || !ok || !pos || !correct || !width || !score) {
-        st = fm_err_set(err, FM_ERR_NOMEM, "out of memory evaluating %d samples", ds->n);
-        goto done;
-    }
-    if ((st = fm_eval_dataset(model_dir, ds, threads, prob, ok, &r->skipped, progress, err)) !=
-        FM_OK)
-        goto done;
-    fm_confusion_init(&r->cm, 2, NULL);
-    int k = 0, boxed = 0;
-    for (int i = 0; i < ds->n; i++) {
-        if (!ok[i])
-            continue;
-        int t = ds->samples[i].label == mask_label ? 0 : 1;
-        int p = prob[i] >= 0.5f ? 0 : 1;
-        fm_confusion_add(&r->cm, t, p, NULL);
-        score[k] = prob[i];
-        pos[k] = t == 0;
-        if (ds->samples[i].has_box) {
-            correct[boxed] = t == p;
-            width[boxed] = ds->samples[i].box.x2 - ds->samples[i].box.x1;
-            boxed++;
-        }
-        k++;
-    }
-    fm_eval_auc(score, pos, (size_t)k, &r->auc, NULL);
-    static const double edges[2] = {32, 64};
-    fm_eval_buckets(edges, 2, width, correct, (size_t)boxed, r->by_width, NULL);
-done:
-    free(prob);
-    free(ok);
-    free(pos);
-    free(correct);
-    free(width);
-    free(score);
-    return st;
-}
-
 /* Figures of one evaluated set, as written to the report. */
 typedef struct {
     const char *name;
@@ -748,7 +620,7 @@ static void json_phase(fm_jsonw *j, const char *key, const phase_log *p, const c
     fm_jsonw_key(j, "trainable_from");
     fm_jsonw_string(j, trainable);
     fm_jsonw_key(j, "learning_rate");
-    fm_jsonw_double(j, p->lr);
+    fm_jsonw_float(j, (float)p->lr);
     fm_jsonw_key(j, "epochs_run");
     fm_jsonw_int(j, p->n_epochs);
     fm_jsonw_key(j, "best_epoch");
@@ -787,7 +659,10 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     double t_start = (fm_now_ms() / 1e3);
     fm_status st = FM_OK;
     fm_dataset *cls = NULL, *cls_pool = NULL, *cls_test = NULL, *voc = NULL, *voc_train = NULL,
-               *voc_test = NULL, *pool_all = NULL, *train = NULL, *val = NULL;
+               *voc_test = NULL, *pool_all = NULL, *train = NULL, *val = NULL, *crops = NULL;
+    fm_detector *det = NULL;
+    fm_det_crops_stats cstats;
+    memset(&cstats, 0, sizeof cstats);
     fm_net **nets = NULL;
     fm_pool *pool = NULL;
     fm_tnet *t1 = NULL, *t2 = NULL;
@@ -804,12 +679,27 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         return fm_err_set(err, FM_ERR_ARG, "no --data folder given");
     if (o->input_size < 32 || o->input_size > 512)
         return fm_err_set(err, FM_ERR_ARG, "--input-size %d out of range (32..512)", o->input_size);
+    if (o->crops_from) {
+        /* the detector is loaded before anything is written, so a bad one leaves no trace */
+        if (!o->voc_dir)
+            return fm_err_set(err, FM_ERR_ARG, "--crops-from %s needs --voc: it cuts scene "
+                                               "faces at the detector's boxes", o->crops_from);
+        fm_detector_spec spec = {o->crops_from, o->model_dir, 0, 0};
+        fm_net_opts dno = fm_net_default_opts();
+        dno.threads = nthreads;
+        fm_err derr = {0};
+        if (!(det = fm_detector_create(&spec, &dno, &derr)))
+            return fm_err_set(err, derr.status ? derr.status : FM_ERR_IO,
+                              "--crops-from %s: %s", o->crops_from, derr.msg);
+    }
     if ((st = fm_train_mkdir(o->out_dir, err)) != FM_OK)
-        return st;
+        goto done;
 
     /* datasets */
-    if (!(cls = fm_dataset_from_folders(o->data_dir, err)))
-        return err ? err->status : FM_ERR_IO;
+    if (!(cls = fm_dataset_from_folders(o->data_dir, err))) {
+        st = err ? err->status : FM_ERR_IO;
+        goto done;
+    }
     if (cls->skipped)
         fprintf(stderr, "facemask train: %s: %d entries skipped (first: %s)\n", o->data_dir,
                 cls->skipped, cls->first_skip);
@@ -834,8 +724,29 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
             goto done;
         }
         fm_dataset_drop_label(voc, FM_VOC_INCORRECT);
-        if (!(voc_train = filter_voc(voc, o->seed, o->voc_train_fraction, 1, err)) ||
-            !(pool_all = concat(cls_pool, voc_train, err))) {
+        if (!(voc_train = filter_voc(voc, o->seed, o->voc_train_fraction, 1, err))) {
+            st = err ? err->status : FM_ERR_NOMEM;
+            goto done;
+        }
+        if (det) {
+            if (!(crops = fm_det_crops(det, o->voc_dir, o->crops_conf, o->seed,
+                                       o->voc_train_fraction, o->voc_min_width, &cstats,
+                                       o->quiet, err))) {
+                st = err ? err->status : FM_ERR_IO;
+                goto done;
+            }
+            printf("scene crops from %s's boxes (conf %.2f, IoU >= %.1f): %d of %d faces on %d "
+                   "training-side images (%d with_mask, %d without_mask); of %d boxes, %d "
+                   "matched no face, %d a mask_weared_incorrect face, %d a face under %d px; "
+                   "%d unreadable image%s skipped\n",
+                   o->crops_from, (double)o->crops_conf, FM_DET_CROPS_IOU, cstats.matched,
+                   cstats.faces, cstats.images, cstats.labels[0], cstats.labels[1],
+                   cstats.detections, cstats.unmatched, cstats.ignored, cstats.too_small,
+                   o->voc_min_width, cstats.unreadable, cstats.unreadable == 1 ? "" : "s");
+            fm_detector_free(det);
+            det = NULL;
+        }
+        if (!(pool_all = concat(cls_pool, crops ? crops : voc_train, err))) {
             st = err ? err->status : FM_ERR_NOMEM;
             goto done;
         }
@@ -862,8 +773,8 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     printf("data: %d training, %d validation, %d held-out folder images%s", train->n, val->n,
            cls_test->n, voc_train ? "" : "\n");
     if (voc_train)
-        printf(", %d scene faces for training, %d held-out scene faces >= 16 px\n", voc_train->n,
-               voc_test->n);
+        printf(", %d scene faces for training, %d held-out scene faces >= 16 px\n",
+               crops ? crops->n : voc_train->n, voc_test->n);
 
     /* the model files */
     int S = o->input_size;
@@ -1081,7 +992,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_key(&j, "crop");
     fm_jsonw_object_begin(&j);
     fm_jsonw_key(&j, "margin");
-    fm_jsonw_double(&j, o->margin);
+    fm_jsonw_float(&j, o->margin);
     fm_jsonw_key(&j, "square");
     fm_jsonw_bool(&j, o->square);
     fm_jsonw_object_end(&j);
@@ -1090,21 +1001,21 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_key(&j, "variants_cached");
     fm_jsonw_int(&j, variants);
     fm_jsonw_key(&j, "rotation_deg");
-    fm_jsonw_double(&j, o->augment ? aug.rotation_deg : 0);
+    fm_jsonw_float(&j, o->augment ? aug.rotation_deg : 0);
     fm_jsonw_key(&j, "zoom");
-    fm_jsonw_double(&j, o->augment ? aug.zoom : 0);
+    fm_jsonw_float(&j, o->augment ? aug.zoom : 0);
     fm_jsonw_key(&j, "shift");
-    fm_jsonw_double(&j, o->augment ? aug.width_shift : 0);
+    fm_jsonw_float(&j, o->augment ? aug.width_shift : 0);
     fm_jsonw_key(&j, "shear_deg");
-    fm_jsonw_double(&j, o->augment ? aug.shear_deg : 0);
+    fm_jsonw_float(&j, o->augment ? aug.shear_deg : 0);
     fm_jsonw_key(&j, "hflip");
     fm_jsonw_bool(&j, o->augment ? aug.hflip : 0);
     fm_jsonw_key(&j, "brightness");
-    fm_jsonw_double(&j, o->augment ? aug.brightness : 0);
+    fm_jsonw_float(&j, o->augment ? aug.brightness : 0);
     fm_jsonw_key(&j, "contrast");
-    fm_jsonw_double(&j, o->augment ? aug.contrast : 0);
+    fm_jsonw_float(&j, o->augment ? aug.contrast : 0);
     fm_jsonw_key(&j, "lowres_prob");
-    fm_jsonw_double(&j, o->augment ? aug.lowres_prob : 0);
+    fm_jsonw_float(&j, o->augment ? aug.lowres_prob : 0);
     fm_jsonw_object_end(&j);
     fm_jsonw_key(&j, "data");
     fm_jsonw_object_begin(&j);
@@ -1113,9 +1024,36 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_key(&j, "scenes");
     fm_jsonw_string(&j, o->voc_dir);
     fm_jsonw_key(&j, "scene_train_fraction");
-    fm_jsonw_double(&j, o->voc_dir ? o->voc_train_fraction : 0);
+    fm_jsonw_float(&j, o->voc_dir ? o->voc_train_fraction : 0);
     fm_jsonw_key(&j, "scene_min_width_px");
     fm_jsonw_int(&j, o->voc_min_width);
+    fm_jsonw_key(&j, "scene_crops");
+    fm_jsonw_object_begin(&j);
+    fm_jsonw_key(&j, "from");
+    fm_jsonw_string(&j, o->crops_from ? o->crops_from : "annotations");
+    if (crops) {
+        fm_jsonw_key(&j, "detector_conf");
+        fm_jsonw_float(&j, o->crops_conf);
+        fm_jsonw_key(&j, "match_iou");
+        fm_jsonw_double(&j, FM_DET_CROPS_IOU);
+        fm_jsonw_key(&j, "images");
+        fm_jsonw_int(&j, cstats.images);
+        fm_jsonw_key(&j, "unreadable_images");
+        fm_jsonw_int(&j, cstats.unreadable);
+        fm_jsonw_key(&j, "faces");
+        fm_jsonw_int(&j, cstats.faces);
+        fm_jsonw_key(&j, "boxes");
+        fm_jsonw_int(&j, cstats.detections);
+        fm_jsonw_key(&j, "matched");
+        fm_jsonw_int(&j, cstats.matched);
+        fm_jsonw_key(&j, "unmatched");
+        fm_jsonw_int(&j, cstats.unmatched);
+        fm_jsonw_key(&j, "on_incorrectly_worn");
+        fm_jsonw_int(&j, cstats.ignored);
+        fm_jsonw_key(&j, "on_too_small");
+        fm_jsonw_int(&j, cstats.too_small);
+    }
+    fm_jsonw_object_end(&j);
     json_counts(&j, "train", train);
     json_counts(&j, "validation", val);
     json_counts(&j, "held_out_folder_images", cls_test);
@@ -1126,8 +1064,8 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     fm_jsonw_object_end(&j);
     fm_jsonw_key(&j, "class_weights");
     fm_jsonw_array_begin(&j);
-    fm_jsonw_double(&j, cw[0]);
-    fm_jsonw_double(&j, cw[1]);
+    fm_jsonw_float(&j, cw[0]);
+    fm_jsonw_float(&j, cw[1]);
     fm_jsonw_array_end(&j);
     json_phase(&j, "phase1", &p1, "fc1");
     json_phase(&j, "phase2", &p2, t2 ? o->fine_tune_from : "none");
@@ -1234,5 +1172,7 @@ done:
     fm_dataset_free(pool_all);
     fm_dataset_free(train);
     fm_dataset_free(val);
+    fm_dataset_free(crops);
+    fm_detector_free(det);
     return st;
 }

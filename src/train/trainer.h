@@ -12,8 +12,13 @@
  *
  * The output folder gets classifier.prototxt / .caffemodel / .cfg (loadable by
  * fm_classifier_load, and by OpenCV's readNetFromCaffe), report.json (every figure),
- * report.svg (curves and confusion matrix), and trained_on.txt (the scene images whose
- * faces were used in training, so evaluation can leave them out).
+ * report.svg (curves and confusion matrix), and trained_on.txt (the training-side scene
+ * images with an annotated face >= voc_min_width, so evaluation can leave them out; the same
+ * list whichever boxes the crops are cut at, so the held-out half does not depend on them).
+ *
+ * Scene crops: by default at the annotated boxes; with crops_from, at a detector's own boxes
+ * matched to those faces (det_crops.h), run once per image before the feature cache, so the
+ * classifier learns the jitter of the boxes it will be given at run time.
  *
  *     fm_train_opts o = fm_train_default_opts();
  *     o.data_dir = "../shared/data/mask_cls";
@@ -30,12 +35,19 @@
 #include "data/dataset.h"
 #include "eval/metrics.h"
 #include "face/classifier.h"
+#include "train/cls_eval.h"
 
 typedef struct {
     const char *data_dir;     /* folder per class (required) */
     const char *voc_dir;      /* optional scene photos with VOC boxes to train on too */
     float voc_train_fraction; /* fraction of the VOC images (by image) used for training */
     int voc_min_width;        /* VOC faces narrower than this are not used (px) */
+    const char *crops_from;   /* NULL: the scene faces are cut at their annotated boxes; else a
+                               * detector (fm_detector_spec's name: "yunet", "res10" or a
+                               * YuNet-layout .onnx) whose own boxes, matched to the annotated
+                               * faces, give the scene crops (det_crops.h) */
+    float crops_conf;         /* that detector's threshold (default 0.2, as eval --voc) */
+    const char *model_dir;    /* where that detector's files are (fm_models_dir) */
     const char *out_dir;      /* where the model and its report go */
     const char *base_dir;     /* folder with mobilenet_v2.prototxt / .caffemodel */
     int epochs;               /* phase 1 maximum */
@@ -69,26 +81,5 @@ int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction);
 /* mkdir -p: dir and its missing parents. */
 fm_status fm_train_mkdir(const char *dir, fm_err *err);
 fm_status fm_train_run(const fm_train_opts *o, fm_err *err);
-
-/* Mask probabilities of every sample of ds with classifier(s) loaded from model_dir,
- * using `threads` threads (one classifier each). ok[i] is 0 where the sample could not
- * be loaded (its message is printed to stderr and counted in *skipped). `progress` (may be
- * NULL; started by the caller with ds->n items) is updated as samples finish. */
-fm_status fm_eval_dataset(const char *model_dir, const fm_dataset *ds, int threads,
-                          float *mask_prob, int *ok, int *skipped, fm_progress *progress,
-                          fm_err *err);
-
-/* A classifier's figures on a labelled set (classes 0 mask, 1 no_mask). */
-typedef struct {
-    int samples, skipped;  /* in the set; not loadable (skipped) */
-    fm_confusion cm;       /* rows true class, columns predicted */
-    double auc;            /* ROC AUC of P(mask) for mask vs no mask */
-    fm_bucket by_width[3]; /* accuracy of boxed samples by face width: < 32, 32-64, >= 64 px */
-} fm_cls_eval;
-
-/* Classifies every sample of ds with the classifier in model_dir (mask_label: the dataset
- * label that means "mask"; every other label counts as no mask). */
-fm_status fm_eval_classifier(const char *model_dir, const fm_dataset *ds, int mask_label,
-                             int threads, fm_cls_eval *out, fm_progress *progress, fm_err *err);
 
 #endif
