@@ -45,11 +45,11 @@ static const char *clip(void)
     return path;
 }
 
+/* The project's models folder: the default detector (models/detector, fine-tuned YuNet-n)
+ * and the links `make models` makes to the shared ones. */
 static const char *models(void)
 {
-    static char path[1024];
-    snprintf(path, sizeof path, "%s/models", fm_test_shared());
-    return path;
+    return "models";
 }
 
 /* ---- the history, read back -------------------------------------------------------------- */

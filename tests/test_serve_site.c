@@ -86,7 +86,7 @@ static void test_serve_site_http(void)
     snprintf(db, sizeof db, "%s/site.db", tmp);
     snprintf(log, sizeof log, "%s/serve.log", tmp);
     snprintf(clip, sizeof clip, "%s/demo/uengmim_test_video.avi", fm_test_shared());
-    snprintf(models, sizeof models, "%s/models", fm_test_shared());
+    snprintf(models, sizeof models, "models"); /* the default detector is models/detector */
     snprintf(text, sizeof text,
              "cameras:\n"
              "  - name: front\n    source: %s\n    loop: true\n"

@@ -52,7 +52,7 @@ static void test_site_config_example(void)
     const fm_site_camera *a = &c->cameras[0], *b = &c->cameras[1];
     FM_CHECK_STREQ(a->name, "front-door");
     FM_CHECK_STREQ(a->source, "rtsp://127.0.0.1:8554/front");
-    FM_CHECK_STREQ(a->detector, "yunet");
+    FM_CHECK_STREQ(a->detector, "tuned");
     FM_CHECK_INT(a->det_w, 640);
     FM_CHECK_INT(a->det_h, 0);
     FM_CHECK_INT(a->every, 1);

@@ -41,7 +41,8 @@
 typedef struct {
     char *name;      /* required: [A-Za-z0-9_-], 1..64 characters, unique in the file */
     char *source;    /* required: anything `watch --source` takes */
-    char *detector;  /* "yunet" (default), "res10" or a YuNet .onnx path */
+    char *detector;  /* NULL or "tuned" (default: the fine-tuned YuNet-n of models/detector),
+                      * "yunet" (stock YuNet-n), "res10" or a YuNet .onnx path */
     int det_w, det_h;/* det-size as `watch --det-size` takes it: N (32..4096) gives (N, 0),
                       * "WxH" (each 64..4096) gives (W, H); 0, 0 for the detector's default */
     int every;       /* files: process every Nth frame, 1..100000 (default 1) */
