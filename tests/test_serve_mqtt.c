@@ -757,6 +757,106 @@ out:
     fm_site_config_free(anon);
 }
 
+/* --- TLS ---------------------------------------------------------------------------------- */
+
+/* A CA, a broker certificate for 127.0.0.1 and a client certificate, made by openssl in dir;
+ * a second, unrelated CA as other-ca.crt. 1 on success. */
+static int make_certs(const char *dir)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "(cd '%s' && K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
+             "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=fm-test-ca && "
+             "openssl req -x509 $K -keyout other-ca.key -out other-ca.crt -days 2 "
+             "-subj /CN=fm-other-ca && "
+             "openssl req $K -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+             "printf 'subjectAltName=IP:127.0.0.1\\n' > server.ext && "
+             "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out server.crt -days 2 -extfile server.ext && "
+             "openssl req $K -keyout client.key -out client.csr -subj /CN=fm-node && "
+             "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out client.crt -days 2) >/dev/null 2>&1",
+             dir);
+    int rc = fm_test_sh(cmd);
+    FM_CHECK_MSG(rc == 0, "openssl failed (%d): %s", rc, cmd);
+    return rc == 0;
+}
+
+static void test_mqtt_tls(void)
+{
+    char dir[512], db[600], extra[2048], yaml[2048], args[2048];
+    snprintf(dir, sizeof dir, "%s", fm_test_tmpdir());
+    snprintf(db, sizeof db, "%s/site.db", dir);
+    if (!make_certs(dir))
+        return;
+    /* the broker wants a client certificate signed by the CA */
+    snprintf(extra, sizeof extra,
+             "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
+             "require_certificate true\n",
+             dir, dir, dir);
+    fm_test_broker b;
+    if (!fm_test_broker_start(&b, dir, extra))
+        return;
+    fm_test_sub s;
+    memset(&s, 0, sizeof s);
+    snprintf(args, sizeof args, "--cafile %s/ca.crt --cert %s/client.crt --key %s/client.key",
+             dir, dir, dir);
+    snprintf(yaml, sizeof yaml,
+             "tls:\n  ca: %s/ca.crt\n  cert: %s/client.crt\n  key: %s/client.key", dir, dir,
+             dir);
+    fm_site_config *good = site_for("door,hall", b.port, "n1", db, yaml);
+    snprintf(yaml, sizeof yaml, "tls:\n  ca: %s/other-ca.crt\n  cert: %s/client.crt\n"
+             "  key: %s/client.key", dir, dir, dir);
+    fm_site_config *wrong_ca = site_for("door,hall", b.port, "n1", db, yaml);
+    snprintf(yaml, sizeof yaml, "tls:\n  ca: %s/ca.crt", dir);
+    fm_site_config *no_cert = site_for("door,hall", b.port, "n1", db, yaml);
+    fm_site_config *plain = site_for("door,hall", b.port, "n1", db, NULL);
+    fm_site_state *st = good ? state_for(good) : NULL;
+    if (!good || !wrong_ca || !no_cert || !plain || !st ||
+        !fm_test_sub_start(&s, &b, "facemask/+/events", NULL, args))
+        goto out;
+    fm_err err = {0};
+    fm_mqtt *m = fm_mqtt_start(good, st, &err);
+    FM_CHECK_MSG(m != NULL, "%s", err.msg);
+    if (!m)
+        goto out;
+    writer w = {.db = db, .m = m, .cams = {"door", "hall"}, .max = 30, .period_ms = 5};
+    write_events(&w);
+    FM_CHECK(wait_all_sent(db, 30, 10));
+    FM_CHECK(wait_received(&s, 30, 10));
+    fm_mqtt_stop(m);
+    row *rows;
+    int n = read_rows(db, &rows);
+    char *text = fm_test_sub_output(&s);
+    int dups = 0;
+    FM_CHECK(text && match_rows(text, rows, n, "n1", &dups));
+    free(text);
+    free_rows(rows, n);
+    /* a broker whose certificate the CA did not sign, no client certificate, no TLS */
+    fm_mqtt_stats ms;
+    m = fm_mqtt_start(wrong_ca, st, &err);
+    FM_CHECK(m && wait_error(m, "certificate verify failed", 5, &ms));
+    FM_CHECK_INT(ms.connects, 0);
+    fm_mqtt_stop(m);
+    m = fm_mqtt_start(no_cert, st, &err);
+    FM_CHECK(m && wait_error(m, "cannot connect: the broker closed the connection", 5, &ms));
+    FM_CHECK_STR_CONTAINS(ms.last_error, "certificate required");
+    FM_CHECK_INT(ms.connects, 0);
+    fm_mqtt_stop(m);
+    m = fm_mqtt_start(plain, st, &err);
+    FM_CHECK(m && wait_error(m, "cannot connect: the broker closed the connection", 5, &ms));
+    FM_CHECK_INT(ms.connects, 0);
+    fm_mqtt_stop(m);
+out:
+    fm_test_sub_stop(&s);
+    fm_test_broker_stop(&b);
+    fm_site_state_free(st);
+    fm_site_config_free(good);
+    fm_site_config_free(wrong_ca);
+    fm_site_config_free(no_cert);
+    fm_site_config_free(plain);
+}
+
 /* --- aggregate --------------------------------------------------------------------------- */
 
 static int find_remote(fm_mqtt *m, const char *camera, fm_mqtt_remote *out)
@@ -860,6 +960,7 @@ void suite_serve_mqtt(void)
     FM_RUN(test_mqtt_events_match_history);
     FM_RUN(test_mqtt_credentials_and_errors);
     FM_RUN(test_mqtt_state_availability_discovery);
+    FM_RUN(test_mqtt_tls);
     FM_RUN(test_mqtt_aggregate_two_nodes);
     FM_RUN(test_mqtt_broker_down_20s);
 }

@@ -281,7 +281,9 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     fm_mqtt *m = obj;
     if (m->stopping)
         return;
-    if (rc == 0 || rc == MOSQ_ERR_CONN_LOST)
+    if (!m->session)
+        conn_error(m, "cannot connect: the broker closed the connection");
+    else if (rc == 0 || rc == MOSQ_ERR_CONN_LOST)
         conn_error(m, "the connection was lost");
     else
         conn_error(m, "the connection was lost: %s", mosquitto_strerror(rc));
