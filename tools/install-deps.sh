@@ -6,9 +6,10 @@
 # python3 runs the ctypes example (examples/detect.py) in the install test.
 # libyaml-dev and libsqlite3-dev: the site configuration and history (src/site/).
 # libmosquitto-dev, libmicrohttpd-dev, libcrypt-dev: `facemask serve` (src/serve/); mosquitto and
-# mosquitto-clients: the real broker its tests start on 127.0.0.1; chromium: the dashboard test.
+# mosquitto-clients: the real broker its tests start on 127.0.0.1 (openssl makes their TLS
+# certificates); chromium: the dashboard test.
 set -eu
-PKGS="build-essential pkg-config python3 libjpeg62-turbo-dev libpng-dev libfreetype-dev fonts-dejavu-core libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libsdl2-dev xvfb x11-apps clang libclang-rt-14-dev python3-opencv libyaml-dev libsqlite3-dev libmosquitto-dev libmicrohttpd-dev libcrypt-dev mosquitto mosquitto-clients chromium"
+PKGS="build-essential pkg-config python3 libjpeg62-turbo-dev libpng-dev libfreetype-dev fonts-dejavu-core libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libsdl2-dev xvfb x11-apps clang libclang-rt-14-dev python3-opencv libyaml-dev libsqlite3-dev libmosquitto-dev libmicrohttpd-dev libcrypt-dev mosquitto mosquitto-clients openssl chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
