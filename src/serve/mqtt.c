@@ -267,6 +267,16 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     pthread_mutex_unlock(&m->mu);
     fm_log(had_error ? FM_LOG_WARN : FM_LOG_INFO, "mqtt: %s: connected as node '%s'", m->where,
            m->node);
+    m->fresh = 1; /* the loop publishes the session's first messages: see session_start */
+}
+
+/* The first messages of a session. Not sent from on_connect: libmosquitto calls it holding
+ * its callback lock, and publishing there takes its queue locks in the opposite order to
+ * the loop's (harmless with one thread, but it is a lock-order inversion TSan rightly
+ * reports). */
+static void session_start(fm_mqtt *m)
+{
+    m->fresh = 0;
     int mid;
     publish(m, m->avail_topic, "online", 6, 1, &mid);
     if (m->discovery)
@@ -344,6 +354,7 @@ static void attempt(fm_mqtt *m)
 {
     fm_err err = {0};
     m->session = 0;
+    m->fresh = 0;
     m->conn_failed = 0;
     m->conn_err[0] = '\0';
     m->log_err[0] = '\0';
@@ -465,6 +476,8 @@ static void *run(void *arg)
                 drop(m, MOSQ_ERR_SUCCESS, 0);
             continue;
         }
+        if (m->fresh)
+            session_start(m);
         if (notified || now >= next_poll) {
             publish_events(m);
             next_poll = now + FM_MQTT_POLL_S * 1000;

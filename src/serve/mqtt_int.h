@@ -48,6 +48,7 @@ struct fm_mqtt {
     fm_history *hist;
     struct mosquitto *mosq;    /* NULL between attempts */
     int session;               /* the broker accepted the connection (CONNACK 0) */
+    int fresh;                 /* ... and its first messages are still to be sent */
     int conn_failed;           /* a callback found the connection unusable */
     int stopping;              /* DISCONNECT sent: the disconnect callback is expected */
     char conn_err[256], log_err[200];
