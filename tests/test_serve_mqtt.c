@@ -3,6 +3,7 @@
  * while the broker is down for 20 s, retained state, availability and its last will, Home
  * Assistant discovery, credentials, TLS, and an aggregating node. The payloads themselves
  * (serve/mqtt_msg.h) are checked first, without a broker. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -706,16 +707,44 @@ static void test_mqtt_credentials_and_errors(void)
         goto out;
     fm_err err = {0};
     fm_mqtt_stats s;
-    /* refused credentials: a clear reason, no session, and it keeps trying */
+    /* refused credentials: a clear reason, no session, and it keeps trying; the reason is
+     * logged once, not once per attempt (standard error goes to a file meanwhile) */
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/stderr.txt", dir);
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    FM_CHECK(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
     fm_mqtt *m = fm_mqtt_start(bad, st, &err);
-    FM_CHECK_MSG(m != NULL, "%s", err.msg);
-    FM_CHECK(m && wait_error(m, "refused the connection: not authorised (check mqtt.username and "
-                                "mqtt.password)", 5, &s));
-    sleep_ms(1600); /* more attempts: 0.5 s, 1 s */
+    int refused = m && wait_error(m, "refused the connection: not authorised (check "
+                                     "mqtt.username and mqtt.password)", 5, &s);
+    sleep_ms(1700); /* more attempts: after 0.5 s, 1 s */
     fm_mqtt_get_stats(m, &s);
+    fm_mqtt_stop(m);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FM_CHECK_MSG(m != NULL, "%s", err.msg);
+    FM_CHECK(refused);
     FM_CHECK_INT(s.connects, 0);
     FM_CHECK_INT(s.connected, 0);
-    fm_mqtt_stop(m);
+    char *log = fm_test_read_file(logpath, NULL);
+    int times = 0;
+    for (const char *p = log; p && (p = strstr(p, "not authorised")); p++)
+        times++;
+    FM_CHECK_MSG(times == 1, "logged %d times:\n%s", times, log ? log : "");
+    FM_CHECK_STR_CONTAINS(log, "facemask: mqtt: 127.0.0.1:");
+    free(log);
+    /* while the broker refused it at least three times */
+    snprintf(logpath, sizeof logpath, "%s/mosquitto.log", dir);
+    log = fm_test_read_file(logpath, NULL);
+    times = 0;
+    for (const char *p = log; p && (p = strstr(p, "not authorised")); p++)
+        times++;
+    FM_CHECK_MSG(times >= 3, "the broker refused %d times:\n%s", times, log ? log : "");
+    free(log);
     m = fm_mqtt_start(anon, st, &err);
     FM_CHECK(m && wait_error(m, "not authorised", 5, &s));
     fm_mqtt_stop(m);
