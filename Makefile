@@ -358,10 +358,14 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# a target may link objects from outside the library (FUZZ_EXTRA: serve's MQTT payloads)
+build-fuzz/fuzz_mqtt_msg: FUZZ_EXTRA := build-fuzz/obj/src/serve/mqtt_msg.o
+build-fuzz/fuzz_mqtt_msg: build-fuzz/obj/src/serve/mqtt_msg.o
+
 build-fuzz/%: fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) -Isrc -Iinclude $(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -pthread $< \
-	    $(FUZZ_LIB) -o $@ $(LDLIBS)
+	    $(FUZZ_EXTRA) $(FUZZ_LIB) -o $@ $(LDLIBS)
 
 fuzz-smoke: $(FUZZ_BIN)
 	tools/fuzz-run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)

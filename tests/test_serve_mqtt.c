@@ -562,6 +562,7 @@ static int wait_retained(const fm_test_broker *b, const char *filter, const char
                          double timeout_s, char **last)
 {
     double t0 = mono_s();
+    free(*last); /* the previous answer */
     *last = NULL;
     while (mono_s() - t0 < timeout_s) {
         free(*last);
