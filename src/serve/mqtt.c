@@ -132,6 +132,7 @@ static void publish_events(fm_mqtt *m)
     batch b = {.n = 0};
     fm_err err = {0};
     fm_status st = fm_history_unsent(m->hist, m->after, room, collect, &b, &err);
+    m->backlog = st == FM_OK && b.n == room; /* probably more: read again as acks free room */
     if (st != FM_OK && !m->db_error_logged) {
         fm_log(FM_LOG_ERROR, "mqtt: %s", err.msg);
         m->db_error_logged = 1;
@@ -169,7 +170,7 @@ static void publish_events(fm_mqtt *m)
     }
 }
 
-/* The broker acknowledged message mid: mark its event sent. */
+/* The broker acknowledged message mid: its event is to be marked sent. */
 static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
     fm_mqtt *m = obj;
@@ -178,18 +179,30 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     for (int i = 0; i < m->ninfl; i++) {
         if (m->infl[i].mid != mid)
             continue;
-        fm_err err = {0};
-        if (fm_history_mark_sent(m->hist, m->infl[i].id, &err) != FM_OK)
-            fm_log(FM_LOG_ERROR, "mqtt: %s (the event will be sent again)", err.msg);
-        else {
-            pthread_mutex_lock(&m->mu);
-            m->stats.acked++;
-            pthread_mutex_unlock(&m->mu);
-        }
+        if (m->nacks < FM_MQTT_INFLIGHT)
+            m->acks[m->nacks++] = m->infl[i].id;
         memmove(&m->infl[i], &m->infl[i + 1], (size_t)(m->ninfl - i - 1) * sizeof m->infl[0]);
         m->ninfl--;
         return;
     }
+}
+
+/* Marks the events acknowledged since the last call sent, in one transaction: after each
+ * turn of the loop, so a fast broker costs one fsync per turn, not one per event. A failure
+ * leaves them unsent: they are sent again after the next reconnect (a duplicate, never a
+ * loss). */
+static void flush_acks(fm_mqtt *m)
+{
+    if (m->nacks == 0)
+        return;
+    fm_err err = {0};
+    int marked = 0;
+    if (fm_history_mark_sent_batch(m->hist, m->acks, m->nacks, &marked, &err) != FM_OK)
+        fm_log(FM_LOG_ERROR, "mqtt: %s (%d events will be sent again)", err.msg, m->nacks);
+    m->nacks = 0;
+    pthread_mutex_lock(&m->mu);
+    m->stats.acked += marked;
+    pthread_mutex_unlock(&m->mu);
 }
 
 static void publish_states(fm_mqtt *m, double now_ms, int force)
@@ -355,6 +368,7 @@ static void attempt(fm_mqtt *m)
     fm_err err = {0};
     m->session = 0;
     m->fresh = 0;
+    m->backlog = 0;
     m->conn_failed = 0;
     m->conn_err[0] = '\0';
     m->log_err[0] = '\0';
@@ -418,13 +432,17 @@ static void finish(fm_mqtt *m)
         if (publish(m, m->avail_topic, "offline", 7, 1, &m->offline_mid)) {
             double t0 = fm_now_ms();
             while ((!m->offline_done || m->ninfl > 0) && fm_now_ms() - t0 < STOP_WAIT_MS &&
-                   !m->conn_failed)
-                if (mosquitto_loop(m->mosq, LOOP_MS, 1) != MOSQ_ERR_SUCCESS)
+                   !m->conn_failed) {
+                int rc = mosquitto_loop(m->mosq, LOOP_MS, 1);
+                flush_acks(m);
+                if (rc != MOSQ_ERR_SUCCESS)
                     break;
+            }
         }
         m->stopping = 1;
         mosquitto_disconnect(m->mosq);
         mosquitto_loop(m->mosq, 0, 1);
+        flush_acks(m);
     }
     mosquitto_destroy(m->mosq);
     m->mosq = NULL;
@@ -466,6 +484,7 @@ static void *run(void *arg)
         }
         int rc = mosquitto_loop(m->mosq, LOOP_MS, 1);
         int e = errno;
+        flush_acks(m);
         if (rc != MOSQ_ERR_SUCCESS || m->conn_failed) {
             drop(m, rc, e);
             continue;
@@ -478,7 +497,7 @@ static void *run(void *arg)
         }
         if (m->fresh)
             session_start(m);
-        if (notified || now >= next_poll) {
+        if (notified || now >= next_poll || (m->backlog && m->ninfl < FM_MQTT_INFLIGHT)) {
             publish_events(m);
             next_poll = now + FM_MQTT_POLL_S * 1000;
         }

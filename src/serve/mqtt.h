@@ -19,8 +19,9 @@
  * "node") tells a receiver it already has it.
  *
  * One thread of its own runs the connection (libmosquitto's loop, non-blocking connects) and
- * its own history handle; it polls the history every FM_MQTT_POLL_S seconds and sooner after
- * fm_mqtt_notify. Nothing here blocks a camera: the pipelines only write the history and
+ * its own history handle; it polls the history every FM_MQTT_POLL_S seconds, sooner after
+ * fm_mqtt_notify, and straight on while a backlog drains (up to FM_MQTT_INFLIGHT events in
+ * flight; the acknowledgements that arrive together are marked sent in one transaction). Nothing here blocks a camera: the pipelines only write the history and
  * fm_site_state. A lost or refused connection is retried with exponential backoff from
  * FM_MQTT_BACKOFF_MIN_S to FM_MQTT_BACKOFF_MAX_S, each attempt on a fresh client (so no stale
  * queue is replayed out of order). Errors are logged once per change of state, as one line:

@@ -55,7 +55,10 @@ struct fm_mqtt {
     double attempt_ms, next_attempt_ms, backoff_s;
     struct { int mid; long long id; } infl[FM_MQTT_INFLIGHT]; /* oldest first */
     int ninfl;
+    long long acks[FM_MQTT_INFLIGHT]; /* acknowledged, to be marked sent by flush_acks */
+    int nacks;
     long long after;           /* the newest event id published in this session */
+    int backlog;               /* the last read filled the window: more rows may wait */
     int offline_mid, offline_done;
     int db_error_logged, remote_full_logged;
     fm_mqtt_buf buf, topic;
