@@ -21,10 +21,13 @@
  * One thread of its own runs the connection (libmosquitto's loop, non-blocking connects) and
  * its own history handle; it polls the history every FM_MQTT_POLL_S seconds, sooner after
  * fm_mqtt_notify, and straight on while a backlog drains (up to FM_MQTT_INFLIGHT events in
- * flight; the acknowledgements that arrive together are marked sent in one transaction). Nothing here blocks a camera: the pipelines only write the history and
- * fm_site_state. A lost or refused connection is retried with exponential backoff from
- * FM_MQTT_BACKOFF_MIN_S to FM_MQTT_BACKOFF_MAX_S, each attempt on a fresh client (so no stale
- * queue is replayed out of order). Errors are logged once per change of state, as one line:
+ * flight; the acknowledgements that arrive together are marked sent in one transaction).
+ * Nothing here blocks a camera: the pipelines only write the history and fm_site_state (and
+ * fm_mqtt_notify only takes a mutex the thread never holds across I/O). A lost or refused
+ * connection is retried with exponential backoff from FM_MQTT_BACKOFF_MIN_S to
+ * FM_MQTT_BACKOFF_MAX_S, each attempt on a fresh client (so no stale queue is replayed out of
+ * order; libmosquitto's own reconnect, mosquitto_reconnect_delay_set, works only inside its
+ * loop_forever/loop_start, which this thread does not use). Errors are logged once per change of state, as one line:
  *
  *     facemask: mqtt: 127.0.0.1:1883: the broker refused the connection: not authorised
  *               (check mqtt.username and mqtt.password)
