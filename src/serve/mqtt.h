@@ -27,7 +27,8 @@
  * connection is retried with exponential backoff from FM_MQTT_BACKOFF_MIN_S to
  * FM_MQTT_BACKOFF_MAX_S, each attempt on a fresh client (so no stale queue is replayed out of
  * order; libmosquitto's own reconnect, mosquitto_reconnect_delay_set, works only inside its
- * loop_forever/loop_start, which this thread does not use). Errors are logged once per change of state, as one line:
+ * loop_forever/loop_start, which this thread does not use). Errors are logged once per
+ * change of state, as one line:
  *
  *     facemask: mqtt: 127.0.0.1:1883: the broker refused the connection: not authorised
  *               (check mqtt.username and mqtt.password)
