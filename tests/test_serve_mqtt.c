@@ -977,6 +977,51 @@ out:
     fm_site_config_free(plain);
 }
 
+/* Without mqtt.node the node is the host name (up to its first dot, as a topic level); a site
+ * without an mqtt: section is refused. No broker is needed for either. */
+static void test_mqtt_node_name_and_bad_start(void)
+{
+    char db[600], text[1024];
+    snprintf(db, sizeof db, "%s/site.db", fm_test_tmpdir());
+    int port = fm_test_free_port();
+    snprintf(text, sizeof text, "cameras:\n  - name: door\n    source: /dev/null\nmqtt:\n"
+             "  host: 127.0.0.1\n  port: %d\ndatabase:\n  path: %s\n", port, db);
+    fm_err err = {0};
+    fm_site_config *cfg = fm_site_config_parse(text, strlen(text), "t.yaml", &err);
+    FM_CHECK_MSG(cfg != NULL, "%s", err.msg);
+    fm_site_state *st = cfg ? state_for(cfg) : NULL;
+    if (!st) {
+        fm_site_config_free(cfg);
+        return;
+    }
+    char host[256] = "", expect[65];
+    gethostname(host, sizeof host - 1);
+    size_t n = 0;
+    for (size_t i = 0; host[i] && host[i] != '.' && n < 64; i++)
+        expect[n++] = (host[i] >= 'a' && host[i] <= 'z') || (host[i] >= 'A' && host[i] <= 'Z') ||
+                              (host[i] >= '0' && host[i] <= '9') || host[i] == '_' ||
+                              host[i] == '-'
+                          ? host[i]
+                          : '-';
+    expect[n] = '\0';
+    fm_mqtt *m = fm_mqtt_start(cfg, st, &err);
+    FM_CHECK_MSG(m != NULL, "%s", err.msg);
+    fm_mqtt_stats s;
+    fm_mqtt_get_stats(m, &s);
+    FM_CHECK_MSG(strcmp(s.node, n ? expect : "facemask") == 0, "node '%s', host '%s'", s.node,
+                 host);
+    fm_mqtt_stop(m);
+    cfg->mqtt.enabled = 0;
+    FM_CHECK(fm_mqtt_start(cfg, st, &err) == NULL);
+    FM_CHECK_STR_CONTAINS(err.msg, "mqtt: the site has no mqtt: section");
+    FM_CHECK(fm_mqtt_start(NULL, st, &err) == NULL);
+    fm_mqtt_notify(NULL); /* both ignore NULL */
+    fm_mqtt_stop(NULL);
+    FM_CHECK_INT(fm_mqtt_remotes(NULL, NULL, 0), 0);
+    fm_site_state_free(st);
+    fm_site_config_free(cfg);
+}
+
 /* --- aggregate --------------------------------------------------------------------------- */
 
 static int find_remote(fm_mqtt *m, const char *camera, fm_mqtt_remote *out)
@@ -1080,6 +1125,7 @@ void suite_serve_mqtt(void)
     FM_RUN(test_mqtt_history_mark_sent_batch);
     FM_RUN(test_mqtt_events_match_history);
     FM_RUN(test_mqtt_killed_then_restarted);
+    FM_RUN(test_mqtt_node_name_and_bad_start);
     FM_RUN(test_mqtt_credentials_and_errors);
     FM_RUN(test_mqtt_state_availability_discovery);
     FM_RUN(test_mqtt_tls);
