@@ -1,6 +1,8 @@
 /* test_mqtt_util.h - a real mosquitto broker and real mosquitto_sub subscribers for the MQTT
- * tests (test_serve_mqtt.c, and serve's own tests): each broker on a free 127.0.0.1 port, with
- * its own configuration, persistence and log in a folder of the test's.
+ * tests (test_serve_mqtt*.c, and serve's own tests): each broker on a free 127.0.0.1 port, with
+ * its own configuration, persistence and log in a folder of the test's; and the sites,
+ * histories and event checks those tests share (events written as a camera's sink writes
+ * them, and a subscriber's messages matched one for one against the SQLite rows).
  *
  *     fm_test_broker b;
  *     if (!fm_test_broker_start(&b, fm_test_tmpdir(), NULL)) return;   // a test failure
@@ -17,7 +19,16 @@
 #ifndef FM_TEST_MQTT_UTIL_H
 #define FM_TEST_MQTT_UTIL_H
 
+#include <stdatomic.h>
 #include <sys/types.h>
+
+#include "serve/mqtt.h"
+#include "site/config.h"
+#include "site/state.h"
+
+/* Monotonic seconds, and a sleep. */
+double fm_test_mono_s(void);
+void fm_test_sleep_ms(int ms);
 
 typedef struct {
     int port;
@@ -64,5 +75,64 @@ char *fm_test_retained(const fm_test_broker *b, const char *filter, const char *
 
 /* Runs a command with sh -c and waits for it; its exit status, -1 if it could not run. */
 int fm_test_sh(const char *cmd);
+
+/* --- sites, histories, events ---------------------------------------------------------- */
+
+/* A site parsed from YAML (config.c's checks included): the cameras in `cams`
+ * (comma-separated, source /dev/null), mqtt on 127.0.0.1:port as node, the database at db, and
+ * `mqtt_extra` lines added to the mqtt: section ("key: value\n...", may be NULL). NULL (and a
+ * test failure) when it does not parse. */
+fm_site_config *fm_test_mqtt_site(const char *cams, int port, const char *node, const char *db,
+                                  const char *mqtt_extra);
+/* The live state of cfg's cameras (camera i is cfg->cameras[i]). */
+fm_site_state *fm_test_mqtt_state(const fm_site_config *cfg);
+
+/* One integer from SQL on the database file, read-only; -1 on any error. */
+long long fm_test_sql_int(const char *path, const char *sql);
+
+/* An events row as stored. */
+typedef struct {
+    long long id;
+    char camera[65];
+    char *payload;
+    int sent;
+} fm_test_row;
+
+/* Every events row, by id (*out: caller frees with fm_test_free_rows); the count. */
+int fm_test_read_rows(const char *path, fm_test_row **out);
+void fm_test_free_rows(fm_test_row *rows, int n);
+
+/* Events written as a camera's sink writes them: its own history handle, one committed row
+ * each ("appear" events alternating between cams[0] and cams[1]), fm_mqtt_notify(m) after
+ * each (m may be NULL). Run it in a thread (pthread_create(..., fm_test_write_events, &w)) or
+ * call it. */
+typedef struct {
+    const char *db;
+    fm_mqtt *m;
+    const char *cams[2];
+    int max;         /* stop after this many (0: until stop is set) */
+    int period_ms;   /* sleep between events */
+    atomic_int stop;
+    atomic_int written;
+    char err[512];   /* the history's error, "" when none */
+} fm_test_writer;
+void *fm_test_write_events(void *arg);
+
+/* 1 once the history has n rows, all marked sent, within timeout_s. */
+int fm_test_wait_all_sent(const char *db, long long n, double timeout_s);
+/* 1 once the subscriber has n distinct events (by "id"), within timeout_s. */
+int fm_test_wait_received(const fm_test_sub *s, int n, double timeout_s);
+/* Checks a subscriber's "facemask/<camera>/events {...}" lines against the rows: each row's
+ * stored payload with "id", "node" and "camera" added, in id order of first arrival; repeats
+ * of an id already seen (allowed after a reconnect) are counted in *dups. 1 when all match
+ * (a test failure names the first difference). */
+int fm_test_match_events(const char *text, const fm_test_row *rows, int n, const char *node,
+                         int *dups);
+
+/* 1 once m is connected, within timeout_s. */
+int fm_test_mqtt_wait_connected(fm_mqtt *m, double timeout_s);
+/* 1 once m's last error contains needle, within timeout_s; *s gets the stats. */
+int fm_test_mqtt_wait_error(fm_mqtt *m, const char *needle, double timeout_s,
+                            fm_mqtt_stats *s);
 
 #endif
