@@ -253,11 +253,12 @@ test-asan: models build-asan/tests build-asan/facemask build-asan/facemask-video
 # watch end to end (capture, inference and output threads) and the RTSP sources. A data race ends the process with status 66, which fails the test that ran it.
 # FFmpeg's own threads are not instrumented: tools/tsan.supp says why they are suppressed.
 # The threaded tests that stay quick under TSan (~5-15x slower): the pool, the RTSP sources,
-# watch with --every 2 (the counters the capture and output threads share) and watch through an
-# RTSP server killed, restarted and stalled. The whole watch suite is too slow for CI here.
+# watch with --every 2 (the counters the capture and output threads share), watch through an
+# RTSP server killed, restarted and stalled, and serve's MQTT thread (events written by another
+# thread; two nodes read by the caller while their threads update them). The whole watch suite is too slow for CI here.
 TSAN_SUITES ?= test_pool_runs test_pool_split video_rtsp test_faults_every test_lib_threads \
                test_faults_rtsp_killed test_faults_silent test_site_state_live_view \
-               serve_http_live test_serve_threads_short
+               serve_http_live test_serve_threads_short test_mqtt_events_match test_mqtt_aggregate
 tsan-test: models build-tsan/tests build-tsan/facemask build-tsan/facemask-video.so
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tools/tsan.supp \
 	FM_BIN=build-tsan/facemask FM_SANITIZED=1 ./build-tsan/tests $(TSAN_SUITES)
@@ -380,10 +381,14 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# a target may link objects from outside the library (FUZZ_EXTRA: serve's MQTT payloads)
+build-fuzz/fuzz_mqtt_msg: FUZZ_EXTRA := build-fuzz/obj/src/serve/mqtt_msg.o
+build-fuzz/fuzz_mqtt_msg: build-fuzz/obj/src/serve/mqtt_msg.o
+
 build-fuzz/%: fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) -Isrc -Iinclude $(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -pthread $< \
-	    $(FUZZ_LIB) -o $@ $(LDLIBS)
+	    $(FUZZ_EXTRA) $(FUZZ_LIB) -o $@ $(LDLIBS)
 
 fuzz-smoke: $(FUZZ_BIN)
 	tools/fuzz-run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fills one fuzz/corpus-NAME/ (git-ignored) per target fuzz/fuzz_NAME.c with seeds:
-# prototxt, caffemodel, caffe_net, voc, onnx, image, json and site_config. Seeds are:
+# prototxt, caffemodel, caffe_net, voc, onnx, image, json, site_config and mqtt_msg. Seeds are:
 # the shared prototxts, the small committed caffemodel fixtures, and the first
 # few KB of the shared caffemodels (big seeds slow libFuzzer down).
 #   sh fuzz/seed_corpora.sh [SHARED]      (SHARED defaults to ../shared)
@@ -104,3 +104,6 @@ mkdir -p fuzz/corpus-site_config
 cp docs/site.example.yaml fuzz/corpus-site_config/example.yaml
 cp fuzz/seeds/site_config/*.yaml fuzz/corpus-site_config/
 echo "seeded: $(ls fuzz/corpus-site_config | wc -l) site_config"
+mkdir -p fuzz/corpus-mqtt_msg
+cp fuzz/seeds/mqtt_msg/*.json fuzz/corpus-mqtt_msg/
+echo "seeded: $(ls fuzz/corpus-mqtt_msg | wc -l) mqtt_msg"

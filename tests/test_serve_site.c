@@ -7,15 +7,19 @@
  *     /api/cameras readings taken before and after it (one state, two views);
  *   - /api/events?camera=front gives only front's events, with appear lines;
  *   - the live view sends a JPEG of the running pipeline (encoded only while watched);
- * then SIGTERM: exit 0, and the history holds at least the events the API listed. */
+ * then SIGTERM: exit 0, and the history holds at least the events the API listed.
+ * The site also has an mqtt: section and a real mosquitto: every stored row of both cameras is
+ * marked sent and reached a real mosquitto_sub, one for one, in order (fm_test_match_events). */
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "test.h"
 #include "test_http_util.h"
+#include "test_mqtt_util.h"
 #include "test_video_util.h"
 
 static double serve_api_num(const char *body, const char *expr)
@@ -94,6 +98,20 @@ static void test_serve_site_http(void)
              "http:\n  listen: 127.0.0.1\n  port: %d\n"
              "database:\n  path: %s\n",
              clip, clip, port, db);
+    fm_test_broker broker;
+    fm_test_sub sub;
+    memset(&sub, 0, sizeof sub);
+    char bdir[1100];
+    snprintf(bdir, sizeof bdir, "%s/broker", tmp);
+    mkdir(bdir, 0700);
+    int broker_up = fm_test_broker_start(&broker, bdir, NULL);
+    FM_CHECK_MSG(broker_up, "mosquitto did not start");
+    if (!broker_up)
+        return;
+    FM_CHECK(fm_test_sub_start(&sub, &broker, "facemask/+/events", NULL, NULL));
+    size_t used = strlen(text);
+    snprintf(text + used, sizeof text - used, "mqtt:\n  port: %d\n  node: site-test\n",
+             broker.port);
     fm_test_write_text(site, text);
     char *argv[] = {(char *)fm_test_bin(), "serve", "--config", site, "--model-dir", models,
                     "--classifier", "models/mask", NULL};
@@ -171,10 +189,24 @@ static void test_serve_site_http(void)
         pid = 0;
         FM_CHECK_MSG(db_count(db, "front") >= (long long)listed, "history %lld < API %g",
                      db_count(db, "front"), listed);
-        printf("  front: %g frames at the check, %g events listed; live JPEG %ld bytes\n",
-               before, listed, jpeg);
+        /* MQTT: every stored row was acknowledged (sent) and received, in order */
+        fm_test_row *rows = NULL;
+        int n = fm_test_read_rows(db, &rows);
+        FM_CHECK(n > 0);
+        FM_CHECK_MSG(fm_test_wait_received(&sub, n, 20 * slow), "mosquitto_sub got fewer than %d",
+                     n);
+        FM_CHECK_INT(fm_test_sql_int(db, "SELECT count(*) FROM events WHERE sent = 0"), 0);
+        char *got = fm_test_sub_output(&sub);
+        int dups = 0;
+        FM_CHECK(got && fm_test_match_events(got, rows, n, "site-test", &dups));
+        free(got);
+        fm_test_free_rows(rows, n);
+        printf("  front: %g frames at the check, %g events listed; live JPEG %ld bytes; "
+               "%d events over MQTT (%d repeated)\n", before, listed, jpeg, n, dups);
     }
     free(cams);
+    fm_test_sub_stop(&sub);
+    fm_test_broker_stop(&broker);
     if (pid > 0) {
         kill(pid, SIGKILL);
         tv_wait_exit(pid, 10);

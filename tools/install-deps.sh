@@ -6,7 +6,8 @@
 # python3 runs the ctypes example (examples/detect.py) in the install test.
 # libyaml-dev and libsqlite3-dev: the site configuration and history (src/site/).
 # libmosquitto-dev, libmicrohttpd-dev, libcrypt-dev: `facemask serve` (src/serve/); mosquitto and
-# mosquitto-clients: the real broker its tests start on 127.0.0.1; chromium: the dashboard test.
+# mosquitto-clients: the real broker its tests start on 127.0.0.1 (openssl makes their TLS
+# certificates); chromium: the dashboard test.
 # nodejs and npm (Debian's npm package when nodejs lacks it): `npm ci` in src/serve/web fetches
 # the dashboard's chart (uPlot), pinned by its package-lock.json, which the build embeds
 # (tools/gen-web-assets.c); curl and openssl: the HTTPS test (a self-signed certificate, a client).

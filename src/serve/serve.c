@@ -45,8 +45,13 @@ void serve_output_failed(serve *sv, const char *fmt, ...)
  * (so their final state is reported). HTTP listens only when the file has an http: section. */
 static fm_status reporters_start(serve *sv, fm_err *err)
 {
-    if (sv->site->http.enabled && !(sv->http = fm_http_start(sv->site, sv->state, err)))
+    if (sv->site->mqtt.enabled && !(sv->mqtt = fm_mqtt_start(sv->site, sv->state, err)))
         return err->status;
+    if (sv->site->http.enabled && !(sv->http = fm_http_start(sv->site, sv->state, err))) {
+        fm_mqtt_stop(sv->mqtt);
+        sv->mqtt = NULL;
+        return err->status;
+    }
     if (sv->http && !sv->o->quiet) /* at the level of serve's other start-up line */
         fm_log(FM_LOG_WARN, "dashboard and API on http%s://%s:%d/",
                sv->site->http.tls_cert ? "s" : "", sv->site->http.listen, fm_http_port(sv->http));
@@ -55,7 +60,7 @@ static fm_status reporters_start(serve *sv, fm_err *err)
 
 void serve_reporters_notify(serve *sv)
 {
-    (void)sv;
+    fm_mqtt_notify(sv->mqtt); /* new events are in the database: publish them now */
 }
 
 static void reporters_stop(serve *sv)
@@ -63,6 +68,8 @@ static void reporters_stop(serve *sv)
     fm_site_state_wake(sv->state); /* live-view readers waiting for a frame */
     fm_http_stop(sv->http);
     sv->http = NULL;
+    fm_mqtt_stop(sv->mqtt); /* after the cameras' last events; publishes "offline" */
+    sv->mqtt = NULL;
 }
 /* ==== end of the reporters' place ======================================================== */
 

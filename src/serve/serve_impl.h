@@ -19,6 +19,7 @@
 #include "face/detector.h"
 #include "io/draw.h"
 #include "serve/http.h"
+#include "serve/mqtt.h"
 #include "serve/serve.h"
 #include "site/config.h"
 #include "site/history.h"
@@ -102,6 +103,7 @@ struct serve {
     fm_site_config *site;
     fm_site_state *state;
     fm_http *http;          /* the dashboard and API, when the site has an http: section */
+    fm_mqtt *mqtt;          /* events and state to the broker, when it has an mqtt: section */
     int ncams;
     serve_cam *cams;
     int nworkers;

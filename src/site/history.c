@@ -591,3 +591,32 @@ fm_status fm_history_snapshot(fm_history *h, long long id,
     sqlite3_finalize(st);
     return s;
 }
+
+fm_status fm_history_mark_sent_batch(fm_history *h, const long long *ids, int n, int *marked,
+                                     fm_err *err)
+{
+    if (marked)
+        *marked = 0;
+    if (!h || (n > 0 && !ids))
+        return fm_err_set(err, FM_ERR_ARG, "history: NULL %s", !h ? "database" : "ids");
+    if (n <= 0)
+        return FM_OK;
+    if (exec(h, "BEGIN IMMEDIATE", err) != FM_OK)
+        return err ? err->status : FM_ERR_IO;
+    int changed = 0;
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(h->mark_sent, 1, ids[i]);
+        if (!step_done(h->mark_sent))
+            goto fail;
+        changed += sqlite3_changes(h->db);
+    }
+    if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    if (marked)
+        *marked = changed;
+    return FM_OK;
+fail:;
+    fm_status s = db_fail(h, err, FM_ERR_IO, "cannot mark events sent");
+    sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+    return s;
+}

@@ -64,6 +64,11 @@ fm_status fm_history_add_event(fm_history *h, const fm_history_event *e, long lo
 /* Marks the event sent (its MQTT delivery acknowledged). An id that does not exist is
  * FM_ERR_ARG. */
 fm_status fm_history_mark_sent(fm_history *h, long long id, fm_err *err);
+/* The same for n ids in one transaction (one fsync for all: MQTT marks the acknowledgements
+ * that arrived together at once). Ids that do not exist are skipped; *marked (may be NULL)
+ * gets the number of rows marked. All or none: on an error no row is marked. */
+fm_status fm_history_mark_sent_batch(fm_history *h, const long long *ids, int n, int *marked,
+                                     fm_err *err);
 
 /* One stored event, as fm_history_unsent gives it (strings valid while the callback runs). */
 typedef struct {
