@@ -127,7 +127,7 @@ static int setup(fixture *f, const char *name, const char *http_yaml)
     fm_history_add_snapshot(h, "hall", T0 + 16, 0, "sub/ok.jpg", &f->snap_missing, &err);
     fm_history_close(h);
 
-    f->http = fm_http_start(f->site, f->state, &err);
+    f->http = fm_http_start(f->site, f->state, NULL, &err);
     FM_CHECK_MSG(f->http != NULL, "%s", err.msg);
     if (!f->http)
         return -1;
@@ -164,6 +164,9 @@ static void test_http_api(void)
     char ct[128];
     FM_CHECK_STR_CONTAINS(th_header(&r, "Content-Type", ct, sizeof ct), "application/json");
     TH_JSON_EQ(r.body, "[c['name'] for c in d['cameras']]", "['door', 'hall']");
+    /* without MQTT the node has no name, and no other node's camera is listed */
+    TH_JSON_EQ(r.body, "[(c['node'], c['local']) for c in d['cameras']]",
+               "[(None, True), (None, True)]");
     TH_JSON_EQ(r.body,
                "{k: d['cameras'][0][k] for k in ('status', 'fps', 'frames', 'skipped', 'faces', "
                "'people_now', 'masked_now', 'unmasked_now', 'people', 'masked', 'unmasked', "
@@ -518,31 +521,31 @@ static void test_http_hostile(void)
     fm_err err = {0};
     free(f.site->http.listen);
     f.site->http.listen = strdup("0.0.0.0");
-    FM_CHECK(fm_http_start(f.site, f.state, &err) == NULL);
+    FM_CHECK(fm_http_start(f.site, f.state, NULL, &err) == NULL);
     FM_CHECK_STR_CONTAINS(err.msg, "http: listening on 0.0.0.0 (not loopback) needs "
                                    "authentication");
     free(f.site->http.listen);
     f.site->http.listen = strdup("not an address");
     f.site->http.token = strdup("abcdefghijklmnop0123");
-    FM_CHECK(fm_http_start(f.site, f.state, &err) == NULL);
+    FM_CHECK(fm_http_start(f.site, f.state, NULL, &err) == NULL);
     FM_CHECK_STR_CONTAINS(err.msg, "http: listen address 'not an address'");
     free(f.site->http.token);
     f.site->http.token = NULL;
     free(f.site->http.listen);
     f.site->http.listen = strdup("127.0.0.1");
     f.site->http.port = f.port; /* taken by the running one */
-    FM_CHECK(fm_http_start(f.site, f.state, &err) == NULL);
+    FM_CHECK(fm_http_start(f.site, f.state, NULL, &err) == NULL);
     char want[128];
     snprintf(want, sizeof want, "http: cannot listen on 127.0.0.1:%d", f.port);
     FM_CHECK_STR_CONTAINS(err.msg, want);
     f.site->http.port = 0;
     f.site->http.tls_cert = strdup("/nonexistent/site.crt");
     f.site->http.tls_key = strdup("/nonexistent/site.key");
-    FM_CHECK(fm_http_start(f.site, f.state, &err) == NULL);
+    FM_CHECK(fm_http_start(f.site, f.state, NULL, &err) == NULL);
     FM_CHECK_STR_CONTAINS(err.msg, "/nonexistent/site.crt");
     free(f.site->database.path);
     f.site->database.path = strdup("/nonexistent/dir/site.db");
-    FM_CHECK(fm_http_start(f.site, f.state, &err) == NULL);
+    FM_CHECK(fm_http_start(f.site, f.state, NULL, &err) == NULL);
     FM_CHECK_STR_CONTAINS(err.msg, "/nonexistent/dir/site.db");
     teardown(&f);
 }
@@ -592,7 +595,7 @@ static void test_http_tls(void)
     /* a key that is not a key: refused at start */
     fm_test_write_text(key, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
     fm_err err = {0};
-    fm_http *bad = fm_http_start(f.site, f.state, &err);
+    fm_http *bad = fm_http_start(f.site, f.state, NULL, &err);
     FM_CHECK(bad == NULL);
     fm_http_stop(bad);
     FM_CHECK_STR_CONTAINS(err.msg, "the TLS certificate and key were refused");

@@ -90,7 +90,7 @@ static int live_setup(live_fixture *f, const char *name, size_t frame_bytes)
     FM_CHECK_MSG(f->st != NULL, "%s", err.msg);
     if (!f->st)
         return -1;
-    f->http = fm_http_start(f->site, f->st, &err);
+    f->http = fm_http_start(f->site, f->st, NULL, &err);
     FM_CHECK_MSG(f->http != NULL, "%s", err.msg);
     if (!f->http)
         return -1;

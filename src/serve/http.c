@@ -406,7 +406,8 @@ static void free_http(fm_http *h)
     free(h);
 }
 
-fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_err *err)
+fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_mqtt *mqtt,
+                       fm_err *err)
 {
     if (!site || !state) {
         fm_err_set(err, FM_ERR_ARG, "http: NULL %s", !site ? "site config" : "state");
@@ -440,6 +441,7 @@ fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_err 
     }
     h->site = site;
     h->state = state;
+    h->mqtt = mqtt;
     pthread_mutex_init(&h->hist_mu, NULL);
     pthread_mutex_init(&h->auth_mu, NULL);
 

@@ -3,7 +3,7 @@
  * for every endpoint.
  *
  *     fm_err err = {0};
- *     fm_http *h = fm_http_start(site, state, &err);   // site->http: listen, port, auth, tls
+ *     fm_http *h = fm_http_start(site, state, mqtt, &err); // site->http: listen, port, auth, tls
  *     if (!h) { fprintf(stderr, "facemask: %s\n", err.msg); return 1; }
  *     ...                                              // cameras run, fill `state` and the db
  *     fm_http_stop(h);                                 // before freeing state or site
@@ -29,12 +29,17 @@
  *    one more gets 503);
  *  - TLS (site->http.tls_cert and tls_key, PEM) when libmicrohttpd was built with it.
  *
- * site and state are borrowed: they must outlive the fm_http.
+ * Other nodes' cameras (issue 9): given the node's MQTT client (serve/mqtt.h), /api/cameras also
+ * lists the cameras an aggregating node (mqtt.aggregate: true) hears of, and /metrics has the
+ * client's counters; without one (NULL) both show this node only.
+ *
+ * site, state and mqtt are borrowed: they must outlive the fm_http (stop it first).
  */
 #ifndef FM_SERVE_HTTP_H
 #define FM_SERVE_HTTP_H
 
 #include "core/err.h"
+#include "serve/mqtt.h"
 #include "site/config.h"
 #include "site/state.h"
 
@@ -47,10 +52,12 @@
 
 typedef struct fm_http fm_http;
 
-/* Starts serving. NULL with err set ("http: cannot listen on 127.0.0.1:8080: ...", a bad
+/* Starts serving. mqtt is the node's MQTT client or NULL (no MQTT: only this node's cameras,
+ * no MQTT metrics). NULL with err set ("http: cannot listen on 127.0.0.1:8080: ...", a bad
  * address, a non-loopback address without auth, unreadable TLS files, a history that cannot
  * be opened). site->http.port 0 takes a free port (tests; fm_http_port tells which). */
-fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_err *err);
+fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_mqtt *mqtt,
+                       fm_err *err);
 
 /* The port it listens on. */
 int fm_http_port(const fm_http *h);

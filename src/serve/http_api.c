@@ -278,12 +278,68 @@ static void put_compliance(fm_http_buf *b, long long masked, long long unmasked)
         fm_http_buf_str(b, "null");
 }
 
+int fm_http_remotes(fm_http *h, fm_mqtt_remote **out)
+{
+    *out = NULL;
+    int n = fm_mqtt_remotes(h->mqtt, NULL, 0);
+    if (n <= 0)
+        return 0;
+    if (!(*out = malloc((size_t)n * sizeof **out)))
+        return -1;
+    int now = fm_mqtt_remotes(h->mqtt, *out, n);
+    return now < n ? now : n; /* cameras heard of meanwhile wait for the next request */
+}
+
+/* A remote camera (another node's, as MQTT last brought it): what its state message carries,
+ * null before the first one. */
+static void put_remote(fm_http_buf *b, const fm_mqtt_remote *r)
+{
+    fm_http_buf_printf(b, "%s{\"name\":", sep(b));
+    fm_http_buf_json_str(b, r->camera);
+    fm_http_buf_str(b, ",\"node\":");
+    fm_http_buf_json_str(b, r->node);
+    fm_http_buf_printf(b, ",\"local\":false,\"online\":%s,\"status\":",
+                       r->online ? "true" : "false");
+    if (!r->has_state) {
+        fm_http_buf_str(b, "null,\"fps\":null,\"people_now\":null,\"masked_now\":null,"
+                           "\"unmasked_now\":null,\"people\":null,\"masked\":null,"
+                           "\"unmasked\":null,\"compliance\":null,\"updated\":null");
+    } else {
+        fm_http_buf_json_str(b, r->status);
+        fm_http_buf_str(b, ",\"fps\":");
+        fm_http_buf_json_num(b, r->fps);
+        fm_http_buf_printf(b,
+                           ",\"people_now\":%d,\"masked_now\":%d,\"unmasked_now\":%d,"
+                           "\"people\":%lld,\"masked\":%lld,\"unmasked\":%lld,\"compliance\":",
+                           r->people_now, r->masked_now, r->unmasked_now, r->people, r->masked,
+                           r->unmasked);
+        fm_http_buf_json_num(b, r->compliance < 0 ? NAN : r->compliance);
+        fm_http_buf_str(b, ",\"updated\":");
+        fm_http_buf_json_num(b, r->updated);
+    }
+    fm_http_buf_printf(b, ",\"events\":%lld,\"last_event\":", r->events);
+    if (r->last_event_id > 0)
+        fm_http_buf_json_str(b, r->last_event);
+    else
+        fm_http_buf_str(b, "null");
+    fm_http_buf_str(b, "}");
+}
+
 static enum MHD_Result api_cameras(fm_http *h, struct MHD_Connection *c)
 {
     fm_err err = {0};
+    fm_mqtt_remote *remotes = NULL;
+    int nremotes = fm_http_remotes(h, &remotes);
+    if (nremotes < 0)
+        return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     fm_history *hist = fm_http_history_take(h, &err);
-    if (!hist)
+    if (!hist) {
+        free(remotes);
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
+    }
+    /* this node's name: the one it has on MQTT; none without MQTT */
+    fm_mqtt_stats ms;
+    fm_mqtt_get_stats(h->mqtt, &ms);
     double now = fm_wall_now(), midnight = local_midnight(now);
     fm_http_buf b = {0};
     fm_http_buf_printf(&b, "{\"time\":");
@@ -301,8 +357,13 @@ static enum MHD_Result api_cameras(fm_http *h, struct MHD_Connection *c)
         /* the hourly rows of hours that start today (local time) */
         if (fm_history_hours(hist, s.name, midnight, NAN, sum_hour, &today, &err) != FM_OK)
             bad = FM_ERR_IO;
-        fm_http_buf_str(&b, i ? ",{\"name\":" : "{\"name\":");
+        fm_http_buf_printf(&b, "%s{\"name\":", sep(&b));
         fm_http_buf_json_str(&b, s.name);
+        fm_http_buf_str(&b, ",\"node\":");
+        if (h->mqtt)
+            fm_http_buf_json_str(&b, ms.node);
+        else
+            fm_http_buf_str(&b, "null");
         fm_http_buf_str(&b, ",\"local\":true,\"status\":");
         fm_http_buf_json_str(&b, fm_cam_status_str(s.status));
         fm_http_buf_str(&b, ",\"error\":");
@@ -329,8 +390,10 @@ static enum MHD_Result api_cameras(fm_http *h, struct MHD_Connection *c)
         fm_http_buf_json_str(&b, live);
         fm_http_buf_str(&b, "}");
     }
-    /* Remote cameras (another node's, from MQTT aggregation: src/serve/mqtt.h) go here, with
-     * "local": false and no "live". */
+    /* then the other nodes' cameras (MQTT aggregation): "local": false, no "live" */
+    for (int i = 0; i < nremotes; i++)
+        put_remote(&b, &remotes[i]);
+    free(remotes);
     fm_http_buf_str(&b, "]}\n");
     fm_http_history_give(h, hist);
     if (bad != FM_OK) {

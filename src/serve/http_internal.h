@@ -40,6 +40,7 @@ typedef struct fm_http_live fm_http_live;
 struct fm_http {
     const fm_site_config *site;
     fm_site_state *state;
+    fm_mqtt *mqtt; /* the node's MQTT client (other nodes' cameras, its counters), or NULL */
     struct MHD_Daemon *daemon;
     int port;
     char *tls_cert, *tls_key; /* PEM text, kept while the daemon runs */
@@ -69,6 +70,11 @@ enum MHD_Result fm_http_send_error(struct MHD_Connection *c, unsigned status, co
 
 /* http_api.c: url starts with "/api/". */
 enum MHD_Result fm_http_api(fm_http *h, struct MHD_Connection *c, const char *url);
+/* The other nodes' cameras an aggregating node heard of (fm_mqtt_remotes), ordered by node
+ * then camera: *out is malloc'ed (caller frees; NULL when there are none); the count, -1 when
+ * out of memory. 0 without MQTT. */
+int fm_http_remotes(fm_http *h, fm_mqtt_remote **out);
+
 /* http_metrics.c */
 enum MHD_Result fm_http_metrics(fm_http *h, struct MHD_Connection *c);
 

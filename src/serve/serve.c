@@ -42,12 +42,14 @@ void serve_output_failed(serve *sv, const char *fmt, ...)
 
 /* ==== MQTT and HTTP: the one place they are started and stopped ===========================
  * After the site state exists and before the cameras start; stopped after every camera ended
- * (so their final state is reported). HTTP listens only when the file has an http: section. */
+ * (so their final state is reported). HTTP listens only when the file has an http: section.
+ * MQTT starts first and stops last: HTTP reads its remote cameras and counters. */
 static fm_status reporters_start(serve *sv, fm_err *err)
 {
     if (sv->site->mqtt.enabled && !(sv->mqtt = fm_mqtt_start(sv->site, sv->state, err)))
         return err->status;
-    if (sv->site->http.enabled && !(sv->http = fm_http_start(sv->site, sv->state, err))) {
+    if (sv->site->http.enabled &&
+        !(sv->http = fm_http_start(sv->site, sv->state, sv->mqtt, err))) {
         fm_mqtt_stop(sv->mqtt);
         sv->mqtt = NULL;
         return err->status;
