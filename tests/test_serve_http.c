@@ -293,6 +293,8 @@ static void test_http_metrics(void)
     char ct[128], msg[256];
     FM_CHECK_STR_CONTAINS(th_header(&r, "Content-Type", ct, sizeof ct), "text/plain; version=0.0.4");
     FM_CHECK_MSG(th_prom_check(r.body, msg, sizeof msg) == 0, "%s", msg);
+    /* no MQTT client given: no MQTT or remote families (test_serve_aggregate.c has them) */
+    FM_CHECK(r.body && !strstr(r.body, "facemask_mqtt_") && !strstr(r.body, "facemask_remote_"));
     struct {
         const char *series;
         double v;

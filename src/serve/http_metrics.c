@@ -1,8 +1,9 @@
 /* http_metrics.c - /metrics in Prometheus' text exposition format 0.0.4 (docs/api.md lists the
  * metrics). Every family has its HELP and TYPE lines before its samples; each camera's samples
- * carry camera="NAME". */
+ * carry camera="NAME", a remote camera's (MQTT aggregation) node="NODE" too. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -70,6 +71,81 @@ static double resident_bytes(void)
     fclose(f);
     long page = sysconf(_SC_PAGESIZE);
     return n == 2 && page > 0 ? (double)resident * (double)page : -1;
+}
+
+/* One sample of a family without labels. */
+static void plain(fm_http_buf *b, const char *name, double v)
+{
+    fm_http_buf_printf(b, "%s ", name);
+    put_value(b, v);
+    fm_http_buf_str(b, "\n");
+}
+
+/* The MQTT client's counters (fm_mqtt_get_stats) and, on an aggregating node, each remote
+ * camera's gauges with node="NODE",camera="NAME". */
+static void mqtt_metrics(fm_http *h, fm_http_buf *b)
+{
+    fm_mqtt_stats ms;
+    fm_mqtt_get_stats(h->mqtt, &ms);
+    static const family fams[] = {
+        {"facemask_mqtt_connected", "1 while the broker has accepted this node's session.",
+         GAUGE},
+        {"facemask_mqtt_connects_total", "MQTT sessions the broker accepted since start.",
+         COUNTER},
+        {"facemask_mqtt_disconnects_total", "MQTT sessions lost since start (reconnects follow).",
+         COUNTER},
+        {"facemask_mqtt_events_published_total", "Events published to the broker, re-sends "
+         "included.", COUNTER},
+        {"facemask_mqtt_events_acknowledged_total",
+         "Events the broker acknowledged (marked sent in the history).", COUNTER},
+    };
+    const double vals[] = {ms.connected, (double)ms.connects, (double)ms.disconnects,
+                           (double)ms.published, (double)ms.acked};
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+        header(b, fams[f].name, fams[f].help, fams[f].type == GAUGE ? "gauge" : "counter");
+        plain(b, fams[f].name, vals[f]);
+    }
+    fm_mqtt_remote *r = NULL;
+    int n = fm_http_remotes(h, &r);
+    if (n <= 0) { /* not aggregating, none heard of yet (or out of memory: b's check says) */
+        b->oom |= n < 0;
+        return;
+    }
+    static const family rfams[] = {
+        {"facemask_remote_up", "1 while the remote camera's node is online and its status is "
+         "running.", GAUGE},
+        {"facemask_remote_people_now", "People in view now at a remote camera, as last heard.",
+         GAUGE},
+        {"facemask_remote_masked_now", "Of those, labelled mask.", GAUGE},
+        {"facemask_remote_unmasked_now", "Of those, labelled no_mask.", GAUGE},
+        {"facemask_remote_compliance_ratio", "A remote camera's masked / (masked + unmasked) "
+         "since its node started; NaN before any.", GAUGE},
+        {"facemask_remote_camera_fps", "A remote camera's processed frames per second.", GAUGE},
+    };
+    for (size_t f = 0; f < sizeof rfams / sizeof rfams[0]; f++) {
+        header(b, rfams[f].name, rfams[f].help, "gauge");
+        for (int i = 0; i < n; i++) {
+            if (!r[i].has_state)
+                continue;
+            double v = 0;
+            switch (f) {
+            case 0: v = r[i].online && !strcmp(r[i].status, "running"); break;
+            case 1: v = r[i].people_now; break;
+            case 2: v = r[i].masked_now; break;
+            case 3: v = r[i].unmasked_now; break;
+            case 4: v = r[i].compliance < 0 ? NAN : r[i].compliance; break;
+            default: v = r[i].fps; break;
+            }
+            fm_http_buf_printf(b, "%s{node=\"", rfams[f].name);
+            put_label(b, r[i].node);
+            fm_http_buf_str(b, "\",camera=\"");
+            put_label(b, r[i].camera);
+            fm_http_buf_str(b, "\"} ");
+            put_value(b, v);
+            fm_http_buf_str(b, "\n");
+        }
+    }
+    free(r);
 }
 
 enum MHD_Result fm_http_metrics(fm_http *h, struct MHD_Connection *c)
@@ -144,11 +220,11 @@ enum MHD_Result fm_http_metrics(fm_http *h, struct MHD_Connection *c)
         sample(&b, lat, "_sum", s->name, NULL, s->latency_sum);
         sample(&b, lat, "_count", s->name, NULL, (double)s->latency_count);
     }
+    if (h->mqtt)
+        mqtt_metrics(h, &b);
     header(&b, "facemask_live_streams", "Live views (MJPEG streams) open now.", "gauge");
-    fm_http_buf_printf(&b, "facemask_live_streams %d\n", fm_http_live_streams(h->live));
+    plain(&b, "facemask_live_streams", fm_http_live_streams(h->live));
     header(&b, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
-    fm_http_buf_str(&b, "process_resident_memory_bytes ");
-    put_value(&b, resident_bytes());
-    fm_http_buf_str(&b, "\n");
+    plain(&b, "process_resident_memory_bytes", resident_bytes());
     return fm_http_send_buf(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
