@@ -1,4 +1,5 @@
-// The facemask dashboard: polls the JSON API (docs/api.md) and shows each camera's live view.
+// The facemask dashboard: polls the JSON API (docs/api.md) and shows each camera's live view;
+// on an aggregating node, the other nodes' cameras too (counters only, marked remote).
 // No framework; the chart is uPlot (embedded from the npm registry at build time).
 "use strict";
 
@@ -47,30 +48,53 @@ function card(cam) {
     return el("div", {class: "stat", "data-stat": key}, el("span", {class: "k"}, label), f[key]);
   };
   f.status = el("span", {class: "status"});
-  // the stream is opened once the camera runs (a stopped camera has no picture to send)
-  const img = cam.live ? el("img", {alt: "", title: "live view of " + cam.name})
-                       : el("div", {class: "muted"}, "no live view (another node's camera)");
-  if (cam.live) img.addEventListener("error", () => {
-    img.removeAttribute("src");
-    f.streaming = false; // reopened by the next refresh while the camera runs
-  });
-  f.img = img;
   f.toggle = el("button", {type: "button", class: "toggle"});
-  if (cam.live) {
+  let root;
+  if (cam.local === false) {
+    // another node's camera (MQTT aggregation): its counters as last heard, no live view
+    f.img = el("div", {class: "remote", title: "this camera's live view is on node " + cam.node},
+               "remote: node " + cam.node);
+    f.toggle.hidden = true;
+    root = el("article", {class: "cam remote-cam", "data-camera": cam.name, "data-node": cam.node},
+      f.img,
+      el("div", {class: "meta"}, el("h3", {}, cam.name, el("span", {}, f.toggle, " ", f.status)),
+         stat("people_now", "in view"), stat("people", "since its start"),
+         stat("compliance", "compliance since its start"), stat("fps", "fps")));
+  } else {
+    // the stream is opened once the camera runs (a stopped camera has no picture to send)
+    const img = el("img", {alt: "", title: "live view of " + cam.name});
+    img.addEventListener("error", () => {
+      img.removeAttribute("src");
+      f.streaming = false; // reopened by the next refresh while the camera runs
+    });
+    f.img = img;
     f.toggle.addEventListener("click", () => { setLive(f, !f.wanted); refreshCameras(); });
     setLive(f, liveCards++ < MAX_LIVE);
-  } else {
-    f.toggle.hidden = true;
+    root = el("article", {class: "cam", "data-camera": cam.name}, img,
+      el("div", {class: "meta"}, el("h3", {}, cam.name, el("span", {}, f.toggle, " ", f.status)),
+         stat("people_now", "in view"), stat("today", "today"),
+         stat("compliance", "compliance today"), stat("fps", "fps")));
+    // the event filter: this node's history has only its own cameras
+    $("f-camera").append(el("option", {value: cam.name}, cam.name));
   }
-  const root = el("article", {class: "cam", "data-camera": cam.name}, img,
-    el("div", {class: "meta"}, el("h3", {}, cam.name, el("span", {}, f.toggle, " ", f.status)),
-       stat("people_now", "in view"), stat("today", "today"),
-       stat("compliance", "compliance today"), stat("fps", "fps")));
   $("cameras").append(root);
-  $("f-camera").append(el("option", {value: cam.name}, cam.name));
-  c = {root, f};
+  c = {root, f, local: cam.local !== false};
   cards.set(cam.name, c);
   return c;
+}
+
+const num = (x) => (x === null || x === undefined ? "–" : String(x));
+
+// A remote camera's card: its node's last state message, "offline" once the node is gone.
+function fillRemote(f, cam) {
+  const status = !cam.online ? "offline" : cam.status || "waiting";
+  f.status.textContent = status;
+  f.status.className = "status " + status;
+  f.status.title = "node " + cam.node + (cam.updated ? ", state of " + hhmm(cam.updated) : "");
+  f.people_now.textContent = num(cam.people_now);
+  f.people.textContent = num(cam.people);
+  f.compliance.textContent = pct(cam.compliance);
+  f.fps.textContent = cam.fps === null ? "–" : cam.fps.toFixed(1);
 }
 
 async function refreshCameras() {
@@ -80,6 +104,11 @@ async function refreshCameras() {
     let now = 0, today = 0, masked = 0, unmasked = 0;
     for (const cam of d.cameras) {
       const {f} = card(cam);
+      if (cam.local === false) {
+        fillRemote(f, cam);
+        if (cam.online && cam.people_now) now += cam.people_now;
+        continue;
+      }
       if (cam.live && f.wanted && cam.status === "running" && !f.streaming) {
         f.streaming = true;
         f.img.src = cam.live;
@@ -110,7 +139,7 @@ let plot = null;
 async function refreshChart() {
   if (!dayStart) return;
   const d = await getJSON("/api/stats?bucket=hour&since=" + Math.floor(dayStart));
-  const names = [...cards.keys()];
+  const names = [...cards.keys()].filter((n) => cards.get(n).local); // this node's history
   const hours = [];
   for (let h = 0; h < 24; h++) hours.push(dayStart + 3600 * h);
   const series = names.map((n) => hours.map((t) => {
