@@ -6,6 +6,7 @@
 #   make tsan       ThreadSanitizer build: build-tsan/facemask, build-tsan/tests
 #   make tsan-test  the threaded suites (pool, watch, RTSP) under ThreadSanitizer
 #   make soak       an hour of `watch` on a restarted RTSP server (tools/soak.sh)
+#   make bench-site 4 cameras through `serve`: fps and latency per camera (tools/bench-site.sh)
 #   make fuzz       libFuzzer targets in build-fuzz/ (clang)
 #   make fuzz-smoke every fuzz target for 60 s on its corpus (fails on any crash file)
 #   make fuzz-long  every fuzz target for an hour
@@ -63,7 +64,7 @@ PLUGIN_SRC := $(VIDEO_SRC) src/app/watch.c src/app/video_plugin.c
 APP_SRC  := $(filter-out $(PLUGIN_SRC),$(sort $(wildcard src/app/*.c)))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 
-.PHONY: all asan tsan test test-release test-asan tsan-test soak fuzz clean models lib \
+.PHONY: all asan tsan test test-release test-asan tsan-test soak bench-site fuzz clean models lib \
         install uninstall
 
 all: build/facemask build/facemask-video.so build/tests lib models
@@ -267,6 +268,11 @@ tsan-test: models build-tsan/tests build-tsan/facemask build-tsan/facemask-video
 # on: RSS over time, reconnects, frames accounted for. SOAK_SECONDS shortens it.
 soak: build/facemask build/facemask-video.so build/rtsp_server
 	tools/soak.sh
+
+# issue 9's target: 4 cameras from the test RTSP server, per-camera fps and latency
+# (tools/bench-site.sh; run it on an idle machine).
+bench-site: build/facemask build/facemask-video.so build/rtsp_server
+	tools/bench-site.sh
 
 # --- install ---------------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=staging]:
