@@ -622,13 +622,10 @@ static void test_serve_kill9(void)
     free(r.text);
 }
 
-static void test_serve_sigterm(void)
+/* A site file of two cameras, a and b, each the clip looping, with the history at db. */
+static void write_two_looping(const char *site, const char *db)
 {
-    const char *tmp = fm_test_tmpdir();
-    char site[1100], db[1100], log[1100], text[8192];
-    snprintf(site, sizeof site, "%s/site.yaml", tmp);
-    snprintf(db, sizeof db, "%s/site.db", tmp);
-    snprintf(log, sizeof log, "%s/serve.log", tmp);
+    char text[4096];
     snprintf(text, sizeof text,
              "cameras:\n"
              "  - {name: a, source: %s, loop: true}\n"
@@ -636,6 +633,16 @@ static void test_serve_sigterm(void)
              "database: {path: %s}\n",
              clip(), clip(), db);
     fm_test_write_text(site, text);
+}
+
+static void test_serve_sigterm(void)
+{
+    const char *tmp = fm_test_tmpdir();
+    char site[1100], db[1100], log[1100];
+    snprintf(site, sizeof site, "%s/site.yaml", tmp);
+    snprintf(db, sizeof db, "%s/site.db", tmp);
+    snprintf(log, sizeof log, "%s/serve.log", tmp);
+    write_two_looping(site, db);
     pid_t pid = start_serve(site, log);
     if (pid < 0)
         return;
@@ -716,16 +723,10 @@ static void test_serve_errors(void)
 static void test_serve_duration_bench(void)
 {
     const char *tmp = fm_test_tmpdir();
-    char site[1100], db[1100], cmd[8192], text[4096], *out = NULL;
+    char site[1100], db[1100], cmd[8192], *out = NULL;
     snprintf(site, sizeof site, "%s/site.yaml", tmp);
     snprintf(db, sizeof db, "%s/site.db", tmp);
-    snprintf(text, sizeof text,
-             "cameras:\n"
-             "  - {name: a, source: %s, loop: true}\n"
-             "  - {name: b, source: %s, loop: true}\n"
-             "database: {path: %s}\n",
-             clip(), clip(), db);
-    fm_test_write_text(site, text);
+    write_two_looping(site, db);
     double t0 = tv_now();
     snprintf(cmd, sizeof cmd, "%s serve --config %s --duration 2 --model-dir %s --classifier "
              CLASSIFIER " 2>&1", fm_test_bin(), site, models());

@@ -27,7 +27,7 @@ SERVER=build/rtsp_server
 
 mkdir -p "$DIR"
 rm -f "$DIR"/site.db* "$DIR"/server.log
-. tools/rtsp-lib.sh
+. tools/longrun-lib.sh
 clip="$DIR/clip640.mp4"
 make_clip "$clip" 640x480 $((SECS + 30))
 

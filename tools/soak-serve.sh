@@ -28,7 +28,7 @@ DOWN_S=20
 mkdir -p "$DIR"
 rm -rf "$DIR"/site.db* "$DIR"/*.log "$DIR"/rss.tsv "$DIR"/received.txt "$DIR"/broker
 mkdir -p "$DIR/broker"
-. tools/rtsp-lib.sh
+. tools/longrun-lib.sh
 clip="$DIR/clip.mp4"
 make_clip "$clip" 320x240 $((SECONDS_TOTAL + 60))
 
@@ -146,18 +146,7 @@ in_order=yes
 cmp -s "$DIR/stored.ids" "$DIR/received.bycam" || in_order=no
 missing=$(comm -23 <(sort "$DIR/stored.ids") <(sort "$DIR/received.ids") | wc -l)
 
-awk -v warm="$WARMUP" 'NR > 1 {
-        if ($1 >= warm && !have) { base = $2; have = 1 }
-        if ($2 > max) max = $2
-        last = $2
-    }
-    END {
-        if (!have) base = last
-        printf "soak-serve: RSS after warm-up %.1f MB, at the end %.1f MB (growth %+.1f MB), peak %.1f MB\n",
-            base, last, last - base, max
-        printf "%.1f\n", last - base > "/dev/stderr"
-    }' "$DIR/rss.tsv" 2> "$DIR/growth"
-growth=$(cat "$DIR/growth")
+rss_growth soak-serve "$DIR/rss.tsv" "$WARMUP"
 reconnects=$(grep -c 'mqtt.*connect' "$DIR/serve.log" || true)
 echo "soak-serve: broker restarts $restarts; serve's MQTT connection messages $reconnects"
 echo "soak-serve: events stored $rows, unsent $unsent; received $(wc -l < "$DIR/received.ids")" \

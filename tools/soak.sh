@@ -29,7 +29,7 @@ SERVER=build/rtsp_server
 mkdir -p "$DIR"
 rm -f "$DIR"/events.jsonl "$DIR"/rec.mp4 "$DIR"/rss.tsv "$DIR"/watch.log "$DIR"/server.log
 
-. tools/rtsp-lib.sh
+. tools/longrun-lib.sh
 # The demo clip looped to outlast one server lifetime, 320x240, a keyframe a second.
 clip="$DIR/clip.mp4"
 make_clip "$clip" 320x240 $((RESTART + 30))
@@ -109,18 +109,7 @@ recorded=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries \
     stream=nb_read_packets -of csv=p=0 "$DIR/rec.mp4" || echo "?")
 bad_lines=$(grep -vc '^{"event":".*}$' "$ev" || true)
 
-awk -v warm="$WARMUP" 'NR > 1 {
-        if ($1 >= warm && !have) { base = $2; have = 1 }
-        if ($2 > max) max = $2
-        last = $2
-    }
-    END {
-        if (!have) base = last
-        printf "soak: RSS after warm-up %.1f MB, at the end %.1f MB (growth %+.1f MB), peak %.1f MB\n",
-            base, last, last - base, max
-        printf "%.1f\n", last - base > "/dev/stderr"
-    }' "$DIR/rss.tsv" 2> "$DIR/growth"
-growth=$(cat "$DIR/growth")
+rss_growth soak "$DIR/rss.tsv" "$WARMUP"
 
 echo "soak: server restarts $restarts, drops logged $drops, reconnects $reconnects"
 echo "soak: frames processed $frames + skipped $skipped = $((frames + skipped)); decoded $decoded"

@@ -1,5 +1,5 @@
-# rtsp-lib.sh - shared by the long-run scripts (soak.sh, soak-serve.sh, bench-site.sh); source it
-# after setting DIR (work folder), SHARED (the shared folder) and SERVER (build/rtsp_server).
+# longrun-lib.sh - shared by the long-run scripts (soak.sh, soak-serve.sh, bench-site.sh); source
+# it after setting DIR (work folder), SHARED (the shared folder) and SERVER (build/rtsp_server).
 #
 #   make_clip OUT SIZE SECONDS   the demo clip looped to at least SECONDS, scaled to SIZE
 #                                (WxH), H.264 at 25 fps with a keyframe a second; kept
@@ -7,6 +7,10 @@
 #   start_server CLIP PORT       serves CLIP at rtsp://127.0.0.1:PORT/test (PORT 0: any free
 #                                one); sets server_pid and port; its stderr goes to
 #                                $DIR/server.log
+#   rss_growth NAME TSV WARMUP   from a table of "t_s rss_mb" rows (a header first): prints
+#                                "NAME: RSS after warm-up ..., at the end ... (growth ...), peak
+#                                ..." and sets growth (MB, from the first sample at or after
+#                                WARMUP seconds to the last)
 
 make_clip() {
     local out=$1 size=$2 secs=$3
@@ -32,4 +36,19 @@ start_server() {
     ready\ *) port=${line#ready } ;;
     *) echo "$(basename "$0"): $SERVER did not start (said '$line')" >&2; exit 1 ;;
     esac
+}
+
+rss_growth() {
+    awk -v name="$1" -v warm="$3" 'NR > 1 {
+            if ($1 >= warm && !have) { base = $2; have = 1 }
+            if ($2 > max) max = $2
+            last = $2
+        }
+        END {
+            if (!have) base = last
+            printf "%s: RSS after warm-up %.1f MB, at the end %.1f MB (growth %+.1f MB), peak %.1f MB\n",
+                name, base, last, last - base, max
+            printf "%.1f\n", last - base > "/dev/stderr"
+        }' "$2" 2> "$DIR/growth"
+    growth=$(cat "$DIR/growth")
 }
