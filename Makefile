@@ -6,6 +6,9 @@
 #   make tsan       ThreadSanitizer build: build-tsan/facemask, build-tsan/tests
 #   make tsan-test  the threaded suites (pool, watch, RTSP) under ThreadSanitizer
 #   make soak       an hour of `watch` on a restarted RTSP server (tools/soak.sh)
+#   make soak-serve 30 minutes of `serve` (2 cameras, MQTT, HTTP), the broker restarted twice
+#   make bench-site 4 cameras through `serve`: fps and latency per camera (tools/bench-site.sh)
+#   make bench-live 2 cameras with and without 50 live-view clients (tools/bench-live.sh)
 #   make fuzz       libFuzzer targets in build-fuzz/ (clang)
 #   make fuzz-smoke every fuzz target for 60 s on its corpus (fails on any crash file)
 #   make fuzz-long  every fuzz target for an hour
@@ -63,7 +66,7 @@ PLUGIN_SRC := $(VIDEO_SRC) src/app/watch.c src/app/video_plugin.c
 APP_SRC  := $(filter-out $(PLUGIN_SRC),$(sort $(wildcard src/app/*.c)))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 
-.PHONY: all asan tsan test test-release test-asan tsan-test soak fuzz clean models lib \
+.PHONY: all asan tsan test test-release test-asan tsan-test soak soak-serve bench-site bench-live fuzz clean models lib \
         install uninstall
 
 all: build/facemask build/facemask-video.so build/tests lib models
@@ -267,6 +270,20 @@ tsan-test: models build-tsan/tests build-tsan/facemask build-tsan/facemask-video
 # on: RSS over time, reconnects, frames accounted for. SOAK_SECONDS shortens it.
 soak: build/facemask build/facemask-video.so build/rtsp_server
 	tools/soak.sh
+
+# issue 9's long run: serve with 2 cameras, HTTP and MQTT for 30 minutes, the broker restarted
+# twice: RSS growth and no lost event (tools/soak-serve.sh). SOAK_SECONDS shortens it.
+soak-serve: build/facemask build/facemask-video.so build/rtsp_server
+	tools/soak-serve.sh
+
+# issue 9's target: 4 cameras from the test RTSP server, per-camera fps and latency
+# (tools/bench-site.sh; run it on an idle machine).
+bench-site: build/facemask build/facemask-video.so build/rtsp_server
+	tools/bench-site.sh
+
+# issue 9's live-view target: 2 cameras with 0, then 50 MJPEG clients (tools/bench-live.sh).
+bench-live: build/facemask build/facemask-video.so build/rtsp_server
+	tools/bench-live.sh
 
 # --- install ---------------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=staging]:

@@ -53,12 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(text, data, size);
         text[size] = '\0';
         fm_history_row row = {size, "cam", 1.5, "appear", text};
-        fm_mqtt_buf b = {0};
+        fm_text b = {0};
         fm_mqtt_event_payload(&b, &row, "node");
         if (!b.oom && (b.len < 2 || b.p[0] != '{' || b.p[b.len - 1] != '}' ||
                        strlen(b.p) != b.len || !strstr(b.p, "\"node\":\"node\"")))
             __builtin_trap();
-        fm_mqtt_buf_free(&b);
+        fm_text_free(&b);
         free(text);
     }
     free(p);

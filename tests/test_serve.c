@@ -622,13 +622,10 @@ static void test_serve_kill9(void)
     free(r.text);
 }
 
-static void test_serve_sigterm(void)
+/* A site file of two cameras, a and b, each the clip looping, with the history at db. */
+static void write_two_looping(const char *site, const char *db)
 {
-    const char *tmp = fm_test_tmpdir();
-    char site[1100], db[1100], log[1100], text[8192];
-    snprintf(site, sizeof site, "%s/site.yaml", tmp);
-    snprintf(db, sizeof db, "%s/site.db", tmp);
-    snprintf(log, sizeof log, "%s/serve.log", tmp);
+    char text[4096];
     snprintf(text, sizeof text,
              "cameras:\n"
              "  - {name: a, source: %s, loop: true}\n"
@@ -636,6 +633,16 @@ static void test_serve_sigterm(void)
              "database: {path: %s}\n",
              clip(), clip(), db);
     fm_test_write_text(site, text);
+}
+
+static void test_serve_sigterm(void)
+{
+    const char *tmp = fm_test_tmpdir();
+    char site[1100], db[1100], log[1100];
+    snprintf(site, sizeof site, "%s/site.yaml", tmp);
+    snprintf(db, sizeof db, "%s/site.db", tmp);
+    snprintf(log, sizeof log, "%s/serve.log", tmp);
+    write_two_looping(site, db);
     pid_t pid = start_serve(site, log);
     if (pid < 0)
         return;
@@ -711,6 +718,64 @@ static void test_serve_errors(void)
     free(r.text);
 }
 
+/* --duration ends a run as SIGTERM does, and `bench --site` reports each camera's throughput
+ * and latency over such a run: two looping cameras for 3 s. */
+static void test_serve_duration_bench(void)
+{
+    const char *tmp = fm_test_tmpdir();
+    char site[1100], db[1100], cmd[8192], *out = NULL;
+    snprintf(site, sizeof site, "%s/site.yaml", tmp);
+    snprintf(db, sizeof db, "%s/site.db", tmp);
+    write_two_looping(site, db);
+    double t0 = tv_now();
+    snprintf(cmd, sizeof cmd, "%s serve --config %s --duration 2 --model-dir %s --classifier "
+             CLASSIFIER " 2>&1", fm_test_bin(), site, models());
+    int rc = fm_test_cmd(cmd, &out);
+    double took = tv_now() - t0;
+    FM_CHECK_MSG(rc == 0, "serve --duration 2: exit %d: %s", rc, out ? out : "");
+    FM_CHECK_STR_CONTAINS(out, "ended: duration");
+    FM_CHECK_MSG(took >= 2.0 && took < limit_s(30), "serve --duration 2 took %.1f s", took);
+    free(out);
+    rows r;
+    FM_CHECK(read_rows(db, "a", &r) > 0);
+    FM_CHECK_STR_CONTAINS(r.last_type, "end");
+    free(r.text);
+
+    snprintf(cmd, sizeof cmd, "%s bench --site %s --seconds 3 -j 2 --model-dir %s --classifier "
+             CLASSIFIER " 2>&1", fm_test_bin(), site, models());
+    FM_CHECK_INT(fm_test_cmd(cmd, &out), 0);
+    const char *names[] = {"a", "b"};
+    for (int i = 0; i < 2; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "facemask site camera=%s ", names[i]);
+        const char *line = out ? strstr(out, key) : NULL;
+        FM_CHECK_MSG(line != NULL, "no line for camera %s in: %s", names[i], out ? out : "");
+        if (!line)
+            continue;
+        long long frames = -1;
+        double fps = -1, med = -1, p90 = -1;
+        const char *p = strstr(line, "frames=");
+        if (p)
+            sscanf(p, "frames=%lld", &frames);
+        if ((p = strstr(line, " fps=")))
+            sscanf(p, " fps=%lf", &fps);
+        if ((p = strstr(line, "latency_median_ms=")))
+            sscanf(p, "latency_median_ms=%lf latency_p90_ms=%lf", &med, &p90);
+        FM_CHECK_MSG(frames > 0 && fps > 0 && med > 0 && p90 >= med,
+                     "camera %s: frames %lld fps %.2f latency %.1f / %.1f ms", names[i], frames,
+                     fps, med, p90);
+        FM_CHECK_MSG(frames / fps > 2.5 && frames / fps < 3.0 + limit_s(10),
+                     "camera %s: %lld frames at %.2f fps is not a 3 s run", names[i], frames, fps);
+    }
+    FM_CHECK_STR_CONTAINS(out, "facemask site cameras=2 threads=2 wall_s=");
+    FM_CHECK_STR_CONTAINS(out, "ended=duration");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s bench --site %s --source %s 2>&1", fm_test_bin(), site, clip());
+    FM_CHECK_INT(fm_test_cmd(cmd, &out), 2);
+    FM_CHECK_STR_CONTAINS(out, "--site and --source");
+    free(out);
+}
+
 void suite_serve(void);
 void suite_serve(void)
 {
@@ -722,4 +787,5 @@ void suite_serve(void)
     FM_RUN(test_serve_kill9);
     FM_RUN(test_serve_sigterm);
     FM_RUN(test_serve_errors);
+    FM_RUN(test_serve_duration_bench);
 }

@@ -13,7 +13,7 @@
 
 static void test_mqtt_msg_event_payload(void)
 {
-    fm_mqtt_buf b = {0};
+    fm_text b = {0};
     fm_history_row r = {42, "front-door", 1764700000.25, "leave",
                         "{\"event\":\"leave\",\"t\":1.500,\"track\":7,\"label\":\"mask\"}\n"};
     fm_mqtt_event_payload(&b, &r, "clinic-1");
@@ -23,16 +23,16 @@ static void test_mqtt_msg_event_payload(void)
                              "\"time\":1764700000.250}") == 0,
                  "payload: %s", b.p);
     /* an empty object gets no stray comma; something that is not an object is carried */
-    fm_mqtt_buf_reset(&b);
+    fm_text_reset(&b);
     r.payload = "{}";
     fm_mqtt_event_payload(&b, &r, "n");
     FM_CHECK_MSG(strncmp(b.p, "{\"id\":42,", 9) == 0, "payload: %s", b.p);
-    fm_mqtt_buf_reset(&b);
+    fm_text_reset(&b);
     r.payload = "not \"json\"";
     fm_mqtt_event_payload(&b, &r, "n");
     FM_CHECK_MSG(strncmp(b.p, "{\"payload\":\"not \\\"json\\\"\",\"id\":42,", 34) == 0,
                  "payload: %s", b.p);
-    fm_mqtt_buf_free(&b);
+    fm_text_free(&b);
 }
 
 static void test_mqtt_msg_state_roundtrip(void)
@@ -49,7 +49,7 @@ static void test_mqtt_msg_state_roundtrip(void)
     s.unmasked = 3;
     s.compliance = 0.7;
     s.fps = 14.84;
-    fm_mqtt_buf b = {0};
+    fm_text b = {0};
     fm_mqtt_state_body(&b, &s, "clinic-1");
     fm_mqtt_state_finish(&b, 1764700000.5);
     FM_CHECK_MSG(strcmp(b.p, "{\"node\":\"clinic-1\",\"camera\":\"front-door\",\"status\":"
@@ -72,13 +72,13 @@ static void test_mqtt_msg_state_roundtrip(void)
     FM_CHECK_NEAR(r.fps, 14.8, 1e-9);
     /* nobody labelled: null, read back as -1 */
     s.compliance = -1;
-    fm_mqtt_buf_reset(&b);
+    fm_text_reset(&b);
     fm_mqtt_state_body(&b, &s, "clinic-1");
     fm_mqtt_state_finish(&b, 0);
     FM_CHECK_STR_CONTAINS(b.p, "\"compliance\":null");
     FM_CHECK_INT(fm_mqtt_parse_state(b.p, b.len, &r), 1);
     FM_CHECK_NEAR(r.compliance, -1, 0);
-    fm_mqtt_buf_free(&b);
+    fm_text_free(&b);
 }
 
 static void test_mqtt_msg_hostile_input(void)
@@ -130,7 +130,7 @@ static void test_mqtt_msg_hostile_input(void)
 
 static void test_mqtt_msg_discovery(void)
 {
-    fm_mqtt_buf t = {0}, p = {0};
+    fm_text t = {0}, p = {0};
     int found = -1;
     for (int i = 0; i < FM_MQTT_SENSORS; i++)
         if (strcmp(fm_mqtt_sensor_key(i), "compliance") == 0)
@@ -146,8 +146,8 @@ static void test_mqtt_msg_discovery(void)
     FM_CHECK_STR_CONTAINS(p.p, "\"availability_topic\":\"facemask/clinic-1/availability\"");
     FM_CHECK_STR_CONTAINS(p.p, "\"unit_of_measurement\":\"%\"");
     FM_CHECK_STR_CONTAINS(p.p, "\"device\":{\"identifiers\":[\"facemask_clinic-1_front-door\"]");
-    fm_mqtt_buf_free(&t);
-    fm_mqtt_buf_free(&p);
+    fm_text_free(&t);
+    fm_text_free(&p);
 }
 
 /* The batch MQTT marks acknowledgements with: one transaction, unknown ids skipped. */

@@ -31,6 +31,7 @@ static void test_site_state_counts(void)
     FM_CHECK(strcmp(s.name, "front-door") == 0);
     FM_CHECK_INT(s.status, FM_CAM_STARTING);
     FM_CHECK_NEAR(s.compliance, -1, 0);
+    FM_CHECK(s.latency_p50_ms == 0 && s.latency_p90_ms == 0);
 
     /* latencies 4 ms, 10 ms (on a bound: counts as <= it), 0.3 s, 7 s (only +Inf), NaN (none) */
     double lat[] = {0.004, 0.01, 0.3, 7.0, NAN};
@@ -69,6 +70,9 @@ static void test_site_state_counts(void)
         FM_CHECK_MSG(s.latency_le[b] == want[b], "bucket %d: %lld, expected %lld", b,
                      s.latency_le[b], want[b]);
     FM_CHECK(s.updated > 1.7e9);
+    /* quantiles of 4, 10, 300, 7000 ms (core/hist.h: the sample of rank round(3 q), within 1%) */
+    FM_CHECK_NEAR(s.latency_p50_ms, 300.0, 3.0);
+    FM_CHECK_NEAR(s.latency_p90_ms, 7000.0, 70.0);
 
     fm_site_state_status(st, 1, FM_CAM_FAILED, "rtsp://x: connection refused");
     FM_CHECK_INT(fm_site_state_get(st, 1, &s, &err), FM_OK);

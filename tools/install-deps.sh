@@ -4,7 +4,8 @@
 # (libFuzzer, the sanitizer runtimes) are for make fuzz / fuzz-smoke. python3-opencv (OpenCV 4.6
 # for /usr/bin/python3) runs OpenCV on models facemask writes, in the test suite (test_onnx_write);
 # python3 runs the ctypes example (examples/detect.py) in the install test.
-# libyaml-dev and libsqlite3-dev: the site configuration and history (src/site/).
+# libyaml-dev and libsqlite3-dev: the site configuration and history (src/site/); sqlite3 (the
+# command) reads the history back in make soak-serve.
 # libmosquitto-dev, libmicrohttpd-dev, libcrypt-dev: `facemask serve` (src/serve/); mosquitto and
 # mosquitto-clients: the real broker its tests start on 127.0.0.1 (openssl makes their TLS
 # certificates); chromium: the dashboard test.
@@ -12,7 +13,7 @@
 # the dashboard's chart (uPlot), pinned by its package-lock.json, which the build embeds
 # (tools/gen-web-assets.c); curl and openssl: the HTTPS test (a self-signed certificate, a client).
 set -eu
-PKGS="build-essential pkg-config python3 libjpeg62-turbo-dev libpng-dev libfreetype-dev fonts-dejavu-core libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libsdl2-dev xvfb x11-apps clang libclang-rt-14-dev python3-opencv libyaml-dev libsqlite3-dev libmosquitto-dev libmicrohttpd-dev libcrypt-dev mosquitto mosquitto-clients chromium nodejs curl openssl"
+PKGS="build-essential pkg-config python3 sqlite3 libjpeg62-turbo-dev libpng-dev libfreetype-dev fonts-dejavu-core libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libsdl2-dev xvfb x11-apps clang libclang-rt-14-dev python3-opencv libyaml-dev libsqlite3-dev libmosquitto-dev libmicrohttpd-dev libcrypt-dev mosquitto mosquitto-clients chromium nodejs curl openssl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

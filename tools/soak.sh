@@ -29,15 +29,10 @@ SERVER=build/rtsp_server
 mkdir -p "$DIR"
 rm -f "$DIR"/events.jsonl "$DIR"/rec.mp4 "$DIR"/rss.tsv "$DIR"/watch.log "$DIR"/server.log
 
+. tools/longrun-lib.sh
 # The demo clip looped to outlast one server lifetime, 320x240, a keyframe a second.
 clip="$DIR/clip.mp4"
-loops=$(((RESTART + 30) * 25 / 104 + 1))
-if [ ! -s "$clip" ] || [ "$(cat "$DIR/clip.loops" 2>/dev/null)" != "$loops" ]; then
-    ffmpeg -nostdin -v error -y -stream_loop "$loops" -i "$SHARED/demo/uengmim_test_video.avi" \
-        -vf scale=320:240 -r 25 -c:v libx264 -preset ultrafast -g 25 -bf 0 -pix_fmt yuv420p \
-        "$clip"
-    echo "$loops" > "$DIR/clip.loops"
-fi
+make_clip "$clip" 320x240 $((RESTART + 30))
 
 server_pid=""
 watch_pid=""
@@ -47,25 +42,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts the server on port $1 (0: any); sets server_pid and port.
-start_server() {
-    local fifo="$DIR/server.fifo"
-    rm -f "$fifo"
-    mkfifo "$fifo"
-    "$SERVER" "$clip" "$1" > "$fifo" 2>> "$DIR/server.log" &
-    server_pid=$!
-    local line=""
-    read -r -t 10 line < "$fifo" || true
-    rm -f "$fifo"
-    case "$line" in
-    ready\ *) port=${line#ready } ;;
-    *) echo "soak: $SERVER did not start (said '$line')" >&2; exit 1 ;;
-    esac
-}
-
-start_server 0
+start_server "$clip" 0
 url="rtsp://127.0.0.1:$port/test"
-"$BIN" watch --source "$url" --model-dir "$SHARED/models" --classifier models/mask \
+"$BIN" watch --source "$url" --model-dir models \
     --quiet --events "$DIR/events.jsonl" --record "$DIR/rec.mp4" \
     --summary-every 10 > /dev/null 2> "$DIR/watch.log" &
 watch_pid=$!
@@ -104,7 +83,7 @@ while :; do
         kill -KILL "$server_pid"
         wait "$server_pid" 2>/dev/null || true
         sleep 1
-        start_server "$port"
+        start_server "$clip" "$port"
         restarts=$((restarts + 1))
         echo "soak: $now s: server killed and restarted ($restarts)"
         next_restart=$((next_restart + RESTART))
@@ -130,18 +109,7 @@ recorded=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries \
     stream=nb_read_packets -of csv=p=0 "$DIR/rec.mp4" || echo "?")
 bad_lines=$(grep -vc '^{"event":".*}$' "$ev" || true)
 
-awk -v warm="$WARMUP" 'NR > 1 {
-        if ($1 >= warm && !have) { base = $2; have = 1 }
-        if ($2 > max) max = $2
-        last = $2
-    }
-    END {
-        if (!have) base = last
-        printf "soak: RSS after warm-up %.1f MB, at the end %.1f MB (growth %+.1f MB), peak %.1f MB\n",
-            base, last, last - base, max
-        printf "%.1f\n", last - base > "/dev/stderr"
-    }' "$DIR/rss.tsv" 2> "$DIR/growth"
-growth=$(cat "$DIR/growth")
+rss_growth soak "$DIR/rss.tsv" "$WARMUP"
 
 echo "soak: server restarts $restarts, drops logged $drops, reconnects $reconnects"
 echo "soak: frames processed $frames + skipped $skipped = $((frames + skipped)); decoded $decoded"

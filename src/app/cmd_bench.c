@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "app/app.h"
 #include "app/watch.h"
+#include "serve/serve.h"
 #include "core/file.h"
 #include "data/crop.h"
 #include "face/classifier.h"
@@ -34,7 +35,8 @@ static void report(const char *what, int threads, double *v, int n)
            threads, pct(v, n, 50), pct(v, n, 10), pct(v, n, 90), n);
 }
 
-enum { O_IMAGE = 256, O_RUNS, O_LAYERS, O_CLASSIFIER, O_NO_CLASSIFY, O_DETECTOR, O_DET_SIZE, O_SOURCE };
+enum { O_IMAGE = 256, O_RUNS, O_LAYERS, O_CLASSIFIER, O_NO_CLASSIFY, O_DETECTOR, O_DET_SIZE, O_SOURCE,
+       O_SITE, O_SECONDS };
 
 static const fm_opt bench_opts[] = {
     {"image", O_IMAGE, "PATH",
@@ -51,11 +53,17 @@ static const fm_opt bench_opts[] = {
     {"source", O_SOURCE, "FILE",
      "instead run the whole watch pipeline on a video file (every frame, no "
      "display) and print its throughput and per-stage latencies"},
+    {"site", O_SITE, "FILE",
+     "instead run `serve` on this site file for --seconds and print each camera's "
+     "processed frames per second, skipped frames and latency (frame read to events "
+     "written: median and 90th percentile); -j N gives the inference workers"},
+    {"seconds", O_SECONDS, "SEC", "--site: how long to run (default 60)"},
     {NULL, 0, NULL, NULL}};
 
 const fm_cmd_spec fm_bench_spec = {
     "bench",
-    "bench [--image PATH] [OPTIONS]\nbench --source FILE [OPTIONS]",
+    "bench [--image PATH] [OPTIONS]\nbench --source FILE [OPTIONS]\n"
+    "bench --site FILE [--seconds SEC] [-j N]",
     "Times each stage of face detection (decode, preprocess, forward, postprocess) over "
     "N runs for each thread count and prints the median and the 10th/90th percentiles in "
     "milliseconds, one line per stage, named after the detector (\"yunet forward\", "
@@ -173,6 +181,45 @@ static int bench_pipeline(const char *source, const char *model_dir, const char 
     return 0;
 }
 
+/* `serve` on a site file for a fixed time: each camera's throughput and latency. The
+ * figures are the run's whole length (connecting and the first frames included). */
+static int bench_site(const char *site, const char *model_dir, const char *cls_dir,
+                      const char *threads_arg, double seconds)
+{
+    fm_serve_opts o = fm_serve_default_opts();
+    o.config = site;
+    o.model_dir = model_dir;
+    o.classifier_dir = cls_dir;
+    o.duration = seconds;
+    o.quiet = 1;
+    if (threads_arg && !fm_parse_int("--threads", threads_arg, 1, 64, &o.threads))
+        return 2;
+    fm_serve_stats s;
+    fm_err err = {0};
+    if (fm_serve_start(&o, &s, &err) != FM_OK) {
+        fprintf(stderr, "facemask bench: %s\n", err.msg);
+        return s.config_error ? 2 : 1;
+    }
+    double wall = s.wall_s > 0 ? s.wall_s : 1e-9, min_fps = -1, worst_p90 = 0;
+    for (int i = 0; i < s.ncameras; i++) {
+        const fm_site_cam_stats *c = &s.cameras[i];
+        double fps = (double)c->frames / wall;
+        printf("facemask site camera=%s frames=%lld skipped=%lld fps=%.2f latency_median_ms=%.1f "
+               "latency_p90_ms=%.1f reconnects=%lld status=%s\n",
+               c->name, c->frames, c->skipped, fps, c->latency_p50_ms, c->latency_p90_ms,
+               c->reconnects, fm_cam_status_str(c->status));
+        if (min_fps < 0 || fps < min_fps)
+            min_fps = fps;
+        if (c->latency_p90_ms > worst_p90)
+            worst_p90 = c->latency_p90_ms;
+    }
+    printf("facemask site cameras=%d threads=%d wall_s=%.1f frames=%lld skipped=%lld "
+           "min_camera_fps=%.2f max_camera_latency_p90_ms=%.1f ended=%s\n",
+           s.ncameras, o.threads, s.wall_s, s.frames, s.skipped, min_fps, worst_p90,
+           s.end_reason);
+    return s.camera_errors ? 1 : 0;
+}
+
 static const char *default_image(char *buf, size_t size)
 {
     const char *shared = getenv("FM_SHARED");
@@ -199,7 +246,9 @@ static const char *default_image(char *buf, size_t size)
 int fm_cmd_bench(int argc, char **argv)
 {
     const char *image = NULL, *model_dir = NULL, *threads_arg = "1,2", *cls_dir = NULL;
-    const char *source = NULL, *detector = NULL;
+    const char *source = NULL, *detector = NULL, *site = NULL;
+    double seconds = 60;
+    int threads_given = 0;
     int runs = 30, layers = 0, classify = 1, det_w = 0, det_h = 0;
     const fm_cmd_spec *cspec = &fm_bench_spec;
     fm_args args;
@@ -211,7 +260,15 @@ int fm_cmd_bench(int argc, char **argv)
         case FM_ARGS_ERROR: return 2;
         case O_IMAGE: image = val; break;
         case 'm': model_dir = val; break;
-        case 'j': threads_arg = val; break;
+        case 'j': threads_arg = val; threads_given = 1; break;
+        case O_SITE: site = val; break;
+        case O_SECONDS: {
+            float f;
+            if (!fm_parse_float("--seconds", val, 1.0f, 1e7f, &f))
+                return fm_try_help(cspec);
+            seconds = f;
+            break;
+        }
         case O_LAYERS: layers = 1; break;
         case O_CLASSIFIER: cls_dir = val; break;
         case O_NO_CLASSIFY: classify = 0; break;
@@ -239,6 +296,10 @@ int fm_cmd_bench(int argc, char **argv)
         if (ntok == 0)
             return fm_usage_error(cspec, "--threads expects a list of thread counts such as 1,2");
     }
+    if (site && source)
+        return fm_usage_error(cspec, "--site and --source are two different benchmarks: give one");
+    if (site)
+        return bench_site(site, model_dir, cls_dir, threads_given ? threads_arg : NULL, seconds);
     if (source)
         return bench_pipeline(source, model_dir, cls_dir, classify, threads_arg, detector, det_w,
                               det_h);

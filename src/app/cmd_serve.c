@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "serve/serve.h"
 
-enum { O_CONFIG = 256, O_CLASSIFIER, O_TIMEOUT, O_SUMMARY_EVERY };
+enum { O_CONFIG = 256, O_CLASSIFIER, O_TIMEOUT, O_SUMMARY_EVERY, O_DURATION };
 
 static const fm_opt serve_opts[] = {
     {"config", O_CONFIG, "FILE",
@@ -20,6 +20,9 @@ static const fm_opt serve_opts[] = {
     {"timeout", O_TIMEOUT, "SEC",
      "live sources: seconds without an answer or without data before the "
      "stream counts as dropped (default 10)"},
+    {"duration", O_DURATION, "SEC",
+     "stop after SEC seconds, as on SIGTERM (a trial or a soak run; default: run until "
+     "stopped)"},
     {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP},
     {"classifier", O_CLASSIFIER, "DIR", "the mask classifier (default <models>/mask)"},
     {"quiet", 'q', NULL, "only errors on stderr (no FFmpeg messages, no warnings)"},
@@ -67,6 +70,11 @@ int fm_cmd_serve(int argc, char **argv)
             if (!fm_parse_float("--summary-every", v, 0.1, 86400.0, &f))
                 return fm_try_help(spec);
             o.summary_every = f;
+            break;
+        case O_DURATION:
+            if (!fm_parse_float("--duration", v, 0.1f, 1e9f, &f))
+                return fm_try_help(spec);
+            o.duration = f;
             break;
         case O_TIMEOUT:
             if (!fm_parse_float("--timeout", v, 0.1f, 3600.0f, &f))

@@ -18,84 +18,6 @@
 #include "core/log.h"
 #include "serve/http_internal.h"
 
-/* --- text buffer ------------------------------------------------------------------------- */
-
-void fm_http_buf_put(fm_http_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1) {
-            if (cap > ((size_t)1 << 40)) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void fm_http_buf_str(fm_http_buf *b, const char *s)
-{
-    fm_http_buf_put(b, s, strlen(s));
-}
-
-void fm_http_buf_printf(fm_http_buf *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        fm_http_buf_put(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    fm_http_buf_put(b, big, (size_t)n);
-    free(big);
-}
-
-static void buf_sink(void *ctx, const char *s, size_t n)
-{
-    fm_http_buf_put(ctx, s, n);
-}
-
-void fm_http_buf_json_str(fm_http_buf *b, const char *s)
-{
-    fm_json_escape(buf_sink, b, s, 0);
-}
-
-void fm_http_buf_json_num(fm_http_buf *b, double v)
-{
-    if (v != v || v > 1e300 || v < -1e300)
-        fm_http_buf_str(b, "null");
-    else
-        fm_http_buf_printf(b, "%.15g", v);
-}
-
 /* --- responses --------------------------------------------------------------------------- */
 
 static void common_headers(struct MHD_Response *r, const char *type)
@@ -119,22 +41,22 @@ enum MHD_Result fm_http_send(struct MHD_Connection *c, unsigned status, const ch
 }
 
 enum MHD_Result fm_http_send_buf(struct MHD_Connection *c, unsigned status, const char *type,
-                                 fm_http_buf *b)
+                                 fm_text *b)
 {
     if (b->oom) {
         free(b->p);
-        *b = (fm_http_buf){0};
+        *b = (fm_text){0};
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(b->n, b->p ? b->p : (void *)"", b->p ? MHD_RESPMEM_MUST_FREE
+        MHD_create_response_from_buffer(b->len, b->p ? b->p : (void *)"", b->p ? MHD_RESPMEM_MUST_FREE
                                                                            : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(b->p);
-        *b = (fm_http_buf){0};
+        *b = (fm_text){0};
         return MHD_NO;
     }
-    *b = (fm_http_buf){0};
+    *b = (fm_text){0};
     common_headers(r, type);
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -143,10 +65,10 @@ enum MHD_Result fm_http_send_buf(struct MHD_Connection *c, unsigned status, cons
 
 enum MHD_Result fm_http_send_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    fm_http_buf b = {0};
-    fm_http_buf_str(&b, "{\"error\":");
-    fm_http_buf_json_str(&b, msg);
-    fm_http_buf_str(&b, "}\n");
+    fm_text b = {0};
+    fm_text_str(&b, "{\"error\":");
+    fm_text_json_str(&b, msg);
+    fm_text_str(&b, "}\n");
     if (b.oom) {
         free(b.p);
         static const char oom[] = "{\"error\":\"out of memory\"}\n";
@@ -354,16 +276,16 @@ static char *read_pem(const char *path, const char *what, fm_err *err)
                    strerror(errno));
         return NULL;
     }
-    fm_http_buf b = {0};
+    fm_text b = {0};
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.n < (1u << 20))
-        fm_http_buf_put(&b, chunk, n);
-    int bad = ferror(f) || b.oom || b.n == 0 || b.n >= (1u << 20);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+        fm_text_put(&b, chunk, n);
+    int bad = ferror(f) || b.oom || b.len == 0 || b.len >= (1u << 20);
     fclose(f);
     if (bad) {
         fm_err_set(err, FM_ERR_IO, "http: cannot read the TLS %s %s: %s", what, path,
-                   b.n == 0 ? "empty file" : b.oom ? "out of memory" : "read error or over 1 MiB");
+                   b.len == 0 ? "empty file" : b.oom ? "out of memory" : "read error or over 1 MiB");
         free(b.p);
         return NULL;
     }

@@ -240,9 +240,9 @@ static int limit_param(struct MHD_Connection *c, int *limit, char *msg, size_t s
 }
 
 /* "," unless b ends a list's opening '[' (the first element). */
-static const char *sep(const fm_http_buf *b)
+static const char *sep(const fm_text *b)
 {
-    return b->n && b->p[b->n - 1] == '[' ? "" : ",";
+    return b->len && b->p[b->len - 1] == '[' ? "" : ",";
 }
 
 /* --- /api/cameras ------------------------------------------------------------------------ */
@@ -270,12 +270,12 @@ static double local_midnight(double now)
     return (double)mktime(&tm);
 }
 
-static void put_compliance(fm_http_buf *b, long long masked, long long unmasked)
+static void put_compliance(fm_text *b, long long masked, long long unmasked)
 {
     if (masked + unmasked > 0)
-        fm_http_buf_json_num(b, (double)masked / (double)(masked + unmasked));
+        fm_text_json_num(b, (double)masked / (double)(masked + unmasked));
     else
-        fm_http_buf_str(b, "null");
+        fm_text_str(b, "null");
 }
 
 int fm_http_remotes(fm_http *h, fm_mqtt_remote **out)
@@ -292,37 +292,37 @@ int fm_http_remotes(fm_http *h, fm_mqtt_remote **out)
 
 /* A remote camera (another node's, as MQTT last brought it): what its state message carries,
  * null before the first one. */
-static void put_remote(fm_http_buf *b, const fm_mqtt_remote *r)
+static void put_remote(fm_text *b, const fm_mqtt_remote *r)
 {
-    fm_http_buf_printf(b, "%s{\"name\":", sep(b));
-    fm_http_buf_json_str(b, r->camera);
-    fm_http_buf_str(b, ",\"node\":");
-    fm_http_buf_json_str(b, r->node);
-    fm_http_buf_printf(b, ",\"local\":false,\"online\":%s,\"status\":",
+    fm_text_printf(b, "%s{\"name\":", sep(b));
+    fm_text_json_str(b, r->camera);
+    fm_text_str(b, ",\"node\":");
+    fm_text_json_str(b, r->node);
+    fm_text_printf(b, ",\"local\":false,\"online\":%s,\"status\":",
                        r->online ? "true" : "false");
     if (!r->has_state) {
-        fm_http_buf_str(b, "null,\"fps\":null,\"people_now\":null,\"masked_now\":null,"
+        fm_text_str(b, "null,\"fps\":null,\"people_now\":null,\"masked_now\":null,"
                            "\"unmasked_now\":null,\"people\":null,\"masked\":null,"
                            "\"unmasked\":null,\"compliance\":null,\"updated\":null");
     } else {
-        fm_http_buf_json_str(b, r->status);
-        fm_http_buf_str(b, ",\"fps\":");
-        fm_http_buf_json_num(b, r->fps);
-        fm_http_buf_printf(b,
+        fm_text_json_str(b, r->status);
+        fm_text_str(b, ",\"fps\":");
+        fm_text_json_num(b, r->fps);
+        fm_text_printf(b,
                            ",\"people_now\":%d,\"masked_now\":%d,\"unmasked_now\":%d,"
                            "\"people\":%lld,\"masked\":%lld,\"unmasked\":%lld,\"compliance\":",
                            r->people_now, r->masked_now, r->unmasked_now, r->people, r->masked,
                            r->unmasked);
-        fm_http_buf_json_num(b, r->compliance < 0 ? NAN : r->compliance);
-        fm_http_buf_str(b, ",\"updated\":");
-        fm_http_buf_json_num(b, r->updated);
+        fm_text_json_num(b, r->compliance < 0 ? NAN : r->compliance);
+        fm_text_str(b, ",\"updated\":");
+        fm_text_json_num(b, r->updated);
     }
-    fm_http_buf_printf(b, ",\"events\":%lld,\"last_event\":", r->events);
+    fm_text_printf(b, ",\"events\":%lld,\"last_event\":", r->events);
     if (r->last_event_id > 0)
-        fm_http_buf_json_str(b, r->last_event);
+        fm_text_json_str(b, r->last_event);
     else
-        fm_http_buf_str(b, "null");
-    fm_http_buf_str(b, "}");
+        fm_text_str(b, "null");
+    fm_text_str(b, "}");
 }
 
 static enum MHD_Result api_cameras(fm_http *h, struct MHD_Connection *c)
@@ -341,12 +341,12 @@ static enum MHD_Result api_cameras(fm_http *h, struct MHD_Connection *c)
     fm_mqtt_stats ms;
     fm_mqtt_get_stats(h->mqtt, &ms);
     double now = fm_wall_now(), midnight = local_midnight(now);
-    fm_http_buf b = {0};
-    fm_http_buf_printf(&b, "{\"time\":");
-    fm_http_buf_json_num(&b, now);
-    fm_http_buf_str(&b, ",\"day_start\":");
-    fm_http_buf_json_num(&b, midnight);
-    fm_http_buf_str(&b, ",\"cameras\":[");
+    fm_text b = {0};
+    fm_text_printf(&b, "{\"time\":");
+    fm_text_json_num(&b, now);
+    fm_text_str(&b, ",\"day_start\":");
+    fm_text_json_num(&b, midnight);
+    fm_text_str(&b, ",\"cameras\":[");
     int n = fm_site_state_count(h->state);
     fm_status bad = FM_OK;
     for (int i = 0; i < n; i++) {
@@ -357,44 +357,44 @@ static enum MHD_Result api_cameras(fm_http *h, struct MHD_Connection *c)
         /* the hourly rows of hours that start today (local time) */
         if (fm_history_hours(hist, s.name, midnight, NAN, sum_hour, &today, &err) != FM_OK)
             bad = FM_ERR_IO;
-        fm_http_buf_printf(&b, "%s{\"name\":", sep(&b));
-        fm_http_buf_json_str(&b, s.name);
-        fm_http_buf_str(&b, ",\"node\":");
+        fm_text_printf(&b, "%s{\"name\":", sep(&b));
+        fm_text_json_str(&b, s.name);
+        fm_text_str(&b, ",\"node\":");
         if (h->mqtt)
-            fm_http_buf_json_str(&b, ms.node);
+            fm_text_json_str(&b, ms.node);
         else
-            fm_http_buf_str(&b, "null");
-        fm_http_buf_str(&b, ",\"local\":true,\"status\":");
-        fm_http_buf_json_str(&b, fm_cam_status_str(s.status));
-        fm_http_buf_str(&b, ",\"error\":");
-        fm_http_buf_json_str(&b, s.last_error);
-        fm_http_buf_str(&b, ",\"fps\":");
-        fm_http_buf_json_num(&b, s.fps);
-        fm_http_buf_printf(&b,
+            fm_text_str(&b, "null");
+        fm_text_str(&b, ",\"local\":true,\"status\":");
+        fm_text_json_str(&b, fm_cam_status_str(s.status));
+        fm_text_str(&b, ",\"error\":");
+        fm_text_json_str(&b, s.last_error);
+        fm_text_str(&b, ",\"fps\":");
+        fm_text_json_num(&b, s.fps);
+        fm_text_printf(&b,
                            ",\"frames\":%lld,\"skipped\":%lld,\"faces\":%lld,\"people_now\":%d,"
                            "\"masked_now\":%d,\"unmasked_now\":%d,\"people\":%lld,\"masked\":%lld,"
                            "\"unmasked\":%lld,\"compliance\":",
                            s.frames, s.skipped, s.faces, s.people_now, s.masked_now,
                            s.unmasked_now, s.people, s.masked, s.unmasked);
         put_compliance(&b, s.masked, s.unmasked);
-        fm_http_buf_printf(&b, ",\"reconnects\":%lld,\"updated\":", s.reconnects);
-        fm_http_buf_json_num(&b, s.updated > 0 ? s.updated : NAN);
-        fm_http_buf_printf(&b,
+        fm_text_printf(&b, ",\"reconnects\":%lld,\"updated\":", s.reconnects);
+        fm_text_json_num(&b, s.updated > 0 ? s.updated : NAN);
+        fm_text_printf(&b,
                            ",\"today\":{\"people\":%lld,\"masked\":%lld,\"unmasked\":%lld,"
                            "\"compliance\":",
                            today.people, today.masked, today.unmasked);
         put_compliance(&b, today.masked, today.unmasked);
-        fm_http_buf_str(&b, "},\"live\":");
+        fm_text_str(&b, "},\"live\":");
         char live[128];
         snprintf(live, sizeof live, "/api/cameras/%s/live.mjpeg", s.name);
-        fm_http_buf_json_str(&b, live);
-        fm_http_buf_str(&b, "}");
+        fm_text_json_str(&b, live);
+        fm_text_str(&b, "}");
     }
     /* then the other nodes' cameras (MQTT aggregation): "local": false, no "live" */
     for (int i = 0; i < nremotes; i++)
         put_remote(&b, &remotes[i]);
     free(remotes);
-    fm_http_buf_str(&b, "]}\n");
+    fm_text_str(&b, "]}\n");
     fm_http_history_give(h, hist);
     if (bad != FM_OK) {
         free(b.p);
@@ -407,27 +407,27 @@ static enum MHD_Result api_cameras(fm_http *h, struct MHD_Connection *c)
 
 static int put_event(void *ctx, const fm_history_event_row *r)
 {
-    fm_http_buf *b = ctx;
-    fm_http_buf_printf(b, "%s{\"id\":%lld,\"camera\":", sep(b), r->id);
-    fm_http_buf_json_str(b, r->camera);
-    fm_http_buf_str(b, ",\"time\":");
-    fm_http_buf_json_num(b, r->time);
-    fm_http_buf_str(b, ",\"type\":");
-    fm_http_buf_json_str(b, r->type);
+    fm_text *b = ctx;
+    fm_text_printf(b, "%s{\"id\":%lld,\"camera\":", sep(b), r->id);
+    fm_text_json_str(b, r->camera);
+    fm_text_str(b, ",\"time\":");
+    fm_text_json_num(b, r->time);
+    fm_text_str(b, ",\"type\":");
+    fm_text_json_str(b, r->type);
     if (r->track > 0)
-        fm_http_buf_printf(b, ",\"track\":%lld", r->track);
+        fm_text_printf(b, ",\"track\":%lld", r->track);
     else
-        fm_http_buf_str(b, ",\"track\":null");
-    fm_http_buf_str(b, ",\"label\":");
+        fm_text_str(b, ",\"track\":null");
+    fm_text_str(b, ",\"label\":");
     if (r->label)
-        fm_http_buf_json_str(b, r->label);
+        fm_text_json_str(b, r->label);
     else
-        fm_http_buf_str(b, "null");
-    fm_http_buf_printf(b, ",\"sent\":%s,\"payload\":", r->sent ? "true" : "false");
+        fm_text_str(b, "null");
+    fm_text_printf(b, ",\"sent\":%s,\"payload\":", r->sent ? "true" : "false");
     /* the payload is the JSON object facemask wrote; sent as a string so that a damaged row
      * can never break the document */
-    fm_http_buf_json_str(b, r->payload);
-    fm_http_buf_str(b, "}");
+    fm_text_json_str(b, r->payload);
+    fm_text_str(b, "}");
     return b->oom;
 }
 
@@ -450,12 +450,12 @@ static enum MHD_Result api_events(fm_http *h, struct MHD_Connection *c)
     fm_history *hist = fm_http_history_take(h, &err);
     if (!hist)
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
-    fm_http_buf b = {0};
-    fm_http_buf_str(&b, "{\"events\":[");
+    fm_text b = {0};
+    fm_text_str(&b, "{\"events\":[");
     fm_status s =
         fm_history_events(hist, camera, type, since, until, limit, put_event, &b, &err);
     fm_http_history_give(h, hist);
-    fm_http_buf_str(&b, "]}\n");
+    fm_text_str(&b, "]}\n");
     if (s != FM_OK) {
         free(b.p);
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
@@ -467,14 +467,14 @@ static enum MHD_Result api_events(fm_http *h, struct MHD_Connection *c)
 
 static int put_hour(void *ctx, const fm_history_hour *r)
 {
-    fm_http_buf *b = ctx;
-    fm_http_buf_printf(b, "%s{\"camera\":", sep(b));
-    fm_http_buf_json_str(b, r->camera);
-    fm_http_buf_printf(b, ",\"hour\":%lld,\"people\":%lld,\"masked\":%lld,\"unmasked\":%lld,"
+    fm_text *b = ctx;
+    fm_text_printf(b, "%s{\"camera\":", sep(b));
+    fm_text_json_str(b, r->camera);
+    fm_text_printf(b, ",\"hour\":%lld,\"people\":%lld,\"masked\":%lld,\"unmasked\":%lld,"
                           "\"compliance\":",
                        r->hour, r->people, r->masked, r->unmasked);
     put_compliance(b, r->masked, r->unmasked);
-    fm_http_buf_str(b, "}");
+    fm_text_str(b, "}");
     return b->oom;
 }
 
@@ -500,12 +500,12 @@ static enum MHD_Result api_stats(fm_http *h, struct MHD_Connection *c)
     fm_history *hist = fm_http_history_take(h, &err);
     if (!hist)
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
-    fm_http_buf b = {0};
-    fm_http_buf_str(&b, "{\"bucket\":\"hour\",\"rows\":[");
+    fm_text b = {0};
+    fm_text_str(&b, "{\"bucket\":\"hour\",\"rows\":[");
     /* an hour is in the window when it starts in it */
     fm_status s = fm_history_hours(hist, camera, since, until, put_hour, &b, &err);
     fm_http_history_give(h, hist);
-    fm_http_buf_str(&b, "]}\n");
+    fm_text_str(&b, "]}\n");
     if (s != FM_OK) {
         free(b.p);
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
@@ -517,16 +517,16 @@ static enum MHD_Result api_stats(fm_http *h, struct MHD_Connection *c)
 
 static int put_snapshot(void *ctx, const fm_history_snapshot_row *r)
 {
-    fm_http_buf *b = ctx;
-    fm_http_buf_printf(b, "%s{\"id\":%lld,\"camera\":", sep(b), r->id);
-    fm_http_buf_json_str(b, r->camera);
-    fm_http_buf_str(b, ",\"time\":");
-    fm_http_buf_json_num(b, r->time);
+    fm_text *b = ctx;
+    fm_text_printf(b, "%s{\"id\":%lld,\"camera\":", sep(b), r->id);
+    fm_text_json_str(b, r->camera);
+    fm_text_str(b, ",\"time\":");
+    fm_text_json_num(b, r->time);
     if (r->track > 0)
-        fm_http_buf_printf(b, ",\"track\":%lld", r->track);
+        fm_text_printf(b, ",\"track\":%lld", r->track);
     else
-        fm_http_buf_str(b, ",\"track\":null");
-    fm_http_buf_printf(b, ",\"url\":\"/api/snapshots/%lld\"}", r->id);
+        fm_text_str(b, ",\"track\":null");
+    fm_text_printf(b, ",\"url\":\"/api/snapshots/%lld\"}", r->id);
     return b->oom;
 }
 
@@ -546,11 +546,11 @@ static enum MHD_Result api_snapshot_list(fm_http *h, struct MHD_Connection *c)
     fm_history *hist = fm_http_history_take(h, &err);
     if (!hist)
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
-    fm_http_buf b = {0};
-    fm_http_buf_str(&b, "{\"snapshots\":[");
+    fm_text b = {0};
+    fm_text_str(&b, "{\"snapshots\":[");
     fm_status s = fm_history_snapshots(hist, camera, limit, put_snapshot, &b, &err);
     fm_http_history_give(h, hist);
-    fm_http_buf_str(&b, "]}\n");
+    fm_text_str(&b, "]}\n");
     if (s != FM_OK) {
         free(b.p);
         return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);

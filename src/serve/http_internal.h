@@ -13,27 +13,9 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "core/text.h"
 #include "serve/http.h"
 #include "site/history.h"
-
-/* A growing text buffer; on out of memory it stops growing and sets oom. */
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} fm_http_buf;
-
-void fm_http_buf_put(fm_http_buf *b, const char *s, size_t n);
-void fm_http_buf_str(fm_http_buf *b, const char *s);
-void fm_http_buf_printf(fm_http_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-/* s as a JSON string (json.h's escaper). */
-void fm_http_buf_json_str(fm_http_buf *b, const char *s);
-/* A JSON number (15 significant digits), or null when v is not finite. */
-void fm_http_buf_json_num(fm_http_buf *b, double v);
 
 typedef struct fm_http_live fm_http_live;
 
@@ -64,7 +46,7 @@ enum MHD_Result fm_http_send(struct MHD_Connection *c, unsigned status, const ch
                              const char *body, size_t len);
 /* Queues b's text (taken over; 500 when b ran out of memory). */
 enum MHD_Result fm_http_send_buf(struct MHD_Connection *c, unsigned status, const char *type,
-                                 fm_http_buf *b);
+                                 fm_text *b);
 /* {"error": msg} with status. */
 enum MHD_Result fm_http_send_error(struct MHD_Connection *c, unsigned status, const char *msg);
 

@@ -17,47 +17,47 @@ typedef struct {
 } family;
 
 /* A label value with \, " and newline escaped (camera names never have them; kept safe). */
-static void put_label(fm_http_buf *b, const char *v)
+static void put_label(fm_text *b, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\')
-            fm_http_buf_str(b, "\\\\");
+            fm_text_str(b, "\\\\");
         else if (*v == '"')
-            fm_http_buf_str(b, "\\\"");
+            fm_text_str(b, "\\\"");
         else if (*v == '\n')
-            fm_http_buf_str(b, "\\n");
+            fm_text_str(b, "\\n");
         else
-            fm_http_buf_put(b, v, 1);
+            fm_text_put(b, v, 1);
     }
 }
 
 /* A sample value: Prometheus' float syntax, NaN and +Inf included. */
-static void put_value(fm_http_buf *b, double v)
+static void put_value(fm_text *b, double v)
 {
     if (isnan(v))
-        fm_http_buf_str(b, "NaN");
+        fm_text_str(b, "NaN");
     else if (isinf(v))
-        fm_http_buf_str(b, v > 0 ? "+Inf" : "-Inf");
+        fm_text_str(b, v > 0 ? "+Inf" : "-Inf");
     else
-        fm_http_buf_printf(b, "%.17g", v);
+        fm_text_printf(b, "%.17g", v);
 }
 
-static void header(fm_http_buf *b, const char *name, const char *help, const char *type)
+static void header(fm_text *b, const char *name, const char *help, const char *type)
 {
-    fm_http_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    fm_text_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample(fm_http_buf *b, const char *name, const char *suffix, const char *camera,
+static void sample(fm_text *b, const char *name, const char *suffix, const char *camera,
                    const char *le, double v)
 {
-    fm_http_buf_printf(b, "%s%s{camera=\"", name, suffix);
+    fm_text_printf(b, "%s%s{camera=\"", name, suffix);
     put_label(b, camera);
-    fm_http_buf_str(b, "\"");
+    fm_text_str(b, "\"");
     if (le)
-        fm_http_buf_printf(b, ",le=\"%s\"", le);
-    fm_http_buf_str(b, "} ");
+        fm_text_printf(b, ",le=\"%s\"", le);
+    fm_text_str(b, "} ");
     put_value(b, v);
-    fm_http_buf_str(b, "\n");
+    fm_text_str(b, "\n");
 }
 
 /* Resident set size in bytes from /proc/self/statm; -1 when unknown. */
@@ -74,16 +74,16 @@ static double resident_bytes(void)
 }
 
 /* One sample of a family without labels. */
-static void plain(fm_http_buf *b, const char *name, double v)
+static void plain(fm_text *b, const char *name, double v)
 {
-    fm_http_buf_printf(b, "%s ", name);
+    fm_text_printf(b, "%s ", name);
     put_value(b, v);
-    fm_http_buf_str(b, "\n");
+    fm_text_str(b, "\n");
 }
 
 /* The MQTT client's counters (fm_mqtt_get_stats) and, on an aggregating node, each remote
  * camera's gauges with node="NODE",camera="NAME". */
-static void mqtt_metrics(fm_http *h, fm_http_buf *b)
+static void mqtt_metrics(fm_http *h, fm_text *b)
 {
     fm_mqtt_stats ms;
     fm_mqtt_get_stats(h->mqtt, &ms);
@@ -136,13 +136,13 @@ static void mqtt_metrics(fm_http *h, fm_http_buf *b)
             case 4: v = r[i].compliance < 0 ? NAN : r[i].compliance; break;
             default: v = r[i].fps; break;
             }
-            fm_http_buf_printf(b, "%s{node=\"", rfams[f].name);
+            fm_text_printf(b, "%s{node=\"", rfams[f].name);
             put_label(b, r[i].node);
-            fm_http_buf_str(b, "\",camera=\"");
+            fm_text_str(b, "\",camera=\"");
             put_label(b, r[i].camera);
-            fm_http_buf_str(b, "\"} ");
+            fm_text_str(b, "\"} ");
             put_value(b, v);
-            fm_http_buf_str(b, "\n");
+            fm_text_str(b, "\n");
         }
     }
     free(r);
@@ -179,7 +179,7 @@ enum MHD_Result fm_http_metrics(fm_http *h, struct MHD_Connection *c)
         {"facemask_reconnects_total", "Times a live source was reopened.", COUNTER},
         {"facemask_camera_up", "1 while the camera's frames flow (status running).", GAUGE},
     };
-    fm_http_buf b = {0};
+    fm_text b = {0};
     for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
         header(&b, fams[f].name, fams[f].help, fams[f].type == GAUGE ? "gauge" : "counter");
         for (int i = 0; i < n; i++) {

@@ -143,8 +143,8 @@ static void publish_events(fm_mqtt *m)
     for (int i = 0; i < b.n; i++) {
         fm_history_row *r = &b.row[i];
         if (!m->conn_failed && fm_mqtt_name_ok(r->camera)) {
-            fm_mqtt_buf_reset(&m->topic);
-            fm_mqtt_buf_reset(&m->buf);
+            fm_text_reset(&m->topic);
+            fm_text_reset(&m->buf);
             fm_mqtt_topic(&m->topic, r->camera, "events");
             fm_mqtt_event_payload(&m->buf, r, m->node);
             int mid = 0;
@@ -214,7 +214,7 @@ static void publish_states(fm_mqtt *m, double now_ms, int force)
         fm_site_cam_stats s;
         if (fm_site_state_get(m->state, i, &s, NULL) != FM_OK)
             continue;
-        fm_mqtt_buf_reset(&m->buf);
+        fm_text_reset(&m->buf);
         fm_mqtt_state_body(&m->buf, &s, m->node);
         if (m->buf.oom)
             continue;
@@ -228,7 +228,7 @@ static void publish_states(fm_mqtt *m, double now_ms, int force)
         m->last_state[i] = keep;
         m->last_state_ms[i] = now_ms;
         fm_mqtt_state_finish(&m->buf, fm_wall_now());
-        fm_mqtt_buf_reset(&m->topic);
+        fm_text_reset(&m->topic);
         fm_mqtt_topic(&m->topic, m->cam[i], "state");
         int mid;
         if (!m->buf.oom && !m->topic.oom)
@@ -240,8 +240,8 @@ static void publish_discovery(fm_mqtt *m)
 {
     for (int i = 0; i < m->ncam && !m->conn_failed; i++)
         for (int k = 0; k < FM_MQTT_SENSORS; k++) {
-            fm_mqtt_buf_reset(&m->topic);
-            fm_mqtt_buf_reset(&m->buf);
+            fm_text_reset(&m->topic);
+            fm_text_reset(&m->buf);
             fm_mqtt_discovery_topic(&m->topic, m->node, m->cam[i], k);
             fm_mqtt_discovery_payload(&m->buf, m->node, m->cam[i], k);
             int mid;
@@ -563,8 +563,8 @@ static void free_handle(fm_mqtt *m)
     free(m->ca);
     free(m->cert);
     free(m->key);
-    fm_mqtt_buf_free(&m->buf);
-    fm_mqtt_buf_free(&m->topic);
+    fm_text_free(&m->buf);
+    fm_text_free(&m->topic);
     fm_mqtt_remote_free(m);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);

@@ -61,7 +61,7 @@ struct fm_mqtt {
     int backlog;               /* the last read filled the window: more rows may wait */
     int offline_mid, offline_done;
     int db_error_logged, remote_full_logged;
-    fm_mqtt_buf buf, topic;
+    fm_text buf, topic;
     char **last_state;         /* per camera: the state body last published */
     double *last_state_ms;
 };

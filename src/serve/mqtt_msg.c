@@ -9,89 +9,13 @@
 
 #include "core/json.h"
 
-/* --- the buffer ------------------------------------------------------------------------ */
-
-void fm_mqtt_buf_free(fm_mqtt_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-void fm_mqtt_buf_reset(fm_mqtt_buf *b)
-{
-    b->len = 0;
-    b->oom = 0;
-    if (b->p)
-        b->p[0] = '\0';
-}
-
-static void put(fm_mqtt_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            if (cap > ((size_t)1 << 30)) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(fm_mqtt_buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static void putf(fm_mqtt_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void putf(fm_mqtt_buf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->oom = 1; /* only short numbers and names go through here */
-        return;
-    }
-    put(b, tmp, (size_t)n);
-}
-
-static void put_sink(void *ctx, const char *s, size_t n)
-{
-    put(ctx, s, n);
-}
-
-static void put_quoted(fm_mqtt_buf *b, const char *s)
-{
-    fm_json_escape(put_sink, b, s, 0);
-}
-
 /* A number as JSON: null when not finite (no locale: %f of the C locale, which serve keeps). */
-static void put_num(fm_mqtt_buf *b, const char *fmt, double v)
+static void put_num(fm_text *b, const char *fmt, double v)
 {
     if (!isfinite(v))
-        puts_(b, "null");
+        fm_text_str(b, "null");
     else
-        putf(b, fmt, v);
+        fm_text_printf(b, fmt, v);
 }
 
 int fm_mqtt_name_ok(const char *s)
@@ -110,17 +34,17 @@ int fm_mqtt_name_ok(const char *s)
     return 1;
 }
 
-void fm_mqtt_topic(fm_mqtt_buf *b, const char *name, const char *kind)
+void fm_mqtt_topic(fm_text *b, const char *name, const char *kind)
 {
-    puts_(b, "facemask/");
-    puts_(b, name);
-    puts_(b, "/");
-    puts_(b, kind);
+    fm_text_str(b, "facemask/");
+    fm_text_str(b, name);
+    fm_text_str(b, "/");
+    fm_text_str(b, kind);
 }
 
 /* --- events ------------------------------------------------------------------------------ */
 
-void fm_mqtt_event_payload(fm_mqtt_buf *b, const fm_history_row *row, const char *node)
+void fm_mqtt_event_payload(fm_text *b, const fm_history_row *row, const char *node)
 {
     const char *p = row->payload ? row->payload : "";
     size_t n = strlen(p);
@@ -135,51 +59,51 @@ void fm_mqtt_event_payload(fm_mqtt_buf *b, const fm_history_row *row, const char
         size_t end = n - 1;
         while (end > s + 1 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
             end--;
-        put(b, p + s, end - s);
+        fm_text_put(b, p + s, end - s);
         if (end > s + 1)
-            puts_(b, ",");
+            fm_text_str(b, ",");
     } else {
-        puts_(b, "{\"payload\":");
-        put_quoted(b, p);
-        puts_(b, ",");
+        fm_text_str(b, "{\"payload\":");
+        fm_text_json_str(b, p);
+        fm_text_str(b, ",");
     }
-    putf(b, "\"id\":%lld,\"node\":", row->id);
-    put_quoted(b, node);
-    puts_(b, ",\"camera\":");
-    put_quoted(b, row->camera);
-    puts_(b, ",\"time\":");
+    fm_text_printf(b, "\"id\":%lld,\"node\":", row->id);
+    fm_text_json_str(b, node);
+    fm_text_str(b, ",\"camera\":");
+    fm_text_json_str(b, row->camera);
+    fm_text_str(b, ",\"time\":");
     put_num(b, "%.3f", row->time);
-    puts_(b, "}");
+    fm_text_str(b, "}");
 }
 
 /* --- state ------------------------------------------------------------------------------- */
 
-void fm_mqtt_state_body(fm_mqtt_buf *b, const fm_site_cam_stats *s, const char *node)
+void fm_mqtt_state_body(fm_text *b, const fm_site_cam_stats *s, const char *node)
 {
-    puts_(b, "{\"node\":");
-    put_quoted(b, node);
-    puts_(b, ",\"camera\":");
-    put_quoted(b, s->name);
-    puts_(b, ",\"status\":");
-    put_quoted(b, fm_cam_status_str(s->status));
-    putf(b, ",\"people_now\":%d,\"masked_now\":%d,\"unmasked_now\":%d", s->people_now,
+    fm_text_str(b, "{\"node\":");
+    fm_text_json_str(b, node);
+    fm_text_str(b, ",\"camera\":");
+    fm_text_json_str(b, s->name);
+    fm_text_str(b, ",\"status\":");
+    fm_text_json_str(b, fm_cam_status_str(s->status));
+    fm_text_printf(b, ",\"people_now\":%d,\"masked_now\":%d,\"unmasked_now\":%d", s->people_now,
          s->masked_now, s->unmasked_now);
-    putf(b, ",\"people\":%lld,\"masked\":%lld,\"unmasked\":%lld", s->people, s->masked,
+    fm_text_printf(b, ",\"people\":%lld,\"masked\":%lld,\"unmasked\":%lld", s->people, s->masked,
          s->unmasked);
-    puts_(b, ",\"compliance\":");
+    fm_text_str(b, ",\"compliance\":");
     if (s->compliance < 0)
-        puts_(b, "null");
+        fm_text_str(b, "null");
     else
         put_num(b, "%.4f", s->compliance);
-    puts_(b, ",\"fps\":");
+    fm_text_str(b, ",\"fps\":");
     put_num(b, "%.1f", s->fps);
 }
 
-void fm_mqtt_state_finish(fm_mqtt_buf *b, double time)
+void fm_mqtt_state_finish(fm_text *b, double time)
 {
-    puts_(b, ",\"time\":");
+    fm_text_str(b, ",\"time\":");
     put_num(b, "%.3f", time);
-    puts_(b, "}");
+    fm_text_str(b, "}");
 }
 
 /* --- Home Assistant discovery ---------------------------------------------------------- */
@@ -203,36 +127,36 @@ const char *fm_mqtt_sensor_key(int i)
     return i >= 0 && i < FM_MQTT_SENSORS ? sensors[i].key : NULL;
 }
 
-void fm_mqtt_discovery_topic(fm_mqtt_buf *b, const char *node, const char *camera, int i)
+void fm_mqtt_discovery_topic(fm_text *b, const char *node, const char *camera, int i)
 {
-    putf(b, "homeassistant/sensor/facemask_%s/%s_%s/config", node, camera, sensors[i].key);
+    fm_text_printf(b, "homeassistant/sensor/facemask_%s/%s_%s/config", node, camera, sensors[i].key);
 }
 
-void fm_mqtt_discovery_payload(fm_mqtt_buf *b, const char *node, const char *camera, int i)
+void fm_mqtt_discovery_payload(fm_text *b, const char *node, const char *camera, int i)
 {
-    puts_(b, "{\"name\":");
-    put_quoted(b, sensors[i].name);
-    putf(b, ",\"unique_id\":\"facemask_%s_%s_%s\"", node, camera, sensors[i].key);
-    putf(b, ",\"object_id\":\"facemask_%s_%s\"", camera, sensors[i].key);
-    putf(b, ",\"state_topic\":\"facemask/%s/state\"", camera);
+    fm_text_str(b, "{\"name\":");
+    fm_text_json_str(b, sensors[i].name);
+    fm_text_printf(b, ",\"unique_id\":\"facemask_%s_%s_%s\"", node, camera, sensors[i].key);
+    fm_text_printf(b, ",\"object_id\":\"facemask_%s_%s\"", camera, sensors[i].key);
+    fm_text_printf(b, ",\"state_topic\":\"facemask/%s/state\"", camera);
     if (strcmp(sensors[i].key, "compliance") == 0)
-        puts_(b, ",\"value_template\":\"{{ (value_json.compliance * 100) | round(1) "
+        fm_text_str(b, ",\"value_template\":\"{{ (value_json.compliance * 100) | round(1) "
                  "if value_json.compliance is number else None }}\"");
     else
-        putf(b, ",\"value_template\":\"{{ value_json.%s }}\"", sensors[i].key);
+        fm_text_printf(b, ",\"value_template\":\"{{ value_json.%s }}\"", sensors[i].key);
     if (sensors[i].unit)
-        putf(b, ",\"unit_of_measurement\":\"%s\"", sensors[i].unit);
+        fm_text_printf(b, ",\"unit_of_measurement\":\"%s\"", sensors[i].unit);
     if (sensors[i].state_class)
-        putf(b, ",\"state_class\":\"%s\"", sensors[i].state_class);
-    putf(b, ",\"icon\":\"%s\"", sensors[i].icon);
-    putf(b, ",\"availability_topic\":\"facemask/%s/availability\"", node);
-    puts_(b, ",\"payload_available\":\"online\",\"payload_not_available\":\"offline\"");
-    putf(b, ",\"device\":{\"identifiers\":[\"facemask_%s_%s\"],\"name\":", node, camera);
-    put_quoted(b, camera);
-    puts_(b, ",\"manufacturer\":\"facemask\",\"model\":\"facemask serve\"");
-    puts_(b, ",\"suggested_area\":");
-    put_quoted(b, node);
-    puts_(b, "}}");
+        fm_text_printf(b, ",\"state_class\":\"%s\"", sensors[i].state_class);
+    fm_text_printf(b, ",\"icon\":\"%s\"", sensors[i].icon);
+    fm_text_printf(b, ",\"availability_topic\":\"facemask/%s/availability\"", node);
+    fm_text_str(b, ",\"payload_available\":\"online\",\"payload_not_available\":\"offline\"");
+    fm_text_printf(b, ",\"device\":{\"identifiers\":[\"facemask_%s_%s\"],\"name\":", node, camera);
+    fm_text_json_str(b, camera);
+    fm_text_str(b, ",\"manufacturer\":\"facemask\",\"model\":\"facemask serve\"");
+    fm_text_str(b, ",\"suggested_area\":");
+    fm_text_json_str(b, node);
+    fm_text_str(b, "}}");
 }
 
 /* --- reading ------------------------------------------------------------------------------ */

@@ -1,10 +1,10 @@
 /* mqtt_msg.h - the MQTT payloads of `facemask serve` (docs/mqtt.md): built for publishing and
  * read back by an aggregating node. Pure functions, no network: src/serve/mqtt.c sends them.
  *
- *     fm_mqtt_buf b = {0};
+ *     fm_text b = {0};
  *     fm_mqtt_event_payload(&b, &row, "clinic-1");   // {"event":"leave",...,"id":42,...}
  *     if (!b.oom) mosquitto_publish(..., (int)b.len, b.p, 1, false);
- *     fm_mqtt_buf_free(&b);
+ *     fm_text_free(&b);
  *
  * Topics (names are 1..64 of [A-Za-z0-9_-], as config.h checks them):
  *   facemask/<camera>/events        each event, QoS 1, not retained
@@ -23,46 +23,36 @@
 
 #include <stddef.h>
 
+#include "core/text.h"
 #include "serve/mqtt.h"
 #include "site/history.h"
 #include "site/state.h"
 
-/* A growing text buffer: p is NUL-terminated, len excludes the NUL; oom is set (and the text
- * is no longer appended to) when an allocation failed. Zero-initialise; free with
- * fm_mqtt_buf_free. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} fm_mqtt_buf;
-
-void fm_mqtt_buf_free(fm_mqtt_buf *b);
-void fm_mqtt_buf_reset(fm_mqtt_buf *b); /* empty, keeps the memory */
 
 /* "facemask/<name>/<kind>" (kind: "events", "state", "availability"). */
-void fm_mqtt_topic(fm_mqtt_buf *b, const char *name, const char *kind);
+void fm_mqtt_topic(fm_text *b, const char *name, const char *kind);
 
 /* An event row as published: the stored JSON object (docs/events.md) with four fields added at
  * its end: "id" (the history id: increasing per node, the key to drop a duplicate by),
  * "node", "camera" and "time" (Unix seconds, UTC, 3 decimals). A stored payload that is not
  * an object ({...}) is carried as a string in "payload" instead. */
-void fm_mqtt_event_payload(fm_mqtt_buf *b, const fm_history_row *row, const char *node);
+void fm_mqtt_event_payload(fm_text *b, const fm_history_row *row, const char *node);
 
 /* The state topic's object, without its "time":
  * {"node":..,"camera":..,"status":"running","people_now":2,"masked_now":1,"unmasked_now":1,
  *  "people":10,"masked":7,"unmasked":3,"compliance":0.7000,"fps":14.8
  * (compliance null when nobody was labelled). fm_mqtt_state_finish appends ,"time":T}. The
  * text before "time" is what changes are detected on. */
-void fm_mqtt_state_body(fm_mqtt_buf *b, const fm_site_cam_stats *s, const char *node);
-void fm_mqtt_state_finish(fm_mqtt_buf *b, double time);
+void fm_mqtt_state_body(fm_text *b, const fm_site_cam_stats *s, const char *node);
+void fm_mqtt_state_finish(fm_text *b, double time);
 
 /* Home Assistant discovery: the sensors of a camera's state topic. */
 #define FM_MQTT_SENSORS 9
 /* The sensor's key in the state object ("people_now", ...), i in 0..FM_MQTT_SENSORS-1. */
 const char *fm_mqtt_sensor_key(int i);
 /* The config topic and payload of sensor i of camera on node. */
-void fm_mqtt_discovery_topic(fm_mqtt_buf *b, const char *node, const char *camera, int i);
-void fm_mqtt_discovery_payload(fm_mqtt_buf *b, const char *node, const char *camera, int i);
+void fm_mqtt_discovery_topic(fm_text *b, const char *node, const char *camera, int i);
+void fm_mqtt_discovery_payload(fm_text *b, const char *node, const char *camera, int i);
 
 /* Reads a state payload (len bytes, need not be NUL-terminated) into r's state fields (node,
  * status, counts, compliance, fps); the camera name comes from the topic, not from here.

@@ -310,7 +310,10 @@ fm_status fm_serve_run(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *er
                sv.ncams, sv.ncams == 1 ? "" : "s", sv.nworkers, sv.nworkers == 1 ? "" : "s",
                sv.site->database.path);
 
-    /* wait for every camera to finish (a signal ends the sources); prune every hour */
+    /* wait for every camera to finish (a signal, or the end of o->duration, ends the
+     * sources); prune every hour */
+    double t_start = fm_now_ms();
+    int timed_out = 0;
     pthread_mutex_lock(&sv.mu);
     while (sv.nfinished < sv.ncams) {
         struct timespec ts;
@@ -327,10 +330,15 @@ fm_status fm_serve_run(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *er
             last_prune = fm_now_ms();
             pthread_mutex_lock(&sv.mu);
         }
+        if (o->duration > 0 && !g_stop && fm_now_ms() - t_start >= o->duration * 1e3) {
+            timed_out = 1;
+            g_stop = 1; /* as SIGTERM: every camera ends cleanly */
+        }
     }
     pthread_mutex_unlock(&sv.mu);
+    stats->wall_s = (fm_now_ms() - t_start) / 1e3;
     if (g_stop)
-        snprintf(stats->end_reason, sizeof stats->end_reason, "signal");
+        snprintf(stats->end_reason, sizeof stats->end_reason, timed_out ? "duration" : "signal");
 
 done:
     for (int i = 0; i < workers_started; i++)

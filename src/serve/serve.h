@@ -29,9 +29,10 @@
  * The MQTT and HTTP reporters (src/serve/mqtt.h, src/serve/http.h) start after the cameras'
  * state exists, when the file has their sections (one place in serve.c).
  *
- * The run ends on SIGINT or SIGTERM (every camera is stopped, frames in flight are finished,
- * every track ends, each camera's events end with leave lines, a final summary and "end"), or
- * when every camera's source has ended (files without loop). Messages go through core/log.h.
+ * The run ends on SIGINT or SIGTERM, or after fm_serve_opts.duration seconds (every camera is
+ * stopped, frames in flight are finished, every track ends, each camera's events end with
+ * leave lines, a final summary and "end"), or when every camera's source has ended (files
+ * without loop). Messages go through core/log.h.
  */
 #ifndef FM_SERVE_H
 #define FM_SERVE_H
@@ -48,6 +49,7 @@ typedef struct {
     int quiet;                  /* only errors on stderr */
     double summary_every;       /* seconds of stream time between summary events (default 10) */
     double timeout;             /* live sources: seconds without an answer or data (0: 10) */
+    double duration;            /* > 0: stop as on SIGTERM after this many seconds (bench, soak) */
     /* Called once (on the calling thread) when the site state exists, before the cameras
      * start: for a program that embeds serve, or a test, to read the state or register a
      * live-view viewer. The state is freed when fm_serve_run returns. NULL: none. */
@@ -63,7 +65,8 @@ typedef struct {
     long long events;        /* events lines stored in the history */
     int camera_errors;       /* cameras whose source failed for good (a file that cannot be
                               * opened or read); each was reported */
-    char end_reason[32];     /* "eof" (every source ended) or "signal" */
+    char end_reason[32];     /* "eof" (every source ended), "signal" or "duration" */
+    double wall_s;           /* seconds from the cameras' start to the end of the run */
     /* outputs (the history, recordings, snapshots) that failed during the run: each reported
      * once; the run went on without it; the command's exit status is then 1 */
     int output_errors;

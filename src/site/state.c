@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/hist.h"
 #include "site/config.h"
 
 const double fm_site_latency_bounds[FM_SITE_LATENCY_BUCKETS] = {
@@ -18,6 +19,7 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t frame_cv; /* a new JPEG, or a wake */
     fm_site_cam_stats s;
+    fm_hist latency_ms; /* every processed frame's latency: its median and 90th percentile */
     int viewers;
     uint8_t *jpeg;
     size_t jpeg_len, jpeg_cap;
@@ -67,6 +69,7 @@ fm_site_state *fm_site_state_new(int ncameras, const char *const *names, fm_err 
         pthread_cond_init(&cams[i].frame_cv, NULL);
         strcpy(cams[i].s.name, names[i]);
         cams[i].s.compliance = -1;
+        fm_hist_init(&cams[i].latency_ms);
     }
     return st;
 }
@@ -129,6 +132,7 @@ void fm_site_state_frame(fm_site_state *st, int i, const fm_site_frame *f)
     if (f->latency_s >= 0) { /* false for NaN too */
         s->latency_count++;
         s->latency_sum += f->latency_s;
+        fm_hist_add(&c->latency_ms, f->latency_s * 1000.0);
         for (int b = 0; b < FM_SITE_LATENCY_BUCKETS; b++)
             if (f->latency_s <= fm_site_latency_bounds[b])
                 s->latency_le[b]++;
@@ -194,6 +198,8 @@ fm_status fm_site_state_get(fm_site_state *st, int i, fm_site_cam_stats *out, fm
                           st ? st->n : 0);
     pthread_mutex_lock(&st->cams[i].mu);
     *out = st->cams[i].s;
+    out->latency_p50_ms = fm_hist_quantile(&st->cams[i].latency_ms, 0.5);
+    out->latency_p90_ms = fm_hist_quantile(&st->cams[i].latency_ms, 0.9);
     pthread_mutex_unlock(&st->cams[i].mu);
     return FM_OK;
 }

@@ -69,6 +69,8 @@ typedef struct {
     long long latency_count;     /* processed frames with a latency */
     double latency_sum;          /* seconds */
     long long latency_le[FM_SITE_LATENCY_BUCKETS]; /* cumulative: frames with latency <= bound */
+    double latency_p50_ms, latency_p90_ms; /* of every latency since start, within 1% (core/hist.h);
+                                            * 0 before any */
     double updated;              /* fm_wall_now() of the last change, 0 before any */
 } fm_site_cam_stats;
 

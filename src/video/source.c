@@ -31,6 +31,7 @@
 #include <libswscale/swscale.h>
 
 #include "core/log.h"
+#include "core/text.h"
 #include "core/walk.h"
 
 #define FM_SRC_MAX_READ_ERRORS 64 /* demuxer errors in a row before a file counts as unreadable */
@@ -405,35 +406,21 @@ static pthread_once_t g_file_formats_once = PTHREAD_ONCE_INIT;
 
 static void build_file_formats(void)
 {
-    size_t len = 0, cap = 0;
-    char *buf = NULL;
+    fm_text list = {0};
     void *it = NULL;
     const AVInputFormat *f;
     while ((f = av_demuxer_iterate(&it)) != NULL) {
-        int skip = 0;
-        for (size_t i = 0; i < sizeof g_list_demuxers / sizeof *g_list_demuxers; i++)
-            if (av_match_name(g_list_demuxers[i], f->name))
-                skip = 1;
-        if (skip)
+        if (is_list_demuxer(f->name))
             continue;
-        size_t n = strlen(f->name);
-        if (len + n + 2 > cap) {
-            size_t nc = (cap ? cap * 2 : 4096) + n;
-            char *nb = realloc(buf, nc);
-            if (!nb) {
-                free(buf);
-                return; /* no format_whitelist then; the probe below still refuses them */
-            }
-            buf = nb;
-            cap = nc;
-        }
-        if (len)
-            buf[len++] = ',';
-        memcpy(buf + len, f->name, n);
-        len += n;
-        buf[len] = '\0';
+        if (list.len)
+            fm_text_put(&list, ",", 1);
+        fm_text_str(&list, f->name);
     }
-    g_file_formats = buf;
+    if (list.oom) {
+        fm_text_free(&list); /* no format_whitelist then; the probe below still refuses them */
+        return;
+    }
+    g_file_formats = list.p;
 }
 
 /* A local file that FFmpeg would read as a playlist or a list of files: refused with a message
