@@ -261,7 +261,7 @@ test-asan: models build-asan/tests build-asan/facemask build-asan/facemask-video
 # thread; two nodes read by the caller while their threads update them). The whole watch suite is too slow for CI here.
 TSAN_SUITES ?= test_pool_runs test_pool_split video_rtsp test_faults_every test_lib_threads \
                test_faults_rtsp_killed test_faults_silent test_site_state_live_view \
-               serve_http_live test_serve_threads_short test_mqtt_events_match test_mqtt_aggregate
+               serve_http_live test_serve_threads_short test_mqtt_events_match test_mqtt_aggregate test_serve_aggregate_http
 tsan-test: models build-tsan/tests build-tsan/facemask build-tsan/facemask-video.so
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tools/tsan.supp \
 	FM_BIN=build-tsan/facemask FM_SANITIZED=1 ./build-tsan/tests $(TSAN_SUITES)
