@@ -163,7 +163,11 @@ static void test_serve_site_http(void)
                           : NAN;
         double up_front = r.body ? th_prom_value(r.body, "facemask_camera_up{camera=\"front\"}")
                                  : NAN;
+        double unsent = r.body ? th_prom_value(r.body, "facemask_mqtt_events_unsent") : NAN;
         th_free(&r);
+        long long stored = fm_test_sql_int(db, "SELECT count(*) FROM events");
+        FM_CHECK_MSG(unsent >= 0 && unsent <= (double)stored, "unsent %g of %lld stored", unsent,
+                     stored);
         FM_CHECK(th_get(port, "GET", "/api/cameras", NULL, &r) == 0 && r.status == 200);
         double after = r.body ? serve_api_num(r.body, "d['cameras'][0]['frames']") : NAN;
         th_free(&r);

@@ -173,6 +173,8 @@ static void test_history_unsent(void)
         add(h, "cam", 1767268800.0 + i, "leave", i + 1, "mask", &id[i]);
     FM_CHECK_INT(fm_history_mark_sent(h, id[1], &err), FM_OK);
     FM_CHECK_INT(fm_history_mark_sent(h, id[3], &err), FM_OK);
+    FM_CHECK_INT(fm_history_count(h, "unsent", &err), 3);
+    FM_CHECK_INT(fm_history_count(h, "events", &err), 5);
     seen_rows s = {{0}, 0, 0};
     FM_CHECK_INT(fm_history_unsent(h, 0, 0, see, &s, &err), FM_OK);
     FM_CHECK_INT(s.n, 3);

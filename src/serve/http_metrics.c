@@ -98,9 +98,19 @@ static void mqtt_metrics(fm_http *h, fm_text *b)
          "included.", COUNTER},
         {"facemask_mqtt_events_acknowledged_total",
          "Events the broker acknowledged (marked sent in the history).", COUNTER},
+        {"facemask_mqtt_events_unsent", "Stored events the broker has not acknowledged yet "
+         "(NaN when the history cannot be read).", GAUGE},
     };
+    fm_err err = {0};
+    long long unsent = -1;
+    fm_history *hist = fm_http_history_take(h, &err);
+    if (hist) {
+        unsent = fm_history_count(hist, "unsent", &err);
+        fm_http_history_give(h, hist);
+    }
     const double vals[] = {ms.connected, (double)ms.connects, (double)ms.disconnects,
-                           (double)ms.published, (double)ms.acked};
+                           (double)ms.published, (double)ms.acked,
+                           unsent >= 0 ? (double)unsent : NAN};
     for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
         header(b, fams[f].name, fams[f].help, fams[f].type == GAUGE ? "gauge" : "counter");
         plain(b, fams[f].name, vals[f]);

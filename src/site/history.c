@@ -412,6 +412,7 @@ long long fm_history_count(fm_history *h, const char *table, fm_err *err)
                       : !strcmp(table, "events")    ? "SELECT count(*) FROM events"
                       : !strcmp(table, "hourly")    ? "SELECT count(*) FROM hourly"
                       : !strcmp(table, "snapshots") ? "SELECT count(*) FROM snapshots"
+                      : !strcmp(table, "unsent") ? "SELECT count(*) FROM events WHERE sent = 0"
                                                     : NULL;
     if (!h || !sql) {
         fm_err_set(err, FM_ERR_ARG, "history: no table '%s'", table ? table : "(null)");

@@ -114,7 +114,8 @@ fm_status fm_history_daily(fm_history *h, const char *since, const char *until,
                            int (*fn)(void *ctx, const fm_history_day *day), void *ctx,
                            fm_err *err);
 
-/* Counts rows: table "events", "hourly" or "snapshots" (for tests and reports); -1 on error. */
+/* Counts rows: table "events", "hourly" or "snapshots", or "unsent" (the events not yet marked
+ * sent: /metrics); -1 on error. */
 long long fm_history_count(fm_history *h, const char *table, fm_err *err);
 
 /* --- Queries for the dashboard and the HTTP API (src/serve/http_api.c) --------------------- */
