@@ -1,5 +1,5 @@
-/* trainer.c - `facemask train`: datasets, cached front features, two phases,
- * saving the model and its report. See trainer.h for the procedure. */
+/* trainer.c - `facemask train`: datasets, cached front features, two phases and saving the
+ * model; its report is written by trainer_report.c. See trainer.h for the procedure. */
 #include "train/trainer.h"
 
 #include <errno.h>
@@ -18,8 +18,6 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/progress.h"
-#include "eval/metrics.h"
-#include "eval/report.h"
 #include "caffe/caffemodel.h"
 #include "caffe/prototxt.h"
 #include "caffe/caffe.h"
@@ -27,9 +25,9 @@
 #include "train/det_crops.h"
 #include "train/optim.h"
 #include "train/tnet.h"
+#include "train/trainer_int.h"
 
 #define HEAD_HIDDEN 128
-#define MAX_EPOCHS 1000
 
 fm_train_opts fm_train_default_opts(void)
 {
@@ -403,14 +401,6 @@ static void extract_worker(void *ctx, int tid, int nt)
 
 /* ---- one training phase ------------------------------------------------------------------ */
 
-typedef struct {
-    int n_epochs;
-    double train_loss[MAX_EPOCHS], train_acc[MAX_EPOCHS];
-    double val_loss[MAX_EPOCHS], val_acc[MAX_EPOCHS];
-    double seconds[MAX_EPOCHS];
-    int best_epoch; /* 1-based within the phase */
-    double lr;
-} phase_log;
 
 typedef struct {
     const float *x;      /* variants x n x dim (train) */
@@ -548,12 +538,6 @@ done:
     return st;
 }
 
-/* Figures of one evaluated set, as written to the report. */
-typedef struct {
-    const char *name;
-    int by_width;
-    fm_cls_eval e;
-} set_result;
 
 static fm_status evaluate_set(const char *model_dir, const char *name, const fm_dataset *ds,
                               int mask_label, int threads, int by_width, set_result *r,
@@ -562,94 +546,6 @@ static fm_status evaluate_set(const char *model_dir, const char *name, const fm_
     r->name = name;
     r->by_width = by_width;
     return fm_eval_classifier(model_dir, ds, mask_label, threads, &r->e, NULL, err);
-}
-
-static void print_set(const set_result *r)
-{
-    fm_class_stats m = fm_confusion_class(&r->e.cm, 0), u = fm_confusion_class(&r->e.cm, 1);
-    printf("%-28s faces %5lld  accuracy %.4f  mask P/R %.4f/%.4f  no_mask P/R %.4f/%.4f  AUC %.4f\n",
-           r->name, fm_confusion_total(&r->e.cm), fm_confusion_accuracy(&r->e.cm), m.precision,
-           m.recall, u.precision, u.recall, r->e.auc);
-    for (int b = 0; r->by_width && b < 3; b++) {
-        char label[32];
-        fm_bucket_label(&r->e.by_width[b], label, sizeof label);
-        printf("    width %-8s faces %5lld  accuracy %.4f\n", label, r->e.by_width[b].n,
-               r->e.by_width[b].accuracy);
-    }
-}
-
-static void json_set(fm_jsonw *j, const set_result *r)
-{
-    static const char *names[2] = {"mask", "no_mask"};
-    fm_jsonw_key(j, r->name);
-    fm_jsonw_object_begin(j);
-    fm_jsonw_key(j, "samples");
-    fm_jsonw_int(j, r->e.samples);
-    fm_jsonw_key(j, "skipped");
-    fm_jsonw_int(j, r->e.skipped);
-    fm_jsonw_key(j, "accuracy");
-    fm_jsonw_double(j, fm_confusion_accuracy(&r->e.cm));
-    fm_jsonw_key(j, "roc_auc");
-    fm_jsonw_double(j, r->e.auc);
-    fm_jsonw_key(j, "confusion");
-    fm_jsonw_confusion(j, &r->e.cm, names);
-    if (r->by_width) {
-        fm_jsonw_key(j, "by_face_width");
-        fm_jsonw_array_begin(j);
-        for (int b = 0; b < 3; b++) {
-            char label[32];
-            fm_bucket_label(&r->e.by_width[b], label, sizeof label);
-            fm_jsonw_object_begin(j);
-            fm_jsonw_key(j, "width_px");
-            fm_jsonw_string(j, label);
-            fm_jsonw_key(j, "faces");
-            fm_jsonw_int(j, r->e.by_width[b].n);
-            fm_jsonw_key(j, "accuracy");
-            fm_jsonw_double(j, r->e.by_width[b].accuracy);
-            fm_jsonw_object_end(j);
-        }
-        fm_jsonw_array_end(j);
-    }
-    fm_jsonw_object_end(j);
-}
-
-static void json_phase(fm_jsonw *j, const char *key, const phase_log *p, const char *trainable)
-{
-    fm_jsonw_key(j, key);
-    fm_jsonw_object_begin(j);
-    fm_jsonw_key(j, "trainable_from");
-    fm_jsonw_string(j, trainable);
-    fm_jsonw_key(j, "learning_rate");
-    fm_jsonw_float(j, (float)p->lr);
-    fm_jsonw_key(j, "epochs_run");
-    fm_jsonw_int(j, p->n_epochs);
-    fm_jsonw_key(j, "best_epoch");
-    fm_jsonw_int(j, p->best_epoch);
-    fm_jsonw_key(j, "train_loss");
-    fm_jsonw_doubles(j, p->train_loss, (size_t)p->n_epochs);
-    fm_jsonw_key(j, "train_accuracy");
-    fm_jsonw_doubles(j, p->train_acc, (size_t)p->n_epochs);
-    fm_jsonw_key(j, "val_loss");
-    fm_jsonw_doubles(j, p->val_loss, (size_t)p->n_epochs);
-    fm_jsonw_key(j, "val_accuracy");
-    fm_jsonw_doubles(j, p->val_acc, (size_t)p->n_epochs);
-    fm_jsonw_key(j, "epoch_seconds");
-    fm_jsonw_doubles(j, p->seconds, (size_t)p->n_epochs);
-    fm_jsonw_object_end(j);
-}
-
-static void json_counts(fm_jsonw *j, const char *key, const fm_dataset *ds)
-{
-    int counts[FM_DATASET_MAX_CLASSES > 16 ? 16 : FM_DATASET_MAX_CLASSES] = {0};
-    if (ds->n_classes <= 16)
-        fm_dataset_count(ds, counts);
-    fm_jsonw_key(j, key);
-    fm_jsonw_object_begin(j);
-    for (int c = 0; c < ds->n_classes && c < 16; c++) {
-        fm_jsonw_key(j, ds->classes[c]);
-        fm_jsonw_int(j, counts[c]);
-    }
-    fm_jsonw_object_end(j);
 }
 
 /* ---- the whole run ----------------------------------------------------------------------- */
@@ -958,10 +854,10 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         (have_voc && (st = evaluate_set(o->out_dir, "held_out_scene_faces_16px", voc_test,
                                         mask_label, nthreads, 1, &r_voc, err)) != FM_OK))
         goto done;
-    print_set(&r_val);
-    print_set(&r_test);
+    fm_train_print_set(&r_val);
+    fm_train_print_set(&r_test);
     if (have_voc)
-        print_set(&r_voc);
+        fm_train_print_set(&r_voc);
     double wall = (fm_now_ms() / 1e3) - t_start;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -969,180 +865,12 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     printf("training took %.1f s (%.1f min) of %.1f s total; peak memory %.0f MB\n", train_s,
            train_s / 60, wall, peak_mb);
 
-    /* report.json */
-    snprintf(path, sizeof path, "%s/report.json", o->out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        st = fm_err_set(err, FM_ERR_IO, "%s: cannot write", path);
+    fm_train_report rep = {o, S, nthreads, variants, o->augment ? &aug : NULL, train, val,
+                           cls_test, voc_test, crops ? &cstats : NULL, skipped, {cw[0], cw[1]},
+                           &p1, &p2, t2 ? o->fine_tune_from : "none", &r_val, &r_test,
+                           have_voc ? &r_voc : NULL, feat_s, train_s, wall, peak_mb};
+    if ((st = fm_train_write_report(&rep, err)) != FM_OK)
         goto done;
-    }
-    fm_jsonw j;
-    fm_jsonw_init(&j, f, 2);
-    fm_jsonw_object_begin(&j);
-    fm_jsonw_key(&j, "command");
-    fm_jsonw_string(&j, o->command ? o->command : "");
-    fm_jsonw_key(&j, "seed");
-    fm_jsonw_int(&j, (long long)o->seed);
-    fm_jsonw_key(&j, "input_size");
-    fm_jsonw_int(&j, S);
-    fm_jsonw_key(&j, "threads");
-    fm_jsonw_int(&j, nthreads);
-    fm_jsonw_key(&j, "batch");
-    fm_jsonw_int(&j, o->batch);
-    fm_jsonw_key(&j, "crop");
-    fm_jsonw_object_begin(&j);
-    fm_jsonw_key(&j, "margin");
-    fm_jsonw_float(&j, o->margin);
-    fm_jsonw_key(&j, "square");
-    fm_jsonw_bool(&j, o->square);
-    fm_jsonw_object_end(&j);
-    fm_jsonw_key(&j, "augmentation");
-    fm_jsonw_object_begin(&j);
-    fm_jsonw_key(&j, "variants_cached");
-    fm_jsonw_int(&j, variants);
-    fm_jsonw_key(&j, "rotation_deg");
-    fm_jsonw_float(&j, o->augment ? aug.rotation_deg : 0);
-    fm_jsonw_key(&j, "zoom");
-    fm_jsonw_float(&j, o->augment ? aug.zoom : 0);
-    fm_jsonw_key(&j, "shift");
-    fm_jsonw_float(&j, o->augment ? aug.width_shift : 0);
-    fm_jsonw_key(&j, "shear_deg");
-    fm_jsonw_float(&j, o->augment ? aug.shear_deg : 0);
-    fm_jsonw_key(&j, "hflip");
-    fm_jsonw_bool(&j, o->augment ? aug.hflip : 0);
-    fm_jsonw_key(&j, "brightness");
-    fm_jsonw_float(&j, o->augment ? aug.brightness : 0);
-    fm_jsonw_key(&j, "contrast");
-    fm_jsonw_float(&j, o->augment ? aug.contrast : 0);
-    fm_jsonw_key(&j, "lowres_prob");
-    fm_jsonw_float(&j, o->augment ? aug.lowres_prob : 0);
-    fm_jsonw_object_end(&j);
-    fm_jsonw_key(&j, "data");
-    fm_jsonw_object_begin(&j);
-    fm_jsonw_key(&j, "folders");
-    fm_jsonw_string(&j, o->data_dir);
-    fm_jsonw_key(&j, "scenes");
-    fm_jsonw_string(&j, o->voc_dir);
-    fm_jsonw_key(&j, "scene_train_fraction");
-    fm_jsonw_float(&j, o->voc_dir ? o->voc_train_fraction : 0);
-    fm_jsonw_key(&j, "scene_min_width_px");
-    fm_jsonw_int(&j, o->voc_min_width);
-    fm_jsonw_key(&j, "scene_crops");
-    fm_jsonw_object_begin(&j);
-    fm_jsonw_key(&j, "from");
-    fm_jsonw_string(&j, o->crops_from ? o->crops_from : "annotations");
-    if (crops) {
-        fm_jsonw_key(&j, "detector_conf");
-        fm_jsonw_float(&j, o->crops_conf);
-        fm_jsonw_key(&j, "match_iou");
-        fm_jsonw_double(&j, FM_DET_CROPS_IOU);
-        fm_jsonw_key(&j, "images");
-        fm_jsonw_int(&j, cstats.images);
-        fm_jsonw_key(&j, "unreadable_images");
-        fm_jsonw_int(&j, cstats.unreadable);
-        fm_jsonw_key(&j, "faces");
-        fm_jsonw_int(&j, cstats.faces);
-        fm_jsonw_key(&j, "boxes");
-        fm_jsonw_int(&j, cstats.detections);
-        fm_jsonw_key(&j, "matched");
-        fm_jsonw_int(&j, cstats.matched);
-        fm_jsonw_key(&j, "unmatched");
-        fm_jsonw_int(&j, cstats.unmatched);
-        fm_jsonw_key(&j, "on_incorrectly_worn");
-        fm_jsonw_int(&j, cstats.ignored);
-        fm_jsonw_key(&j, "on_too_small");
-        fm_jsonw_int(&j, cstats.too_small);
-    }
-    fm_jsonw_object_end(&j);
-    json_counts(&j, "train", train);
-    json_counts(&j, "validation", val);
-    json_counts(&j, "held_out_folder_images", cls_test);
-    if (voc_test)
-        json_counts(&j, "held_out_scene_faces_16px", voc_test);
-    fm_jsonw_key(&j, "unreadable_skipped");
-    fm_jsonw_int(&j, skipped);
-    fm_jsonw_object_end(&j);
-    fm_jsonw_key(&j, "class_weights");
-    fm_jsonw_array_begin(&j);
-    fm_jsonw_float(&j, cw[0]);
-    fm_jsonw_float(&j, cw[1]);
-    fm_jsonw_array_end(&j);
-    json_phase(&j, "phase1", &p1, "fc1");
-    json_phase(&j, "phase2", &p2, t2 ? o->fine_tune_from : "none");
-    fm_jsonw_key(&j, "results");
-    fm_jsonw_object_begin(&j);
-    json_set(&j, &r_val);
-    json_set(&j, &r_test);
-    if (have_voc)
-        json_set(&j, &r_voc);
-    fm_jsonw_object_end(&j);
-    fm_jsonw_key(&j, "feature_cache_seconds");
-    fm_jsonw_double(&j, feat_s);
-    fm_jsonw_key(&j, "training_seconds");
-    fm_jsonw_double(&j, train_s);
-    fm_jsonw_key(&j, "wall_seconds");
-    fm_jsonw_double(&j, wall);
-    fm_jsonw_key(&j, "peak_memory_mb");
-    fm_jsonw_double(&j, peak_mb);
-    fm_jsonw_object_end(&j);
-    st = fm_jsonw_finish(&j, err);
-    fputc('\n', f);
-    fclose(f);
-    if (st != FM_OK)
-        goto done;
-
-    /* report.svg */
-    {
-        static double tl[2 * MAX_EPOCHS], vl[2 * MAX_EPOCHS], ta[2 * MAX_EPOCHS], va[2 * MAX_EPOCHS];
-        int n = 0;
-        for (int e = 0; e < p1.n_epochs; e++, n++) {
-            tl[n] = p1.train_loss[e];
-            vl[n] = p1.val_loss[e];
-            ta[n] = p1.train_acc[e];
-            va[n] = p1.val_acc[e];
-        }
-        for (int e = 0; e < p2.n_epochs; e++, n++) {
-            tl[n] = p2.train_loss[e];
-            vl[n] = p2.val_loss[e];
-            ta[n] = p2.train_acc[e];
-            va[n] = p2.val_acc[e];
-        }
-        fm_svg_curves curves = {n, tl, vl, ta, va, p2.n_epochs ? p1.n_epochs + 1 : 0,
-                                p2.n_epochs ? p1.n_epochs + p2.best_epoch : p1.best_epoch};
-        static const char *names[2] = {"mask", "no_mask"};
-        const set_result *shown = have_voc ? &r_voc : &r_test;
-        char cells[6][4][32];
-        const char *cellp[24];
-        const set_result *sets[3] = {&r_val, &r_test, have_voc ? &r_voc : NULL};
-        const char *labels_row[3] = {"validation", "held-out folder images",
-                                     "held-out scene faces >= 16 px"};
-        int rows = 1;
-        snprintf(cells[0][0], 32, "set");
-        snprintf(cells[0][1], 32, "accuracy");
-        snprintf(cells[0][2], 32, "no-mask recall");
-        snprintf(cells[0][3], 32, "faces");
-        for (int s = 0; s < 3; s++) {
-            if (!sets[s])
-                continue;
-            snprintf(cells[rows][0], 32, "%s", labels_row[s]);
-            snprintf(cells[rows][1], 32, "%.4f", fm_confusion_accuracy(&sets[s]->e.cm));
-            snprintf(cells[rows][2], 32, "%.4f", fm_confusion_class(&sets[s]->e.cm, 1).recall);
-            snprintf(cells[rows][3], 32, "%lld", fm_confusion_total(&sets[s]->e.cm));
-            rows++;
-        }
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < 4; c++)
-                cellp[r * 4 + c] = cells[r][c];
-        fm_svg_table table = {rows, 4, cellp, "Results of the saved model"};
-        char title[128];
-        snprintf(title, sizeof title, "facemask mask classifier, %dx%d input", S, S);
-        fm_svg_report rep = {title, &curves, &shown->e.cm, names,
-                             have_voc ? "Held-out scene faces >= 16 px" : "Held-out folder images",
-                             &table};
-        snprintf(path, sizeof path, "%s/report.svg", o->out_dir);
-        if ((st = fm_svg_save(path, &rep, err)) != FM_OK)
-            goto done;
-    }
     printf("wrote %s/{classifier.prototxt,classifier.caffemodel,classifier.cfg,report.json,"
            "report.svg}\n",
            o->out_dir);
