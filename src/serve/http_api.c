@@ -270,6 +270,26 @@ static double local_midnight(double now)
     return (double)mktime(&tm);
 }
 
+/* The JSON answer in b (taken over), or a 500 naming err when the query behind it failed. */
+static enum MHD_Result send_json(struct MHD_Connection *c, fm_text *b, fm_status s,
+                                 const fm_err *err)
+{
+    if (s != FM_OK) {
+        fm_text_free(b);
+        return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err->msg);
+    }
+    return fm_http_send_buf(c, MHD_HTTP_OK, "application/json", b);
+}
+
+/* ,"track":N, or null for an event without a track (ids start at 1). */
+static void put_track(fm_text *b, long long track)
+{
+    if (track > 0)
+        fm_text_printf(b, ",\"track\":%lld", track);
+    else
+        fm_text_str(b, ",\"track\":null");
+}
+
 static void put_compliance(fm_text *b, long long masked, long long unmasked)
 {
     if (masked + unmasked > 0)
@@ -396,11 +416,7 @@ static enum MHD_Result api_cameras(fm_http *h, struct MHD_Connection *c)
     free(remotes);
     fm_text_str(&b, "]}\n");
     fm_http_history_give(h, hist);
-    if (bad != FM_OK) {
-        free(b.p);
-        return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
-    }
-    return fm_http_send_buf(c, MHD_HTTP_OK, "application/json", &b);
+    return send_json(c, &b, bad, &err);
 }
 
 /* --- /api/events ------------------------------------------------------------------------- */
@@ -414,10 +430,7 @@ static int put_event(void *ctx, const fm_history_event_row *r)
     fm_text_json_num(b, r->time);
     fm_text_str(b, ",\"type\":");
     fm_text_json_str(b, r->type);
-    if (r->track > 0)
-        fm_text_printf(b, ",\"track\":%lld", r->track);
-    else
-        fm_text_str(b, ",\"track\":null");
+    put_track(b, r->track);
     fm_text_str(b, ",\"label\":");
     if (r->label)
         fm_text_json_str(b, r->label);
@@ -456,11 +469,7 @@ static enum MHD_Result api_events(fm_http *h, struct MHD_Connection *c)
         fm_history_events(hist, camera, type, since, until, limit, put_event, &b, &err);
     fm_http_history_give(h, hist);
     fm_text_str(&b, "]}\n");
-    if (s != FM_OK) {
-        free(b.p);
-        return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
-    }
-    return fm_http_send_buf(c, MHD_HTTP_OK, "application/json", &b);
+    return send_json(c, &b, s, &err);
 }
 
 /* --- /api/stats -------------------------------------------------------------------------- */
@@ -506,11 +515,7 @@ static enum MHD_Result api_stats(fm_http *h, struct MHD_Connection *c)
     fm_status s = fm_history_hours(hist, camera, since, until, put_hour, &b, &err);
     fm_http_history_give(h, hist);
     fm_text_str(&b, "]}\n");
-    if (s != FM_OK) {
-        free(b.p);
-        return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
-    }
-    return fm_http_send_buf(c, MHD_HTTP_OK, "application/json", &b);
+    return send_json(c, &b, s, &err);
 }
 
 /* --- /api/snapshots ---------------------------------------------------------------------- */
@@ -522,10 +527,7 @@ static int put_snapshot(void *ctx, const fm_history_snapshot_row *r)
     fm_text_json_str(b, r->camera);
     fm_text_str(b, ",\"time\":");
     fm_text_json_num(b, r->time);
-    if (r->track > 0)
-        fm_text_printf(b, ",\"track\":%lld", r->track);
-    else
-        fm_text_str(b, ",\"track\":null");
+    put_track(b, r->track);
     fm_text_printf(b, ",\"url\":\"/api/snapshots/%lld\"}", r->id);
     return b->oom;
 }
@@ -551,11 +553,7 @@ static enum MHD_Result api_snapshot_list(fm_http *h, struct MHD_Connection *c)
     fm_status s = fm_history_snapshots(hist, camera, limit, put_snapshot, &b, &err);
     fm_http_history_give(h, hist);
     fm_text_str(&b, "]}\n");
-    if (s != FM_OK) {
-        free(b.p);
-        return fm_http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
-    }
-    return fm_http_send_buf(c, MHD_HTTP_OK, "application/json", &b);
+    return send_json(c, &b, s, &err);
 }
 
 typedef struct {
