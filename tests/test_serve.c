@@ -739,6 +739,7 @@ static void test_serve_duration_bench(void)
     rows r;
     FM_CHECK(read_rows(db, "a", &r) > 0);
     FM_CHECK_STR_CONTAINS(r.last_type, "end");
+    FM_CHECK_STR_CONTAINS(r.text, "\"reason\":\"duration\"");
     free(r.text);
 
     snprintf(cmd, sizeof cmd, "%s bench --site %s --seconds 3 -j 2 --model-dir %s --classifier "

@@ -12,18 +12,25 @@
 
 #define PRUNE_EVERY_S 3600.0
 
-/* Set by SIGINT/SIGTERM, read by every thread (lock-free: safe in a signal handler). */
+/* Why the run stops: 0 it does not, STOP_SIGNAL (SIGINT/SIGTERM), STOP_DURATION (the end of
+ * fm_serve_opts.duration). Read by every thread (lock-free: safe in a signal handler). */
+enum { STOP_SIGNAL = 1, STOP_DURATION = 2 };
 static atomic_int g_stop;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    g_stop = 1;
+    g_stop = STOP_SIGNAL;
 }
 
 int fm_serve_stopping(void)
 {
     return g_stop != 0;
+}
+
+const char *fm_serve_stop_reason(void)
+{
+    return g_stop == STOP_DURATION ? "duration" : "signal";
 }
 
 void serve_output_failed(serve *sv, const char *fmt, ...)
@@ -290,7 +297,7 @@ fm_status fm_serve_run(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *er
     }
     if (workers_started < sv.nworkers || cams_started < sv.ncams) {
         st = fm_err_set(err, FM_ERR_NOMEM, "cannot start the threads of %d cameras", sv.ncams);
-        g_stop = 1;
+        g_stop = STOP_SIGNAL;
         /* cameras never started end at once, so the workers finish */
         pthread_mutex_lock(&sv.mu);
         for (int i = cams_started; i < sv.ncams; i++) {
@@ -313,7 +320,6 @@ fm_status fm_serve_run(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *er
     /* wait for every camera to finish (a signal, or the end of o->duration, ends the
      * sources); prune every hour */
     double t_start = fm_now_ms();
-    int timed_out = 0;
     pthread_mutex_lock(&sv.mu);
     while (sv.nfinished < sv.ncams) {
         struct timespec ts;
@@ -330,15 +336,13 @@ fm_status fm_serve_run(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *er
             last_prune = fm_now_ms();
             pthread_mutex_lock(&sv.mu);
         }
-        if (o->duration > 0 && !g_stop && fm_now_ms() - t_start >= o->duration * 1e3) {
-            timed_out = 1;
-            g_stop = 1; /* as SIGTERM: every camera ends cleanly */
-        }
+        if (o->duration > 0 && !g_stop && fm_now_ms() - t_start >= o->duration * 1e3)
+            g_stop = STOP_DURATION; /* as SIGTERM: every camera ends cleanly */
     }
     pthread_mutex_unlock(&sv.mu);
     stats->wall_s = (fm_now_ms() - t_start) / 1e3;
     if (g_stop)
-        snprintf(stats->end_reason, sizeof stats->end_reason, timed_out ? "duration" : "signal");
+        snprintf(stats->end_reason, sizeof stats->end_reason, fm_serve_stop_reason());
 
 done:
     for (int i = 0; i < workers_started; i++)

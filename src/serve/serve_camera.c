@@ -163,7 +163,7 @@ void *serve_cam_capture(void *arg)
     fm_err err = {0};
     fm_site_state_status(sv->state, c->idx, FM_CAM_STARTING, NULL);
     if (!(c->src = fm_source_open(cfg->source, &so, &err))) {
-        reason = fm_serve_stopping() ? "signal" : "error";
+        reason = fm_serve_stopping() ? fm_serve_stop_reason() : "error";
         if (!fm_serve_stopping())
             source_failed(c, err.msg);
         goto end;
@@ -178,7 +178,7 @@ void *serve_cam_capture(void *arg)
     long long frames_this_pass = 0;
     for (;;) {
         if (fm_serve_stopping()) {
-            reason = "signal";
+            reason = fm_serve_stop_reason();
             break;
         }
         double t0 = fm_now_ms();
@@ -191,7 +191,7 @@ void *serve_cam_capture(void *arg)
             frames_this_pass = 0;
             fm_source_close(c->src);
             if (!(c->src = fm_source_open(cfg->source, &so, &err))) {
-                reason = fm_serve_stopping() ? "signal" : "error";
+                reason = fm_serve_stopping() ? fm_serve_stop_reason() : "error";
                 if (!fm_serve_stopping())
                     source_failed(c, err.msg);
                 break;
@@ -199,7 +199,7 @@ void *serve_cam_capture(void *arg)
             continue;
         }
         if (st == FM_SOURCE_END) {
-            reason = fm_serve_stopping() ? "signal" : "eof";
+            reason = fm_serve_stopping() ? fm_serve_stop_reason() : "eof";
             break;
         }
         if (st != FM_OK) {

@@ -124,8 +124,10 @@ struct serve {
     atomic_int camera_errors;
 };
 
-/* 1 once SIGINT or SIGTERM arrived. */
+/* 1 once SIGINT or SIGTERM arrived, or fm_serve_opts.duration ran out. */
 int fm_serve_stopping(void);
+/* Why: "signal" or "duration" (the end event's reason, docs/events.md). */
+const char *fm_serve_stop_reason(void);
 
 /* An output failed: one message on stderr, the first kept for the caller. */
 void serve_output_failed(serve *sv, const char *fmt, ...)
