@@ -328,6 +328,9 @@ static void test_http_metrics(void)
                                 "facemask_inference_latency_seconds_sum{camera=\"door\"}"),
                   0.324, 1e-9);
     FM_CHECK(isnan(th_prom_value(r.body, "facemask_compliance_ratio{camera=\"hall\"}")));
+    /* this request's connection at least; the test's earlier ones may not be closed yet */
+    double conns = th_prom_value(r.body, "facemask_http_connections");
+    FM_CHECK_MSG(conns >= 1 && conns <= 4, "facemask_http_connections = %g", conns);
     double rss = th_prom_value(r.body, "process_resident_memory_bytes");
     FM_CHECK_MSG(rss > 1e6 && rss < 64e9, "process_resident_memory_bytes = %g", rss);
     th_free(&r);
@@ -445,6 +448,14 @@ static void test_http_auth(void)
     teardown(&f);
 }
 
+/* Waits up to 5 s for the server to hold exactly n connections; their count then. */
+static int wait_connections(fm_http *h, int n)
+{
+    for (int w = 0; w < 500 && fm_http_connections(h) != n; w++)
+        usleep(10 * 1000);
+    return fm_http_connections(h);
+}
+
 /* Snapshot paths that leave the folder, oversized requests, and start-up refusals. */
 static void test_http_hostile(void)
 {
@@ -500,11 +511,22 @@ static void test_http_hostile(void)
     th_free(&r);
 
     /* one client address holds at most FM_HTTP_MAX_PER_IP connections: idle ones fill it, the
-     * next is closed unanswered; once they go, requests are answered again */
+     * next is closed unanswered; once they go, requests are answered again. The earlier
+     * requests' connections are reaped first (one not yet reaped takes a slot, then frees it),
+     * then the idle ones open one at a time, each waited for until the server holds it, so
+     * that no two of the pool's threads race for the last slot. */
     int idle[FM_HTTP_MAX_PER_IP];
     for (int i = 0; i < FM_HTTP_MAX_PER_IP; i++)
+        idle[i] = -1;
+    FM_CHECK_INT(wait_connections(f.http, 0), 0);
+    for (int i = 0; i < FM_HTTP_MAX_PER_IP; i++) {
         idle[i] = th_connect(f.port, 5);
-    usleep(200 * 1000); /* let the server accept them all */
+        int held = wait_connections(f.http, i + 1);
+        if (idle[i] < 0 || held != i + 1) {
+            FM_CHECK_MSG(0, "idle connection %d: fd %d, the server holds %d", i, idle[i], held);
+            break;
+        }
+    }
     FM_CHECK(th_get(f.port, "GET", "/healthz", NULL, &r) != 0);
     th_free(&r);
     for (int i = 0; i < FM_HTTP_MAX_PER_IP; i++)

@@ -253,6 +253,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* libmicrohttpd's own messages (a client's failed TLS handshake, a refused connection) as
  * facemask info lines: details, not failures of serve. */
+/* libmicrohttpd's word that a connection was accepted (within the limits) or is gone. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)c;
+    (void)socket_context;
+    fm_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&h->connections, 1);
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&h->connections, 1);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -419,6 +432,7 @@ fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_mqtt
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)FM_HTTP_MAX_PER_IP,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FM_HTTP_REQUEST_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FM_HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY,
         cfg->tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!h->daemon) {
@@ -439,6 +453,11 @@ fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_mqtt
 int fm_http_port(const fm_http *h)
 {
     return h ? h->port : 0;
+}
+
+int fm_http_connections(fm_http *h)
+{
+    return h ? atomic_load(&h->connections) : 0;
 }
 
 void fm_http_stop(fm_http *h)

@@ -61,6 +61,9 @@ fm_http *fm_http_start(const fm_site_config *site, fm_site_state *state, fm_mqtt
 
 /* The port it listens on. */
 int fm_http_port(const fm_http *h);
+/* HTTP connections open now (idle keep-alive ones and live views included), as /metrics'
+ * facemask_http_connections shows them. */
+int fm_http_connections(fm_http *h);
 
 /* Ends every live view, closes all connections and frees h. NULL is allowed. */
 void fm_http_stop(fm_http *h);

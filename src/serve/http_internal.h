@@ -11,6 +11,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "core/text.h"
@@ -31,6 +32,7 @@ struct fm_http {
     fm_history *hist_free[FM_HTTP_THREADS + 4];
     int nhist_free;
     fm_http_live *live;
+    atomic_int connections; /* open now, counted as libmicrohttpd starts and closes them */
     /* the last Authorization header whose basic-auth password crypt(3) accepted: the same
      * header again skips the (deliberately slow) hash; under auth_mu */
     pthread_mutex_t auth_mu;

@@ -234,6 +234,9 @@ enum MHD_Result fm_http_metrics(fm_http *h, struct MHD_Connection *c)
         mqtt_metrics(h, &b);
     header(&b, "facemask_live_streams", "Live views (MJPEG streams) open now.", "gauge");
     plain(&b, "facemask_live_streams", fm_http_live_streams(h->live));
+    header(&b, "facemask_http_connections",
+           "HTTP connections open now (this one, idle ones and live views included).", "gauge");
+    plain(&b, "facemask_http_connections", fm_http_connections(h));
     header(&b, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
     plain(&b, "process_resident_memory_bytes", resident_bytes());
     return fm_http_send_buf(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
