@@ -295,6 +295,9 @@ static void test_usage_errors(void)
     expect_usage_error("watch", "watch --source 0 extra", "unexpected argument 'extra'");
     expect_usage_error("watch", "watch --source 0 --retry -2", "--retry expects");
     expect_usage_error("train", "train", "--data DIR is required");
+    expect_usage_error("train", "train --data x --lowres-min 20 --lowres-max 10",
+                       "--lowres-max 10 is below --lowres-min 20");
+    expect_usage_error("train", "train --data x --lowres-prob 1.5", "--lowres-prob");
     expect_usage_error("eval", "eval", "give exactly one of --data DIR or --voc DIR");
     expect_usage_error("bench", "bench --threads 1,x", "--threads expects");
     expect_usage_error("serve", "serve", "--config FILE is required");

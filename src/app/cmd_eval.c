@@ -339,7 +339,9 @@ int fm_cmd_eval(int argc, char **argv)
                    "left out):\n",
                    min_width, voc, excluded);
             print_classes(cmp, r.auc, names);
-            for (int q = 0; q < 3; q++) {
+            for (int q = 0; q < FM_CLS_WIDTH_BUCKETS; q++) {
+                if (b[q].n == 0) /* below --min-width */
+                    continue;
                 char label[32];
                 fm_bucket_label(&b[q], label, sizeof label);
                 printf("  width %-8s faces %5lld  accuracy %.4f\n", label, b[q].n, b[q].accuracy);
@@ -356,7 +358,7 @@ int fm_cmd_eval(int argc, char **argv)
             json_classes(&j, cmp, r.auc, names);
             fm_jsonw_key(&j, "by_face_width");
             fm_jsonw_array_begin(&j);
-            for (int q = 0; q < 3; q++) {
+            for (int q = 0; q < FM_CLS_WIDTH_BUCKETS; q++) {
                 char label[32];
                 fm_bucket_label(&b[q], label, sizeof label);
                 fm_jsonw_object_begin(&j);

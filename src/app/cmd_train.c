@@ -11,7 +11,8 @@
 
 enum {
     O_DATA = 256, O_VOC, O_VOC_FRACTION, O_FORCE, O_EPOCHS, O_FT_EPOCHS, O_FT_FROM, O_INPUT_SIZE,
-    O_SEED, O_BATCH, O_VARIANTS, O_MARGIN, O_NO_SQUARE, O_NO_AUGMENT, O_CROPS_FROM, O_CROPS_CONF
+    O_SEED, O_BATCH, O_VARIANTS, O_MARGIN, O_NO_SQUARE, O_NO_AUGMENT, O_CROPS_FROM, O_CROPS_CONF,
+    O_LOWRES_PROB, O_LOWRES_MIN, O_LOWRES_MAX
 };
 
 static const fm_opt train_opts[] = {
@@ -46,6 +47,12 @@ static const fm_opt train_opts[] = {
     {"no-square", O_NO_SQUARE, NULL, "crop scene faces at the box's own shape, not widened to a square"},
     {"variants", O_VARIANTS, "N", "augmented variants of each training image (1..50, default 3)"},
     {"no-augment", O_NO_AUGMENT, NULL, "no augmentation (the variants are then identical)"},
+    {"lowres-prob", O_LOWRES_PROB, "P",
+     "augmentation: share of the crops first shrunk to a small face's size and scaled back up "
+     "(0..1, default 0.3)"},
+    {"lowres-min", O_LOWRES_MIN, "PX", "the low-resolution step's smallest shorter side (1..512, default 12)"},
+    {"lowres-max", O_LOWRES_MAX, "PX",
+     "its largest (0..512, default 0: the crop's own); the sizes are drawn log-uniformly between"},
     {"seed", O_SEED, "N", "everything random derives from it (default 42)"},
     {"threads", 'j', "N", "threads (1..64, default 2)"},
     {"model-dir", 'm', "DIR", FM_MODEL_DIR_HELP " (it must hold mobilenet_v2/, the ImageNet base)"},
@@ -129,6 +136,18 @@ int fm_cmd_train(int argc, char **argv)
             if (!fm_parse_int("--variants", v, 1, 50, &o.variants))
                 return fm_try_help(spec);
             break;
+        case O_LOWRES_PROB:
+            if (!fm_parse_float("--lowres-prob", v, 0.0f, 1.0f, &o.lowres_prob))
+                return fm_try_help(spec);
+            break;
+        case O_LOWRES_MIN:
+            if (!fm_parse_int("--lowres-min", v, 1, 512, &o.lowres_min))
+                return fm_try_help(spec);
+            break;
+        case O_LOWRES_MAX:
+            if (!fm_parse_int("--lowres-max", v, 0, 512, &o.lowres_max))
+                return fm_try_help(spec);
+            break;
         case O_MARGIN:
             if (!fm_parse_float("--margin", v, 0.0f, 1.0f, &fl))
                 return fm_try_help(spec);
@@ -142,6 +161,9 @@ int fm_cmd_train(int argc, char **argv)
         fm_log_set_level(FM_LOG_ERROR);
     if (!o.data_dir)
         return fm_usage_error(spec, "--data DIR is required");
+    if (o.lowres_max && o.lowres_max < o.lowres_min)
+        return fm_usage_error(spec, "--lowres-max %d is below --lowres-min %d", o.lowres_max,
+                              o.lowres_min);
     if (o.crops_from && !o.voc_dir)
         return fm_usage_error(spec, "--crops-from needs --voc DIR (the scene photos it cuts faces from)");
     /* Training writes classifier.* over whatever model --out holds (by default models/mask,

@@ -127,8 +127,9 @@ fm_status fm_eval_classifier(const char *model_dir, const fm_dataset *ds, int ma
         k++;
     }
     fm_eval_auc(score, pos, (size_t)k, &r->auc, NULL);
-    static const double edges[2] = {32, 64};
-    fm_eval_buckets(edges, 2, width, correct, (size_t)boxed, r->by_width, NULL);
+    static const double edges[FM_CLS_WIDTH_BUCKETS - 1] = {16, 32, 64};
+    fm_eval_buckets(edges, FM_CLS_WIDTH_BUCKETS - 1, width, correct, (size_t)boxed, r->by_width,
+                    NULL);
 done:
     free(prob);
     free(ok);

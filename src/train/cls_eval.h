@@ -23,12 +23,15 @@ fm_status fm_eval_dataset(const char *model_dir, const fm_dataset *ds, int threa
                           float *mask_prob, int *ok, int *skipped, fm_progress *progress,
                           fm_err *err);
 
+#define FM_CLS_WIDTH_BUCKETS 4
+
 /* A classifier's figures on a labelled set (classes 0 mask, 1 no_mask). */
 typedef struct {
     int samples, skipped;  /* in the set; not loadable (skipped) */
     fm_confusion cm;       /* rows true class, columns predicted */
     double auc;            /* ROC AUC of P(mask) for mask vs no mask */
-    fm_bucket by_width[3]; /* accuracy of boxed samples by face width: < 32, 32-64, >= 64 px */
+    fm_bucket by_width[FM_CLS_WIDTH_BUCKETS]; /* accuracy of boxed samples by face width:
+                                               * < 16, 16-32, 32-64, >= 64 px */
 } fm_cls_eval;
 
 /* Classifies every sample of ds with the classifier in model_dir (mask_label: the dataset

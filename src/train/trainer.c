@@ -52,6 +52,9 @@ fm_train_opts fm_train_default_opts(void)
     o.weight_decay = 1e-4f;
     o.patience = 4;
     o.variants = 3;
+    o.lowres_prob = 0.3f;
+    o.lowres_min = 12;
+    o.lowres_max = 0;
     o.margin = 0.0f;
     o.square = 1;
     o.augment = 1;
@@ -727,8 +730,9 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         goto done;
     }
     fm_aug_params aug = fm_aug_defaults();
-    aug.lowres_prob = 0.3f;
-    aug.lowres_min = 12;
+    aug.lowres_prob = o->lowres_prob;
+    aug.lowres_min = o->lowres_min;
+    aug.lowres_max = o->lowres_max;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     int skipped = 0;
     double t_feat = (fm_now_ms() / 1e3);
@@ -847,7 +851,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     printf("evaluating the saved classifier:\n");
     set_result r_val, r_test, r_voc;
     int have_voc = voc_test != NULL;
-    if ((st = evaluate_set(o->out_dir, "validation", val, mask_label, nthreads, 0, &r_val, err)) !=
+    if ((st = evaluate_set(o->out_dir, "validation", val, mask_label, nthreads, 1, &r_val, err)) !=
             FM_OK ||
         (st = evaluate_set(o->out_dir, "held_out_folder_images", cls_test, mask_label, nthreads, 0,
                            &r_test, err)) != FM_OK ||

@@ -67,6 +67,8 @@ typedef struct {
     float margin;   /* crop margin for boxed (scene) samples */
     int square;     /* square crop region for boxed samples */
     int augment;    /* 0: no augmentation (variants = 1) */
+    float lowres_prob;          /* augmentation's low-resolution step (augment.h): probability, */
+    int lowres_min, lowres_max; /* smallest and largest shorter side (0: the crop's) */
     int quiet;      /* no progress bar */
     const char *command; /* the command line, for the report */
 } fm_train_opts;

@@ -13,7 +13,9 @@ void fm_train_print_set(const set_result *r)
     printf("%-28s faces %5lld  accuracy %.4f  mask P/R %.4f/%.4f  no_mask P/R %.4f/%.4f  AUC %.4f\n",
            r->name, fm_confusion_total(&r->e.cm), fm_confusion_accuracy(&r->e.cm), m.precision,
            m.recall, u.precision, u.recall, r->e.auc);
-    for (int b = 0; r->by_width && b < 3; b++) {
+    for (int b = 0; r->by_width && b < FM_CLS_WIDTH_BUCKETS; b++) {
+        if (r->e.by_width[b].n == 0)
+            continue;
         char label[32];
         fm_bucket_label(&r->e.by_width[b], label, sizeof label);
         printf("    width %-8s faces %5lld  accuracy %.4f\n", label, r->e.by_width[b].n,
@@ -39,7 +41,7 @@ static void json_set(fm_jsonw *j, const set_result *r)
     if (r->by_width) {
         fm_jsonw_key(j, "by_face_width");
         fm_jsonw_array_begin(j);
-        for (int b = 0; b < 3; b++) {
+        for (int b = 0; b < FM_CLS_WIDTH_BUCKETS; b++) {
             char label[32];
             fm_bucket_label(&r->e.by_width[b], label, sizeof label);
             fm_jsonw_object_begin(j);
@@ -143,6 +145,10 @@ fm_status fm_train_write_report(const fm_train_report *r, fm_err *err)
     fm_jsonw_float(&j, r->aug ? r->aug->contrast : 0);
     fm_jsonw_key(&j, "lowres_prob");
     fm_jsonw_float(&j, r->aug ? r->aug->lowres_prob : 0);
+    fm_jsonw_key(&j, "lowres_min_px");
+    fm_jsonw_int(&j, r->aug ? r->aug->lowres_min : 0);
+    fm_jsonw_key(&j, "lowres_max_px");
+    fm_jsonw_int(&j, r->aug ? r->aug->lowres_max : 0);
     fm_jsonw_object_end(&j);
     fm_jsonw_key(&j, "data");
     fm_jsonw_object_begin(&j);
