@@ -298,6 +298,8 @@ static void test_usage_errors(void)
     expect_usage_error("train", "train --data x --lowres-min 20 --lowres-max 10",
                        "--lowres-max 10 is below --lowres-min 20");
     expect_usage_error("train", "train --data x --lowres-prob 1.5", "--lowres-prob");
+    expect_usage_error("train", "train --data x --voc-skip 0.3", "--voc-skip expects LO:HI");
+    expect_usage_error("train", "train --data x --voc-skip 0.3:0.2", "LO must be below HI");
     expect_usage_error("eval", "eval", "give exactly one of --data DIR or --voc DIR");
     expect_usage_error("bench", "bench --threads 1,x", "--threads expects");
     expect_usage_error("serve", "serve", "--config FILE is required");

@@ -132,7 +132,8 @@ static void test_det_crops_exact(void)
     }
     fm_err err = {0};
     fm_det_crops_stats s;
-    fm_dataset *ds = fm_det_crops(det, root, 0.2f, 42, 1.0f, 8, &s, 1, &err);
+    fm_voc_split all = {42, 1.0f, 0, 0}; /* every image on the training side */
+    fm_dataset *ds = fm_det_crops(det, root, 0.2f, &all, 8, &s, 1, &err);
     FM_CHECK_MSG(ds != NULL, "%s", err.msg);
     if (ds) {
         FM_CHECK_INT(ds->n, 2);
@@ -156,7 +157,7 @@ static void test_det_crops_exact(void)
 
     /* faces under 40 px: box 0's face (33 px) is too small, box 1's (46 px) is kept */
     FM_CHECK(faces[0].x2 - faces[0].x1 < 40 && faces[1].x2 - faces[1].x1 >= 40);
-    ds = fm_det_crops(det, root, 0.2f, 42, 1.0f, 40, &s, 1, &err);
+    ds = fm_det_crops(det, root, 0.2f, &all, 40, &s, 1, &err);
     FM_CHECK_MSG(ds != NULL, "%s", err.msg);
     if (ds && ds->n == 1)
         check_box(&ds->samples[0], &faces[1], FM_VOC_WITHOUT_MASK);
@@ -167,16 +168,43 @@ static void test_det_crops_exact(void)
     FM_CHECK_INT(s.faces, 2); /* box 1's face and b's 60 px face */
 
     /* no image on the training side: nothing run, nothing found, not an error */
-    ds = fm_det_crops(det, root, 0.2f, 42, 0.0f, 8, &s, 1, &err);
+    fm_voc_split none = {42, 0.0f, 0, 0};
+    ds = fm_det_crops(det, root, 0.2f, &none, 8, &s, 1, &err);
     FM_CHECK(ds != NULL && ds->n == 0);
     FM_CHECK_INT(s.images, 0);
+    fm_dataset_free(ds);
+
+    /* a development fold around a.jpg's split hash (the narrowest float interval holding it,
+     * found by bisection): a is left out, b and c are still used */
+    char a_path[700];
+    snprintf(a_path, sizeof a_path, "%s/images/a.jpg", root);
+    float lo = 0, hi = 1; /* a is on the training side below hi, not below lo */
+    FM_CHECK(fm_voc_is_train_image(a_path, 42, hi) && !fm_voc_is_train_image(a_path, 42, lo));
+    while (nextafterf(lo, 1) < hi) {
+        float mid = lo + (hi - lo) / 2;
+        if (mid <= lo || mid >= hi)
+            mid = nextafterf(lo, 1);
+        if (fm_voc_is_train_image(a_path, 42, mid))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    fm_voc_split fold = {42, 1.0f, lo, hi};
+    FM_CHECK(!fm_voc_split_trains(&fold, a_path));
+    FM_CHECK(fm_voc_split_trains(&all, a_path));
+    ds = fm_det_crops(det, root, 0.2f, &fold, 8, &s, 1, &err);
+    FM_CHECK_MSG(ds != NULL, "%s", err.msg);
+    FM_CHECK(ds && ds->n == 0); /* every match was on a */
+    FM_CHECK_INT(s.images, 2);
+    FM_CHECK_INT(s.unreadable, 1); /* c.jpg */
+    FM_CHECK_INT(s.faces, 1);      /* b's */
     fm_dataset_free(ds);
 
     /* an annotation that does not parse: its message */
     char p[700];
     snprintf(p, sizeof p, "%s/annotations/b.xml", root);
     fm_test_write_text(p, "<annotation><object>");
-    FM_CHECK(fm_det_crops(det, root, 0.2f, 42, 1.0f, 8, &s, 1, &err) == NULL);
+    FM_CHECK(fm_det_crops(det, root, 0.2f, &all, 8, &s, 1, &err) == NULL);
     FM_CHECK_STR_CONTAINS(err.msg, "annotations/b.xml: line 1");
     fm_detector_free(det);
 }

@@ -12,7 +12,7 @@
 enum {
     O_DATA = 256, O_VOC, O_VOC_FRACTION, O_FORCE, O_EPOCHS, O_FT_EPOCHS, O_FT_FROM, O_INPUT_SIZE,
     O_SEED, O_BATCH, O_VARIANTS, O_MARGIN, O_NO_SQUARE, O_NO_AUGMENT, O_CROPS_FROM, O_CROPS_CONF,
-    O_LOWRES_PROB, O_LOWRES_MIN, O_LOWRES_MAX
+    O_LOWRES_PROB, O_LOWRES_MIN, O_LOWRES_MAX, O_VOC_SKIP
 };
 
 static const fm_opt train_opts[] = {
@@ -22,6 +22,9 @@ static const fm_opt train_opts[] = {
      "annotations/), split by image: --voc-fraction of the images for "
      "training, the rest held out and reported"},
     {"voc-fraction", O_VOC_FRACTION, "F", "share of the --voc images used for training (0..1, default 0.5)"},
+    {"voc-skip", O_VOC_SKIP, "LO:HI",
+     "leave out the training-side images whose split hash is in [LO, HI) (0 <= LO < HI <= 1): a "
+     "development fold, neither trained on nor reported, for tools/select-classifier.sh"},
     {"crops-from", O_CROPS_FROM, "DETECTOR",
      "cut the --voc training faces at this detector's own boxes instead of the annotated ones: "
      "yunet, res10 or a YuNet-layout .onnx (e.g. models/detector/detector.onnx). Each "
@@ -136,6 +139,17 @@ int fm_cmd_train(int argc, char **argv)
             if (!fm_parse_int("--variants", v, 1, 50, &o.variants))
                 return fm_try_help(spec);
             break;
+        case O_VOC_SKIP: {
+            char lo[32], hi[32], tail;
+            if (sscanf(v, "%31[^:]:%31s%c", lo, hi, &tail) != 2 ||
+                !fm_parse_float("--voc-skip LO", lo, 0.0f, 1.0f, &o.voc_skip_lo) ||
+                !fm_parse_float("--voc-skip HI", hi, 0.0f, 1.0f, &o.voc_skip_hi))
+                return fm_usage_error(spec, "--voc-skip expects LO:HI with 0 <= LO < HI <= 1, "
+                                            "got '%s'", v);
+            if (o.voc_skip_lo >= o.voc_skip_hi)
+                return fm_usage_error(spec, "--voc-skip %s: LO must be below HI", v);
+            break;
+        }
         case O_LOWRES_PROB:
             if (!fm_parse_float("--lowres-prob", v, 0.0f, 1.0f, &o.lowres_prob))
                 return fm_try_help(spec);

@@ -59,9 +59,9 @@ static fm_status add_image(fm_dataset *out, const fm_dataset *gtds, int a, int b
     return FM_OK;
 }
 
-fm_dataset *fm_det_crops(fm_detector *det, const char *voc_dir, float conf, uint64_t seed,
-                         float fraction, int min_width, fm_det_crops_stats *stats, int quiet,
-                         fm_err *err)
+fm_dataset *fm_det_crops(fm_detector *det, const char *voc_dir, float conf,
+                         const fm_voc_split *split, int min_width, fm_det_crops_stats *stats,
+                         int quiet, fm_err *err)
 {
     memset(stats, 0, sizeof *stats);
     fm_dataset *gtds = fm_dataset_from_voc(voc_dir, 0, err);
@@ -87,7 +87,7 @@ fm_dataset *fm_det_crops(fm_detector *det, const char *voc_dir, float conf, uint
     for (int a = 0, b; a < gtds->n; a = b) {
         for (b = a + 1; b < gtds->n && gtds->samples[b].group == gtds->samples[a].group; b++)
             ;
-        todo += fm_voc_is_train_image(gtds->samples[a].path, seed, fraction);
+        todo += fm_voc_split_trains(split, gtds->samples[a].path);
     }
     fm_progress prog;
     fm_progress_start(&prog, "detector's crops", "images", todo, quiet);
@@ -95,7 +95,7 @@ fm_dataset *fm_det_crops(fm_detector *det, const char *voc_dir, float conf, uint
         for (b = a + 1; b < gtds->n && gtds->samples[b].group == gtds->samples[a].group; b++)
             ;
         const char *path = gtds->samples[a].path;
-        if (!fm_voc_is_train_image(path, seed, fraction))
+        if (!fm_voc_split_trains(split, path))
             continue;
         stats->images++;
         fm_err derr = {0};

@@ -15,8 +15,9 @@
  *     fm_detector_spec spec = {"models/detector/detector.onnx", "models", 0, 0};
  *     fm_detector *det = fm_detector_create(&spec, NULL, &err);
  *     fm_det_crops_stats cs;
- *     fm_dataset *faces = fm_det_crops(det, "../shared/data/mask_det", 0.2f, 42, 0.5f, 8,
- *                                      &cs, 1, &err);
+ *     fm_voc_split split = {42, 0.5f, 0, 0};         // the training half, no fold left out
+ *     fm_dataset *faces = fm_det_crops(det, "../shared/data/mask_det", 0.2f, &split, 8, &cs, 1,
+ *                                      &err);
  *     // faces->samples[i]: path, label (0 with_mask, 1 without_mask), box, group = image
  *     fm_dataset_free(faces);
  *     fm_detector_free(det);
@@ -28,6 +29,7 @@
 
 #include "data/dataset.h"
 #include "face/detector.h"
+#include "train/trainer.h"
 
 /* IoU at which a detector's box counts as a face's (as eval --voc). */
 #define FM_DET_CROPS_IOU 0.5
@@ -50,11 +52,10 @@ typedef struct {
 /* The samples (classes "with_mask", "without_mask", "mask_weared_incorrect", as
  * fm_dataset_from_voc; only the first two occur), in stem order, then in the detector's
  * order (highest score first) within an image; group = the image's index among the VOC
- * folder's annotated images. Only the images with fm_voc_is_train_image(path, seed, fraction)
- * are used. det runs at conf. Unless quiet, a progress line on stderr counts the images. A dataset with no sample is not an error (stats tell why). NULL with err set when the
+ * folder's annotated images. Only the images fm_voc_split_trains(split, path) are used. det runs at conf. Unless quiet, a progress line on stderr counts the images. A dataset with no sample is not an error (stats tell why). NULL with err set when the
  * folder cannot be listed or an annotation does not parse (fm_dataset_from_voc's messages). */
-fm_dataset *fm_det_crops(fm_detector *det, const char *voc_dir, float conf, uint64_t seed,
-                         float fraction, int min_width, fm_det_crops_stats *stats,
+fm_dataset *fm_det_crops(fm_detector *det, const char *voc_dir, float conf,
+                         const fm_voc_split *split, int min_width, fm_det_crops_stats *stats,
                          int quiet, fm_err *err);
 
 #endif

@@ -147,7 +147,7 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction)
+static double split_hash(const char *path, uint64_t seed)
 {
     uint64_t h = 1469598103934665603ULL ^ seed;
     for (const unsigned char *p = (const unsigned char *)base_name(path); *p; p++) {
@@ -157,11 +157,23 @@ int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction)
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    return (double)(h >> 11) * (1.0 / 9007199254740992.0) < (double)fraction;
+    return (double)(h >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Keeps the samples whose image is (keep_train) / is not on the training side. */
-static fm_dataset *filter_voc(const fm_dataset *ds, uint64_t seed, float fraction, int keep_train,
+int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction)
+{
+    return split_hash(path, seed) < (double)fraction;
+}
+
+int fm_voc_split_trains(const fm_voc_split *s, const char *path)
+{
+    double h = split_hash(path, s->seed);
+    return h < (double)s->fraction && !(h >= (double)s->skip_lo && h < (double)s->skip_hi);
+}
+
+/* Keeps the samples whose image is trained on (keep_train) / is held out (not on the training
+ * side; a development fold is neither). */
+static fm_dataset *filter_voc(const fm_dataset *ds, const fm_voc_split *split, int keep_train,
                               fm_err *err)
 {
     fm_dataset empty = {.n_classes = ds->n_classes, .classes = ds->classes};
@@ -170,7 +182,9 @@ static fm_dataset *filter_voc(const fm_dataset *ds, uint64_t seed, float fractio
         return NULL;
     int k = 0;
     for (int i = 0; i < d->n; i++) {
-        if (fm_voc_is_train_image(d->samples[i].path, seed, fraction) == keep_train)
+        const char *path = d->samples[i].path;
+        if (keep_train ? fm_voc_split_trains(split, path)
+                       : !fm_voc_is_train_image(path, split->seed, split->fraction))
             d->samples[k++] = d->samples[i];
         else
             free(d->samples[i].path);
@@ -573,6 +587,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     char path[4096], proto[4096], model[4096];
     memset(&p1, 0, sizeof p1);
     memset(&p2, 0, sizeof p2);
+    fm_voc_split split = {o->seed, o->voc_train_fraction, o->voc_skip_lo, o->voc_skip_hi};
 
     if (!o->data_dir)
         return fm_err_set(err, FM_ERR_ARG, "no --data folder given");
@@ -623,14 +638,13 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
             goto done;
         }
         fm_dataset_drop_label(voc, FM_VOC_INCORRECT);
-        if (!(voc_train = filter_voc(voc, o->seed, o->voc_train_fraction, 1, err))) {
+        if (!(voc_train = filter_voc(voc, &split, 1, err))) {
             st = err ? err->status : FM_ERR_NOMEM;
             goto done;
         }
         if (det) {
-            if (!(crops = fm_det_crops(det, o->voc_dir, o->crops_conf, o->seed,
-                                       o->voc_train_fraction, o->voc_min_width, &cstats,
-                                       o->quiet, err))) {
+            if (!(crops = fm_det_crops(det, o->voc_dir, o->crops_conf, &split,
+                                       o->voc_min_width, &cstats, o->quiet, err))) {
                 st = err ? err->status : FM_ERR_IO;
                 goto done;
             }
@@ -655,7 +669,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
             goto done;
         }
         fm_dataset_drop_label(voc, FM_VOC_INCORRECT);
-        if (!(voc_test = filter_voc(voc, o->seed, o->voc_train_fraction, 0, err))) {
+        if (!(voc_test = filter_voc(voc, &split, 0, err))) {
             st = err ? err->status : FM_ERR_NOMEM;
             goto done;
         }

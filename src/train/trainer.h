@@ -41,6 +41,7 @@ typedef struct {
     const char *data_dir;     /* folder per class (required) */
     const char *voc_dir;      /* optional scene photos with VOC boxes to train on too */
     float voc_train_fraction; /* fraction of the VOC images (by image) used for training */
+    float voc_skip_lo, voc_skip_hi; /* a development fold left out of those (fm_voc_split) */
     int voc_min_width;        /* VOC faces narrower than this are not used (px) */
     const char *crops_from;   /* NULL: the scene faces are cut at their annotated boxes; else a
                                * detector (fm_detector_spec's name: "yunet", "res10" or a
@@ -80,6 +81,18 @@ fm_train_opts fm_train_default_opts(void);
  * and the detector's trainer (det_trainer.h) splits with it too, so both models share one
  * held-out half for the same seed. */
 int fm_voc_is_train_image(const char *path, uint64_t seed, float fraction);
+
+/* Which scene images a classifier trains on: the training side of (seed, fraction), less a
+ * development fold, the training-side images whose hash is in [skip_lo, skip_hi) (none when
+ * skip_lo >= skip_hi). A fold is neither trained on nor reported as held out, so a setting
+ * can be scored on it without reading the held-out half (tools/select-classifier.sh). */
+typedef struct {
+    uint64_t seed;
+    float fraction;
+    float skip_lo, skip_hi;
+} fm_voc_split;
+/* 1 when the image at path is trained on under s. */
+int fm_voc_split_trains(const fm_voc_split *s, const char *path);
 /* mkdir -p: dir and its missing parents. */
 fm_status fm_train_mkdir(const char *dir, fm_err *err);
 fm_status fm_train_run(const fm_train_opts *o, fm_err *err);

@@ -158,6 +158,13 @@ fm_status fm_train_write_report(const fm_train_report *r, fm_err *err)
     fm_jsonw_string(&j, r->o->voc_dir);
     fm_jsonw_key(&j, "scene_train_fraction");
     fm_jsonw_float(&j, r->o->voc_dir ? r->o->voc_train_fraction : 0);
+    if (r->o->voc_dir && r->o->voc_skip_lo < r->o->voc_skip_hi) {
+        fm_jsonw_key(&j, "scene_development_fold");
+        fm_jsonw_array_begin(&j);
+        fm_jsonw_float(&j, r->o->voc_skip_lo);
+        fm_jsonw_float(&j, r->o->voc_skip_hi);
+        fm_jsonw_array_end(&j);
+    }
     fm_jsonw_key(&j, "scene_min_width_px");
     fm_jsonw_int(&j, r->o->voc_min_width);
     fm_jsonw_key(&j, "scene_crops");
