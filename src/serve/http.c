@@ -251,8 +251,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_asset(c, url);
 }
 
-/* libmicrohttpd's own messages (a client's failed TLS handshake, a refused connection) as
- * facemask info lines: details, not failures of serve. */
 /* libmicrohttpd's word that a connection was accepted (within the limits) or is gone. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
@@ -266,6 +264,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         atomic_fetch_sub(&h->connections, 1);
 }
 
+/* libmicrohttpd's own messages (a client's failed TLS handshake, a refused connection) as
+ * facemask info lines: details, not failures of serve. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;

@@ -13,8 +13,9 @@
 #define PRUNE_EVERY_S 3600.0
 
 /* Why the run stops: 0 it does not, STOP_SIGNAL (SIGINT/SIGTERM), STOP_DURATION (the end of
- * fm_serve_opts.duration). Read by every thread (lock-free: safe in a signal handler). */
-enum { STOP_SIGNAL = 1, STOP_DURATION = 2 };
+ * fm_serve_opts.duration), STOP_ERROR (the run could not start all its threads). Read by every
+ * thread (lock-free: safe in a signal handler). */
+enum { STOP_SIGNAL = 1, STOP_DURATION = 2, STOP_ERROR = 3 };
 static atomic_int g_stop;
 
 static void on_signal(int sig)
@@ -30,7 +31,7 @@ int fm_serve_stopping(void)
 
 const char *fm_serve_stop_reason(void)
 {
-    return g_stop == STOP_DURATION ? "duration" : "signal";
+    return g_stop == STOP_DURATION ? "duration" : g_stop == STOP_ERROR ? "error" : "signal";
 }
 
 void serve_output_failed(serve *sv, const char *fmt, ...)
@@ -297,7 +298,7 @@ fm_status fm_serve_run(const fm_serve_opts *o, fm_serve_stats *stats, fm_err *er
     }
     if (workers_started < sv.nworkers || cams_started < sv.ncams) {
         st = fm_err_set(err, FM_ERR_NOMEM, "cannot start the threads of %d cameras", sv.ncams);
-        g_stop = STOP_SIGNAL;
+        g_stop = STOP_ERROR;
         /* cameras never started end at once, so the workers finish */
         pthread_mutex_lock(&sv.mu);
         for (int i = cams_started; i < sv.ncams; i++) {

@@ -126,7 +126,7 @@ struct serve {
 
 /* 1 once SIGINT or SIGTERM arrived, or fm_serve_opts.duration ran out. */
 int fm_serve_stopping(void);
-/* Why: "signal" or "duration" (the end event's reason, docs/events.md). */
+/* Why: "signal", "duration" or "error" (the end event's reason, docs/events.md). */
 const char *fm_serve_stop_reason(void);
 
 /* An output failed: one message on stderr, the first kept for the caller. */

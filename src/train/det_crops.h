@@ -52,8 +52,10 @@ typedef struct {
 /* The samples (classes "with_mask", "without_mask", "mask_weared_incorrect", as
  * fm_dataset_from_voc; only the first two occur), in stem order, then in the detector's
  * order (highest score first) within an image; group = the image's index among the VOC
- * folder's annotated images. Only the images fm_voc_split_trains(split, path) are used. det runs at conf. Unless quiet, a progress line on stderr counts the images. A dataset with no sample is not an error (stats tell why). NULL with err set when the
- * folder cannot be listed or an annotation does not parse (fm_dataset_from_voc's messages). */
+ * folder's annotated images. Only the images fm_voc_split_trains(split, path) are used.
+ * det runs at conf. Unless quiet, a progress line on stderr counts the images. A dataset with
+ * no sample is not an error (stats tell why). NULL with err set when the folder cannot be
+ * listed or an annotation does not parse (fm_dataset_from_voc's messages). */
 fm_dataset *fm_det_crops(fm_detector *det, const char *voc_dir, float conf,
                          const fm_voc_split *split, int min_width, fm_det_crops_stats *stats,
                          int quiet, fm_err *err);
