@@ -1,14 +1,17 @@
 /* `facemask train`, `classify` and the classifier loader, end to end on a tiny data set:
  * a run that skips and counts an unreadable image, bit-identical models for the same seed
- * with 1 and 2 threads, and the error paths (empty class folder, a single class, a
- * classifier whose output is not two classes). */
+ * with 1 and 2 threads, which base layers phase 2 trains (--fine-tune-from), and the error
+ * paths (empty class folder, a single class, a phase 2 start that is not a one-input layer,
+ * a classifier whose output is not two classes). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "caffe/caffe.h"
 #include "face/classifier.h"
+#include "nn/net.h"
 #include "test.h"
 
 static void copy_file(const char *from, const char *to)
@@ -67,14 +70,21 @@ static const char *tiny_data(char *buf, size_t size)
     return buf;
 }
 
-static int train(const char *data, const char *out, int threads, char **log)
+/* Trains on data into out; extra: more options (later ones win), or "". */
+static int train_with(const char *data, const char *out, int threads, const char *extra,
+                      char **log)
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "%s train --data %s --out %s --model-dir %s/models --input-size 32 --epochs 2 "
-             "--fine-tune-epochs 1 --variants 2 --batch 8 --threads %d --seed 7 --quiet 2>&1",
-             fm_test_bin(), data, out, fm_test_shared(), threads);
+             "--fine-tune-epochs 1 --variants 2 --batch 8 --threads %d --seed 7 --quiet %s 2>&1",
+             fm_test_bin(), data, out, fm_test_shared(), threads, extra);
     return fm_test_cmd(cmd, log);
+}
+
+static int train(const char *data, const char *out, int threads, char **log)
+{
+    return train_with(data, out, threads, "", log);
 }
 
 static void test_train_tiny_skips_unreadable(void)
@@ -149,15 +159,20 @@ static void test_train_deterministic(void)
     free(db);
 }
 
-static void expect_train_error(const char *data, const char *needle)
+static void expect_train_error_with(const char *data, const char *extra, const char *needle)
 {
     char out[600], *log = NULL;
     snprintf(out, sizeof out, "%s/never", fm_test_tmpdir());
-    int rc = train(data, out, 1, &log);
+    int rc = train_with(data, out, 1, extra, &log);
     FM_CHECK_MSG(rc == 1, "train exited %d, expected 1", rc);
     FM_CHECK_STR_CONTAINS(log, needle);
     FM_CHECK(log && strchr(log, '\n') == strrchr(log, '\n')); /* one line */
     free(log);
+}
+
+static void expect_train_error(const char *data, const char *needle)
+{
+    expect_train_error_with(data, "", needle);
 }
 
 static void test_train_bad_data(void)
@@ -174,6 +189,65 @@ static void test_train_bad_data(void)
 
     snprintf(dir, sizeof dir, "%s/nothing-here", fm_test_tmpdir());
     expect_train_error(dir, "nothing-here");
+}
+
+/* The weights of base layer `layer` in a saved model against the ImageNet base: 1 if they
+ * differ, 0 if equal, -1 if either is missing. */
+static int layer_changed(const char *model_dir, const char *layer)
+{
+    char proto[700], model[700], bproto[700], bmodel[700];
+    snprintf(proto, sizeof proto, "%s/classifier.prototxt", model_dir);
+    snprintf(model, sizeof model, "%s/classifier.caffemodel", model_dir);
+    snprintf(bproto, sizeof bproto, "%s/models/mobilenet_v2/mobilenet_v2.prototxt",
+             fm_test_shared());
+    snprintf(bmodel, sizeof bmodel, "%s/models/mobilenet_v2/mobilenet_v2.caffemodel",
+             fm_test_shared());
+    fm_net_opts o = fm_net_default_opts();
+    o.input_shape = fm_shape4(1, 3, 32, 32);
+    fm_err err = {0};
+    fm_net *a = fm_caffe_load_net(proto, model, &o, &err);
+    fm_net *b = a ? fm_caffe_load_net(bproto, bmodel, &o, &err) : NULL;
+    int changed = -1;
+    for (int i = 0; a && b && i < fm_net_num_layers(a) && i < fm_net_num_layers(b); i++) {
+        fm_layer_info la, lb;
+        fm_net_layer_info(a, i, &la);
+        fm_net_layer_info(b, i, &lb);
+        if (strcmp(la.name, layer) != 0 || strcmp(lb.name, layer) != 0 || !la.w || !lb.w ||
+            la.nw != lb.nw || la.nb != lb.nb)
+            continue;
+        changed = memcmp(la.w, lb.w, la.nw * sizeof *la.w) != 0 ||
+                  memcmp(la.b, lb.b, la.nb * sizeof *la.b) != 0;
+    }
+    fm_net_free(a);
+    fm_net_free(b);
+    return changed;
+}
+
+/* --fine-tune-from below the last 7x7 stage moves the cached cut down with it: phase 2 trains
+ * that layer and everything after it, and leaves the layers before it as they were. */
+static void test_train_fine_tune_from(void)
+{
+    char data[512], out[600];
+    tiny_data(data, sizeof data);
+    snprintf(out, sizeof out, "%s/ft12", fm_test_tmpdir());
+    char *log = NULL;
+    int rc = train_with(data, out, 2, "--fine-tune-from expanded_conv_12/expand", &log);
+    FM_CHECK_MSG(rc == 0, "train failed (%d): %s", rc, log ? log : "");
+    free(log);
+    FM_CHECK_INT(layer_changed(out, "expanded_conv_11/project"), 0);
+    FM_CHECK_INT(layer_changed(out, "expanded_conv_12/expand"), 1);
+    FM_CHECK_INT(layer_changed(out, "expanded_conv_13/expand"), 1);
+    FM_CHECK_INT(layer_changed(out, "Conv_1"), 1);
+
+    /* the default starts at block 14: block 13 is frozen */
+    snprintf(out, sizeof out, "%s/ft14", fm_test_tmpdir());
+    FM_CHECK_INT(train(data, out, 2, NULL), 0);
+    FM_CHECK_INT(layer_changed(out, "expanded_conv_13/project"), 0);
+    FM_CHECK_INT(layer_changed(out, "expanded_conv_14/expand"), 1);
+
+    expect_train_error_with(data, "--fine-tune-from expanded_conv_12/add/add",
+                            "phase 2 must start at a layer with one input");
+    expect_train_error_with(data, "--fine-tune-from conv9", "--fine-tune-from conv9: no such layer before the pool");
 }
 
 /* A classifier folder whose network ends in 1280 classes is refused with a clear message. */
@@ -219,5 +293,6 @@ void suite_trainer(void)
     FM_RUN(test_train_tiny_skips_unreadable);
     FM_RUN(test_train_deterministic);
     FM_RUN(test_train_bad_data);
+    FM_RUN(test_train_fine_tune_from);
     FM_RUN(test_classifier_not_two_classes);
 }

@@ -34,6 +34,7 @@ CROPS=${SELECT_CROPS:-models/detector/detector.onnx}
 FOLDS="0:0.125 0.125:0.25 0.25:0.375 0.375:0.5"
 [ $# -gt 0 ] || { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 mkdir -p "$DIR"
+make -s models # the ImageNet base and stock detectors, linked from the shared folder
 
 train() { # OUT OPTIONS...
     local out=$1

@@ -353,6 +353,40 @@ static int producer_of(fm_net *net, const char *name)
     return -1;
 }
 
+/* Phase 2 trains from the value that its first layer reads: the features cached below are cut
+ * there, so an earlier --fine-tune-from moves the cut down with it. Checked on the ImageNet
+ * base (the classifier's layers up to its pool), before anything is written. */
+static fm_status phase2_cut(const fm_train_opts *o, char *cut, size_t size, fm_err *err)
+{
+    char proto[4096], model[4096];
+    snprintf(proto, sizeof proto, "%s/mobilenet_v2.prototxt", o->base_dir);
+    snprintf(model, sizeof model, "%s/mobilenet_v2.caffemodel", o->base_dir);
+    fm_net_opts no = fm_net_default_opts();
+    no.input_shape = fm_shape4(1, 3, o->input_size, o->input_size);
+    fm_net *net = fm_caffe_load_net(proto, model, &no, err);
+    if (!net)
+        return err ? err->status : FM_ERR_IO;
+    int first = -1, pool_layer = producer_of(net, "pool");
+    fm_layer_info li;
+    for (int i = 0; i < pool_layer && first < 0; i++)
+        if (fm_net_layer_info(net, i, &li) && strcmp(li.name, o->fine_tune_from) == 0)
+            first = i;
+    const char *in = first >= 0 && li.nin == 1 ? fm_net_value_name(net, li.in[0]) : NULL;
+    fm_status st = FM_OK;
+    if (first < 0)
+        st = fm_err_set(err, FM_ERR_ARG, "--fine-tune-from %s: no such layer before the pool in %s",
+                        o->fine_tune_from, proto);
+    else if (!in || fm_net_value_id(net, in) != li.in[0] || strlen(in) >= size)
+        st = fm_err_set(err, FM_ERR_ARG,
+                        "--fine-tune-from %s: phase 2 must start at a layer with one input "
+                        "(a block's expand convolution) in %s",
+                        o->fine_tune_from, proto);
+    else
+        snprintf(cut, size, "%s", in);
+    fm_net_free(net);
+    return st;
+}
+
 /* ---- cached front features -------------------------------------------------------------- */
 
 typedef struct {
@@ -584,7 +618,10 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     static phase_log p1, p2;
     int nthreads = o->threads < 1 ? 1 : o->threads;
     int variants = o->augment ? (o->variants < 1 ? 1 : o->variants) : 1;
-    char path[4096], proto[4096], model[4096];
+    char path[4096], proto[4096], model[4096], cut[256];
+    const int phase2 =
+        o->fine_tune_epochs > 0 && o->fine_tune_from && strcmp(o->fine_tune_from, "none") != 0;
+    snprintf(cut, sizeof cut, "%s", o->cut);
     memset(&p1, 0, sizeof p1);
     memset(&p2, 0, sizeof p2);
     fm_voc_split split = {o->seed, o->voc_train_fraction, o->voc_skip_lo, o->voc_skip_hi};
@@ -606,6 +643,8 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
             return fm_err_set(err, derr.status ? derr.status : FM_ERR_IO,
                               "--crops-from %s: %s", o->crops_from, derr.msg);
     }
+    if (phase2 && (st = phase2_cut(o, cut, sizeof cut, err)) != FM_OK)
+        goto done;
     if ((st = fm_train_mkdir(o->out_dir, err)) != FM_OK)
         goto done;
 
@@ -713,13 +752,13 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
             goto done;
         }
     fm_net *net = nets[0];
-    int cut_layer = producer_of(net, o->cut), pool_layer = producer_of(net, "pool");
+    int cut_layer = producer_of(net, cut), pool_layer = producer_of(net, "pool");
     if (cut_layer < 0 || pool_layer < 0 || cut_layer >= pool_layer) {
         st = fm_err_set(err, FM_ERR_ARG, "cut value '%s' is not produced before 'pool' in %s",
-                        o->cut, proto);
+                        cut, proto);
         goto done;
     }
-    int cut_v = fm_net_value_id(net, o->cut), pool_v = fm_net_value_id(net, "pool");
+    int cut_v = fm_net_value_id(net, cut), pool_v = fm_net_value_id(net, "pool");
     size_t cut_n = fm_shape_count(&fm_net_value(net, cut_v)->shape);
     size_t pool_n = fm_shape_count(&fm_net_value(net, pool_v)->shape);
 
@@ -813,8 +852,8 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
         goto done;
 
     /* phase 2: the top blocks and the head, on the cut features */
-    if (o->fine_tune_epochs > 0 && o->fine_tune_from && strcmp(o->fine_tune_from, "none") != 0) {
-        if (!(t2 = fm_tnet_create(net, o->cut, o->batch, nthreads, err)) ||
+    if (phase2) {
+        if (!(t2 = fm_tnet_create(net, cut, o->batch, nthreads, err)) ||
             (st = fm_tnet_freeze_before(t2, o->fine_tune_from, err)) != FM_OK ||
             (st = fm_tnet_set_class_weights(t2, cw, 2, err)) != FM_OK) {
             st = err ? err->status : FM_ERR_ARG;

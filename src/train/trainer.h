@@ -7,8 +7,9 @@
  *   1. the head alone on the frozen base;
  *   2. the top blocks (from opts.fine_tune_from) and the head, at a lower rate.
  * The frozen front is run once per sample and augmented variant by the fast inference
- * engine, up to the cut value (the input of the last 7x7 stage); each epoch then uses
- * one cached variant per sample, so augmentation costs no extra front passes.
+ * engine, up to the cut value (the input of fine_tune_from: by default the last 7x7 stage);
+ * each epoch then uses one cached variant per sample, so augmentation costs no extra front
+ * passes.
  *
  * The output folder gets classifier.prototxt / .caffemodel / .cfg (loadable by
  * fm_classifier_load, and by OpenCV's readNetFromCaffe), report.json (every figure),
@@ -55,7 +56,8 @@ typedef struct {
     int fine_tune_epochs;     /* phase 2 maximum (0: no phase 2) */
     int input_size;           /* S: the classifier sees S x S */
     const char *fine_tune_from; /* first trainable base layer in phase 2 */
-    const char *cut;            /* value the trainable part starts from */
+    const char *cut;            /* front features cut here without phase 2; with it, at the
+                                 * value fine_tune_from reads */
     uint64_t seed;
     int batch;
     int threads;
