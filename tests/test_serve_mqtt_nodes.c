@@ -210,9 +210,12 @@ static void test_mqtt_tls(void)
     FM_CHECK(m && fm_test_mqtt_wait_error(m, "certificate verify failed", 5, &ms));
     FM_CHECK_INT(ms.connects, 0);
     fm_mqtt_stop(m);
+    /* TLS 1.3: the broker's "certificate required" alert comes after the client's side of
+     * the handshake is done. With 3 jobs on 2 cores an attempt was seen to end in "Protocol
+     * error" instead, without the alert; the next attempts (1, 2, 4 s later) must name it. */
     m = fm_mqtt_start(no_cert, st, &err);
     FM_CHECK(m && fm_test_mqtt_wait_error(m, "cannot connect: the broker closed the connection",
-                                          5, &ms));
+                                          15, &ms));
     FM_CHECK_STR_CONTAINS(ms.last_error, "certificate required");
     FM_CHECK_INT(ms.connects, 0);
     fm_mqtt_stop(m);
