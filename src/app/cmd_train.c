@@ -11,7 +11,7 @@
 
 enum {
     O_DATA = 256, O_VOC, O_VOC_FRACTION, O_FORCE, O_EPOCHS, O_FT_EPOCHS, O_FT_FROM, O_INPUT_SIZE,
-    O_SEED, O_BATCH, O_VARIANTS, O_MARGIN, O_NO_SQUARE, O_NO_AUGMENT, O_CROPS_FROM, O_CROPS_CONF,
+    O_SEED, O_BATCH, O_VARIANTS, O_MARGIN, O_NO_SQUARE, O_FLIP_AVERAGE, O_NO_AUGMENT, O_CROPS_FROM, O_CROPS_CONF,
     O_LOWRES_PROB, O_LOWRES_MIN, O_LOWRES_MAX, O_VOC_SKIP
 };
 
@@ -42,12 +42,16 @@ static const fm_opt train_opts[] = {
     {"epochs", O_EPOCHS, "N", "phase 1 (head on the frozen base): at most N epochs (default 20)"},
     {"fine-tune-epochs", O_FT_EPOCHS, "N", "phase 2: at most N epochs (default 10; 0 skips phase 2)"},
     {"fine-tune-from", O_FT_FROM, "LAYER",
-     "first base layer trained in phase 2 (default expanded_conv_14/expand; "
+     "first base layer trained in phase 2, a block's expand convolution (default "
+     "expanded_conv_12/expand; "
      "'none' skips phase 2)"},
     {"input-size", O_INPUT_SIZE, "S", "classifier input S x S pixels (32..512, default 128)"},
     {"batch", O_BATCH, "N", "samples per training step (default 32)"},
     {"margin", O_MARGIN, "F", "crop margin around scene face boxes, a share of the box (default 0)"},
     {"no-square", O_NO_SQUARE, NULL, "crop scene faces at the box's own shape, not widened to a square"},
+    {"flip-average", O_FLIP_AVERAGE, NULL,
+     "the saved model also classifies each face's mirrored crop and averages the two "
+     "(classifier.cfg flip_average 1; twice the forward time per face)"},
     {"variants", O_VARIANTS, "N", "augmented variants of each training image (1..50, default 3)"},
     {"no-augment", O_NO_AUGMENT, NULL, "no augmentation (the variants are then identical)"},
     {"lowres-prob", O_LOWRES_PROB, "P",
@@ -103,6 +107,7 @@ int fm_cmd_train(int argc, char **argv)
         case 'm': model_dir = v; break;
         case O_FT_FROM: o.fine_tune_from = v; break;
         case O_NO_SQUARE: o.square = 0; break;
+        case O_FLIP_AVERAGE: o.flip_average = 1; break;
         case O_NO_AUGMENT: o.augment = 0; break;
         case 'q': o.quiet = 1; break;
         case O_FORCE: force = 1; break;

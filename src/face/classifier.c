@@ -12,6 +12,8 @@ struct fm_classifier {
     fm_classifier_cfg cfg;
     fm_net *net;
     fm_image *crop; /* S x S */
+    float *mirror;  /* flip_average: the input mirrored, 3 x S x S (the forward may reuse the
+                     * input's memory, so it is made before the first pass) */
 };
 
 const char *fm_classifier_dir(const char *dir, const char *models_dir, char *buf, size_t size)
@@ -48,6 +50,8 @@ fm_status fm_classifier_cfg_read(const char *path, fm_classifier_cfg *cfg, fm_er
             cfg->margin = strtof(a, NULL);
         } else if (strcmp(key, "crop_square") == 0 && n == 2) {
             cfg->square = atoi(a) != 0;
+        } else if (strcmp(key, "flip_average") == 0 && n == 2) {
+            cfg->flip_average = atoi(a) != 0;
         } else if (strcmp(key, "classes") == 0 && n == 3) {
             snprintf(cfg->classes[0], sizeof cfg->classes[0], "%s", a);
             snprintf(cfg->classes[1], sizeof cfg->classes[1], "%s", b);
@@ -80,9 +84,10 @@ fm_status fm_classifier_cfg_write(const char *path, const fm_classifier_cfg *cfg
         return fm_err_set(err, FM_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     fprintf(f,
             "# facemask mask classifier: input RGB SxS, (pixel - 128) / 128; softmax over classes\n"
-            "input_size %d\ncrop_margin %.3f\ncrop_square %d\nclasses %s %s\nmask_class %d\n",
+            "input_size %d\ncrop_margin %.3f\ncrop_square %d\nclasses %s %s\nmask_class %d\n"
+            "flip_average %d\n",
             cfg->input_size, (double)cfg->margin, cfg->square, cfg->classes[0], cfg->classes[1],
-            cfg->mask_class);
+            cfg->mask_class, cfg->flip_average);
     if (fclose(f) != 0)
         return fm_err_set(err, FM_ERR_IO, "%s: write failed", path);
     return FM_OK;
@@ -127,6 +132,11 @@ fm_classifier *fm_classifier_load(const char *dir, const fm_net_opts *opts, fm_e
         fm_classifier_free(c);
         return NULL;
     }
+    if (c->cfg.flip_average && !(c->mirror = malloc(3 * (size_t)S * (size_t)S * sizeof *c->mirror))) {
+        fm_err_set(err, FM_ERR_NOMEM, "%s: no memory for the mirrored input", cfgp);
+        fm_classifier_free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -136,6 +146,7 @@ void fm_classifier_free(fm_classifier *c)
         return;
     fm_net_free(c->net);
     fm_image_free(c->crop);
+    free(c->mirror);
     free(c);
 }
 
@@ -149,10 +160,21 @@ fm_net *fm_classifier_net(fm_classifier *c)
     return c->net;
 }
 
-static float run_input(fm_classifier *c)
+float fm_classifier_run(fm_classifier *c)
 {
+    const size_t S = (size_t)c->cfg.input_size;
+    float *in = fm_net_input(c->net, 0)->data;
+    if (c->mirror)
+        for (size_t row = 0; row < 3 * S; row++) /* each channel's rows, right to left */
+            for (size_t x = 0; x < S; x++)
+                c->mirror[row * S + x] = in[row * S + S - 1 - x];
     fm_net_forward(c->net, NULL);
-    return fm_net_output(c->net, 0)->data[c->cfg.mask_class];
+    float p = fm_net_output(c->net, 0)->data[c->cfg.mask_class];
+    if (!c->mirror)
+        return p;
+    memcpy(fm_net_input(c->net, 0)->data, c->mirror, 3 * S * S * sizeof *c->mirror);
+    fm_net_forward(c->net, NULL);
+    return 0.5f * (p + fm_net_output(c->net, 0)->data[c->cfg.mask_class]);
 }
 
 float fm_classifier_crop(fm_classifier *c, const fm_image *crop)
@@ -164,7 +186,7 @@ float fm_classifier_crop(fm_classifier *c, const fm_image *crop)
         fm_resize_bilinear(crop, c->crop);
         fm_crop_to_input(c->crop, fm_net_input(c->net, 0)->data);
     }
-    return run_input(c);
+    return fm_classifier_run(c);
 }
 
 fm_status fm_classifier_face(fm_classifier *c, const fm_image *img, const fm_face *face,
@@ -176,7 +198,7 @@ fm_status fm_classifier_face(fm_classifier *c, const fm_image *img, const fm_fac
     if (st != FM_OK)
         return st;
     fm_crop_to_input(c->crop, fm_net_input(c->net, 0)->data);
-    *mask_prob = run_input(c);
+    *mask_prob = fm_classifier_run(c);
     return FM_OK;
 }
 

@@ -2,7 +2,8 @@
  *
  * A classifier is a folder written by `facemask train`:
  *   classifier.prototxt, classifier.caffemodel   the network (Caffe; OpenCV loads it too)
- *   classifier.cfg                               input size, crop policy, class names
+ *   classifier.cfg                               input size, crop policy, class names,
+ *                                                whether a mirrored pass is averaged in
  * The network's input is RGB, S x S, (pixel - 128) / 128; its output is a softmax over two
  * classes, one of which is the "mask" class named in the cfg.
  *
@@ -25,6 +26,8 @@ typedef struct {
     int input_size;      /* S */
     float margin;        /* crop margin around a detector box, fraction of its size per side */
     int square;          /* square crop region around the box centre */
+    int flip_average;    /* also classify the mirrored crop and average (cfg flip_average 1;
+                          * absent: 0, as models trained before it) */
     int mask_class;      /* output index of the "mask" class */
     char classes[2][32]; /* output class names, e.g. with_mask, without_mask */
 } fm_classifier_cfg;
@@ -48,6 +51,12 @@ const char *fm_mask_label(float mask_prob);
 float fm_mask_label_conf(float mask_prob);
 char *fm_mask_label_text(float mask_prob, char *buf, size_t size);
 
+/* Mask probability of the crop already in fm_net_input(fm_classifier_net(c), 0) (as
+ * fm_crop_to_input writes it): one forward, or with the cfg's flip_average two, the second on
+ * the input mirrored left to right, and their mean (the input is not kept). Every path that
+ * classifies goes through it, so a model runs the same way in detect, watch, eval and its
+ * training report. */
+float fm_classifier_run(fm_classifier *c);
 /* Mask probability of a face crop (the whole image is the face; resized to S x S). */
 float fm_classifier_crop(fm_classifier *c, const fm_image *crop);
 /* Mask probability of a detected face: cropped with the cfg's margin and square policy

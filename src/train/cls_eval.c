@@ -45,8 +45,7 @@ static void eval_worker(void *ctx, int tid, int nt)
             pthread_mutex_unlock(j->mu);
             continue;
         }
-        fm_net_forward(net, NULL);
-        j->prob[i] = fm_net_output(net, 0)->data[cfg->mask_class];
+        j->prob[i] = fm_classifier_run(c);
         j->ok[i] = 1;
         if (j->prog) {
             pthread_mutex_lock(j->mu);

@@ -40,7 +40,7 @@ fm_train_opts fm_train_default_opts(void)
     o.epochs = 20;
     o.fine_tune_epochs = 10;
     o.input_size = 128;
-    o.fine_tune_from = "expanded_conv_14/expand";
+    o.fine_tune_from = "expanded_conv_12/expand";
     o.cut = "expanded_conv_13/project";
     o.seed = 42;
     o.batch = 32;
@@ -57,6 +57,7 @@ fm_train_opts fm_train_default_opts(void)
     o.lowres_max = 0;
     o.margin = 0.0f;
     o.square = 1;
+    o.flip_average = 0;
     o.augment = 1;
     return o;
 }
@@ -874,6 +875,7 @@ fm_status fm_train_run(const fm_train_opts *o, fm_err *err)
     cfg.input_size = S;
     cfg.margin = o->margin;
     cfg.square = o->square;
+    cfg.flip_average = o->flip_average;
     cfg.mask_class = mask_label;
     snprintf(cfg.classes[0], sizeof cfg.classes[0], "%s", cls->classes[0]);
     snprintf(cfg.classes[1], sizeof cfg.classes[1], "%s", cls->classes[1]);

@@ -70,6 +70,7 @@ typedef struct {
     float margin;   /* crop margin for boxed (scene) samples */
     int square;     /* square crop region for boxed samples */
     int augment;    /* 0: no augmentation (variants = 1) */
+    int flip_average; /* the model classifies each face and its mirror image (classifier.cfg) */
     float lowres_prob;          /* augmentation's low-resolution step (augment.h): probability, */
     int lowres_min, lowres_max; /* smallest and largest shorter side (0: the crop's) */
     int quiet;      /* no progress bar */

@@ -125,6 +125,8 @@ fm_status fm_train_write_report(const fm_train_report *r, fm_err *err)
     fm_jsonw_key(&j, "square");
     fm_jsonw_bool(&j, r->o->square);
     fm_jsonw_object_end(&j);
+    fm_jsonw_key(&j, "flip_average");
+    fm_jsonw_bool(&j, r->o->flip_average);
     fm_jsonw_key(&j, "augmentation");
     fm_jsonw_object_begin(&j);
     fm_jsonw_key(&j, "variants_cached");
