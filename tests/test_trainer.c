@@ -247,7 +247,8 @@ static void test_train_fine_tune_from(void)
 
     expect_train_error_with(data, "--fine-tune-from expanded_conv_12/add/add",
                             "phase 2 must start at a layer with one input");
-    expect_train_error_with(data, "--fine-tune-from conv9", "--fine-tune-from conv9: no such layer before the pool");
+    expect_train_error_with(data, "--fine-tune-from conv9",
+                            "--fine-tune-from conv9: no such layer before the pool");
 }
 
 /* A classifier folder whose network ends in 1280 classes is refused with a clear message. */

@@ -132,7 +132,8 @@ fm_classifier *fm_classifier_load(const char *dir, const fm_net_opts *opts, fm_e
         fm_classifier_free(c);
         return NULL;
     }
-    if (c->cfg.flip_average && !(c->mirror = malloc(3 * (size_t)S * (size_t)S * sizeof *c->mirror))) {
+    const size_t plane = (size_t)S * (size_t)S;
+    if (c->cfg.flip_average && !(c->mirror = malloc(3 * plane * sizeof *c->mirror))) {
         fm_err_set(err, FM_ERR_NOMEM, "%s: no memory for the mirrored input", cfgp);
         fm_classifier_free(c);
         return NULL;
