@@ -55,6 +55,10 @@ abs=$(cd "$SHARED/data/mask_det" && pwd)
 
 printf '%-14s %7s %9s %9s %14s\n' candidate mAP50 accuracy "0-16 px" "no_mask recall"
 for spec in "$@"; do
+    case $spec in # the seed also moves the scene split, so the folds would hold trained images
+        *--seed*) echo "select-classifier.sh: $spec: --seed moves the scene split; not comparable" >&2
+                  exit 2 ;;
+    esac
     name=${spec%%:*}
     opts=${spec#*:}
     [ "$opts" = "$spec" ] && opts=
